@@ -1,0 +1,57 @@
+// Lint rules, including the process-layer rules of STYLE.md: the pure and engine layers never
+// touch Electron, and the renderer never touches Node.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const noElectron = {
+  paths: [{ name: 'electron', message: 'This layer runs outside Electron; keep electron in src-main/app.' }],
+  patterns: [{ group: ['electron/*'], message: 'This layer runs outside Electron.' }],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'out/', 'release/', 'docs/', 'coverage/', '**/*.svelte'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src-main/engine/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', noElectron] },
+  },
+  {
+    files: ['src-main/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: noElectron.paths,
+          patterns: [
+            ...noElectron.patterns,
+            { group: ['node:*'], message: 'src-main/shared is pure TypeScript shared with the renderer.' },
+            { group: ['@tensorflow/*'], message: 'src-main/shared is pure TypeScript shared with the renderer.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-renderer/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: noElectron.paths,
+          patterns: [
+            { group: ['node:*'], message: 'The renderer reaches the app only through the contract client.' },
+            { group: ['electron/*', '@tensorflow/*', 'better-sqlite3', 'sharp'], message: 'The renderer reaches the app only through the contract client.' },
+          ],
+        },
+      ],
+    },
+  },
+);
