@@ -1,0 +1,264 @@
+// A small ResNet-style encoder that SimCLR trains from scratch: a conv stem, four stages of basic
+// residual blocks, and a dense embedding after global average pooling. Feature maps of stages 1–3
+// feed the patch detectors; the embedding feeds SimCLR and the classifier head.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
+import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
+import type { Encoder, EncoderInfo, EncoderOutput } from './encoder.js';
+
+export interface ResnetConfig {
+  /** Square input side the encoder is built or trained for; any size divisible by 32 runs. */
+  inputSize: number;
+  /** Channels of the stem and of stages 1–4. */
+  widths: readonly [number, number, number, number, number];
+  /** Residual blocks per stage. */
+  depths: readonly [number, number, number, number];
+  /**
+   * Stride of the stem convolution. 2 (default) puts stage 1 at stride 4, so the feature names
+   * match the maps; 1 is the prototype's reference network (4× the compute at the same input),
+   * whose stages then sit at half the stride their names say. Kept for benchmarking against it.
+   */
+  stemStride: 1 | 2;
+  embeddingSize: number;
+  /** Seed for the weight initialisers, for reproducible tests; random when absent. */
+  seed?: number;
+}
+
+export const defaultResnetConfig: Readonly<ResnetConfig> = {
+  inputSize: 224,
+  widths: [32, 32, 64, 128, 256],
+  depths: [1, 1, 1, 1],
+  stemStride: 2,
+  embeddingSize: 128,
+};
+
+const KIND = 'resnet';
+const CONFIG_FILE = 'encoder.json';
+// Inputs arrive as RGB in 0..1; centring them around 0 with roughly unit spread keeps the first
+// batch-norm statistics sane from the first step. Not ImageNet statistics: the net trains from
+// scratch on factory images whose colours are nothing like ImageNet's.
+const INPUT_SCALE = 4;
+const INPUT_OFFSET = -2;
+const BN_MOMENTUM = 0.9;
+
+interface SavedConfig {
+  kind: typeof KIND;
+  config: ResnetConfig;
+}
+
+/** Encoder over a tfjs-layers model with four outputs: stride4, stride8, stride16, embedding. */
+export class ResnetEncoder implements Encoder {
+  readonly info: EncoderInfo;
+  readonly config: ResnetConfig;
+  /** The underlying layers model, for trainers that need more than `encode` (e.g. summaries). */
+  readonly model: tf.LayersModel;
+
+  constructor(model: tf.LayersModel, config: ResnetConfig) {
+    this.model = model;
+    this.config = config;
+    this.info = {
+      kind: KIND,
+      inputSize: config.inputSize,
+      channels: {
+        stride4: config.widths[1],
+        stride8: config.widths[2],
+        stride16: config.widths[3],
+      },
+      embeddingSize: config.embeddingSize,
+    };
+  }
+
+  encode(images: tf.Tensor4D, options: { training?: boolean } = {}): EncoderOutput {
+    if (images.rank !== 4 || images.shape[3] !== 3) {
+      throw new BadArgumentError(
+        `The ResNet encoder needs images [batch, height, width, 3]; got [${images.shape}].`,
+      );
+    }
+    const [stride4, stride8, stride16, embedding] = this.model.apply(images, {
+      training: options.training ?? false,
+    }) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor2D];
+    return { features: { stride4, stride8, stride16 }, embedding };
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  async save(dir: string): Promise<void> {
+    const saved: SavedConfig = { kind: KIND, config: this.config };
+    await writeFolderAtomically(dir, async (tmp) => {
+      await this.model.save(fileSaver(tmp));
+      await writeFile(join(tmp, CONFIG_FILE), JSON.stringify(saved, null, 2));
+    });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Builds a freshly initialised encoder; fields left out take `defaultResnetConfig`'s values. */
+export function createResnetEncoder(options: Partial<ResnetConfig> = {}): ResnetEncoder {
+  const config: ResnetConfig = { ...defaultResnetConfig, ...options };
+  validate(config);
+  return new ResnetEncoder(buildResnetModel(config), config);
+}
+
+/** Loads an encoder written by `ResnetEncoder.save`. */
+export async function loadResnetEncoder(dir: string): Promise<ResnetEncoder> {
+  let saved: SavedConfig;
+  try {
+    saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as SavedConfig;
+  } catch (error) {
+    throw new ModelError(`Cannot read the ResNet encoder in ${dir}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  if (saved.kind !== KIND) {
+    throw new ModelError(`${dir} holds a '${String(saved.kind)}' encoder, not a ResNet encoder.`);
+  }
+  const model = await tf.loadLayersModel(fileLoader(modelJsonPath(dir)));
+  return new ResnetEncoder(model, saved.config);
+}
+
+function validate(config: ResnetConfig): void {
+  const positive = (n: number): boolean => Number.isInteger(n) && n > 0;
+  if (!positive(config.inputSize) || config.inputSize % 32 !== 0) {
+    throw new BadArgumentError(
+      `ResNet input size must be a positive multiple of 32; got ${config.inputSize}.`,
+    );
+  }
+  if (config.widths.length !== 5 || !config.widths.every(positive)) {
+    throw new BadArgumentError(`ResNet widths must be five positive integers (stem + 4 stages).`);
+  }
+  if (config.depths.length !== 4 || !config.depths.every(positive)) {
+    throw new BadArgumentError(`ResNet depths must be four positive integers (blocks per stage).`);
+  }
+  if (config.stemStride !== 1 && config.stemStride !== 2) {
+    throw new BadArgumentError(
+      `ResNet stem stride must be 1 or 2; got ${String(config.stemStride)}.`,
+    );
+  }
+  if (!positive(config.embeddingSize)) {
+    throw new BadArgumentError(`ResNet embedding size must be a positive integer.`);
+  }
+}
+
+function buildResnetModel(config: ResnetConfig): tf.LayersModel {
+  // Each initialiser gets its own seed so layers differ while the whole net stays reproducible.
+  let seedCounter = config.seed;
+  const heNormal = (): tf.initializers.Initializer =>
+    tf.initializers.heNormal(seedCounter === undefined ? {} : { seed: seedCounter++ });
+
+  const conv = (
+    x: tf.SymbolicTensor,
+    filters: number,
+    kernel: number,
+    stride: number,
+    name: string,
+  ) =>
+    tf.layers
+      .conv2d({
+        filters,
+        kernelSize: kernel,
+        strides: stride,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: heNormal(),
+        name,
+      })
+      .apply(x) as tf.SymbolicTensor;
+  const bn = (x: tf.SymbolicTensor, name: string) =>
+    tf.layers
+      .batchNormalization({ axis: -1, momentum: BN_MOMENTUM, name })
+      .apply(x) as tf.SymbolicTensor;
+  const relu = (x: tf.SymbolicTensor, name: string) =>
+    tf.layers.reLU({ name }).apply(x) as tf.SymbolicTensor;
+
+  const block = (
+    x: tf.SymbolicTensor,
+    filters: number,
+    stride: number,
+    name: string,
+  ): tf.SymbolicTensor => {
+    const inChannels = x.shape[3];
+    let y = relu(bn(conv(x, filters, 3, stride, `${name}_conv1`), `${name}_bn1`), `${name}_relu1`);
+    y = bn(conv(y, filters, 3, 1, `${name}_conv2`), `${name}_bn2`);
+    const shortcut =
+      stride === 1 && inChannels === filters
+        ? x
+        : bn(conv(x, filters, 1, stride, `${name}_proj`), `${name}_proj_bn`);
+    const sum = tf.layers.add({ name: `${name}_add` }).apply([y, shortcut]) as tf.SymbolicTensor;
+    return relu(sum, `${name}_out`);
+  };
+
+  // Spatial size left open: the net is fully convolutional up to the pooled embedding, so one
+  // trained at 64 px encodes 224 px images too.
+  const input = tf.input({ shape: [null, null, 3], name: 'images' });
+  let x = tf.layers
+    .rescaling({ scale: INPUT_SCALE, offset: INPUT_OFFSET, name: 'normalise' })
+    .apply(input) as tf.SymbolicTensor;
+  x = relu(
+    bn(conv(x, config.widths[0], 3, config.stemStride, 'stem_conv'), 'stem_bn'),
+    'stem_relu',
+  );
+  x = tf.layers
+    .maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'stem_pool' })
+    .apply(x) as tf.SymbolicTensor;
+
+  const stageOutputs: tf.SymbolicTensor[] = [];
+  const stageStrides = [1, 2, 2, 2];
+  for (let stage = 0; stage < 4; stage++) {
+    for (let b = 0; b < config.depths[stage]!; b++) {
+      x = block(
+        x,
+        config.widths[stage + 1]!,
+        b === 0 ? stageStrides[stage]! : 1,
+        `stage${stage + 1}_block${b + 1}`,
+      );
+    }
+    stageOutputs.push(x);
+  }
+  const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
+  const embedding = tf.layers
+    .dense({
+      units: config.embeddingSize,
+      kernelInitializer: tf.initializers.glorotUniform(
+        seedCounter === undefined ? {} : { seed: seedCounter++ },
+      ),
+      name: 'embedding',
+    })
+    .apply(pooled) as tf.SymbolicTensor;
+
+  return tf.model({
+    inputs: input,
+    outputs: [stageOutputs[0]!, stageOutputs[1]!, stageOutputs[2]!, embedding],
+    name: 'resnet_encoder',
+  });
+}
+
+/** Forward multiply-adds ×2 per image at `size` px, counting convolutions and the dense layer. */
+export function resnetForwardGflop(config: ResnetConfig, size: number): number {
+  let flops = 0;
+  let side = Math.ceil(size / config.stemStride);
+  flops += 2 * side * side * 9 * 3 * config.widths[0];
+  side = Math.ceil(side / 2); // stem maxpool
+  let channels = config.widths[0];
+  const stageStrides = [1, 2, 2, 2];
+  for (let stage = 0; stage < 4; stage++) {
+    const filters = config.widths[stage + 1]!;
+    for (let b = 0; b < config.depths[stage]!; b++) {
+      const stride = b === 0 ? stageStrides[stage]! : 1;
+      const out = Math.ceil(side / stride);
+      flops += 2 * out * out * 9 * channels * filters; // conv1
+      flops += 2 * out * out * 9 * filters * filters; // conv2
+      if (stride !== 1 || channels !== filters) flops += 2 * out * out * channels * filters; // projection
+      side = out;
+      channels = filters;
+    }
+  }
+  flops += 2 * channels * config.embeddingSize;
+  return flops / 1e9;
+}
