@@ -149,7 +149,7 @@ function validate(config: ResnetConfig): void {
 function buildResnetModel(config: ResnetConfig): tf.LayersModel {
   // Each initialiser gets its own seed so layers differ while the whole net stays reproducible.
   let seedCounter = config.seed;
-  const heNormal = (): tf.initializers.Initializer =>
+  const heNormal = (): ReturnType<typeof tf.initializers.heNormal> =>
     tf.initializers.heNormal(seedCounter === undefined ? {} : { seed: seedCounter++ });
 
   const conv = (
