@@ -58,7 +58,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] !== undefined && /(?:defectscope(?:\.js)?|main\.ts)$/.test(process.argv[1]);
+const isEntry =
+  process.argv[1] !== undefined && /(?:defectscope(?:\.js)?|main\.ts)$/.test(process.argv[1]);
 if (isEntry) {
   const ctx: CliContext = {
     out: (line) => process.stdout.write(line + '\n'),

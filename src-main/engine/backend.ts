@@ -63,7 +63,8 @@ async function tryBackend(name: BackendName): Promise<void> {
       // Optional packages: absent on machines whose install could not fetch libtensorflow.
       const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
       await import(/* @vite-ignore */ pkg);
-      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not start`);
+      if (!(await tf.setBackend('tensorflow')))
+        throw new Error(`${pkg} loaded but its backend did not start`);
       return;
     }
     case 'wasm': {
@@ -85,7 +86,11 @@ async function pick(requested: BackendName | undefined): Promise<BackendReport> 
     try {
       await tryBackend(name);
       await tf.ready();
-      attempts.push({ name, ok: true, reason: requested ? 'requested' : 'first in order that loads' });
+      attempts.push({
+        name,
+        ok: true,
+        reason: requested ? 'requested' : 'first in order that loads',
+      });
       const { wasmThreads } = await import('./wasm.js');
       return {
         name,
@@ -97,7 +102,7 @@ async function pick(requested: BackendName | undefined): Promise<BackendReport> 
         ...(requested ? { requested } : {}),
       };
     } catch (error) {
-      attempts.push({ name, ok: false, reason: firstLine(errorMessage(error)) });
+      attempts.push({ name, ok: false, reason: whyNot(error) });
     }
   }
   const tried = attempts.map((a) => `${a.name}: ${a.reason}`).join('; ');
@@ -108,8 +113,12 @@ async function pick(requested: BackendName | undefined): Promise<BackendReport> 
   );
 }
 
-function firstLine(text: string): string {
-  return text.split('\n')[0]!.slice(0, 200);
+function whyNot(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+    return 'not installed (optional package; its install downloads libtensorflow, which needs internet)';
+  }
+  return errorMessage(error).split('\n')[0]!.slice(0, 200);
 }
 
 /**

@@ -1,0 +1,66 @@
+// Options and helpers shared by CLI commands: the data folder, --json, and a progress line.
+import type { CliContext, OptionSpec, ParsedArgs } from './command.js';
+import { openStore, type Store } from '../store/store.js';
+import { BadArgumentError } from '../shared/errors.js';
+
+export const dataDirOption: OptionSpec = { 'data-dir': { type: 'string' } };
+export const jsonOption: OptionSpec = { json: { type: 'boolean' } };
+
+export const dataDirHelp =
+  '  --data-dir DIR   data folder (default: $DEFECTSCOPE_DATA, else the OS app-data folder)';
+export const jsonHelp = '  --json           print the result as JSON';
+
+export function stringOption(args: ParsedArgs, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function intOption(args: ParsedArgs, name: string, fallback: number, min = 1): number {
+  const text = stringOption(args, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min)
+    throw new BadArgumentError(`--${name} must be a whole number ≥ ${min}, not '${text}'.`);
+  return value;
+}
+
+export function openStoreFor(args: ParsedArgs): Store {
+  return openStore(stringOption(args, 'data-dir'));
+}
+
+/** A progress reporter: redraws one line on a terminal, prints every ~10 % otherwise. */
+export function progressPrinter(ctx: CliContext, label: string) {
+  const started = Date.now();
+  let lastDecile = -1;
+  return {
+    update(done: number, total: number, extra = '') {
+      const elapsed = (Date.now() - started) / 1000;
+      const rate = done / Math.max(elapsed, 1e-3);
+      const eta = rate > 0 ? Math.round((total - done) / rate) : 0;
+      const line = `${label} ${done}/${total} (${Math.round((100 * done) / Math.max(total, 1))} %, ${rate.toFixed(1)}/s, ETA ${eta}s)${extra ? ' ' + extra : ''}`;
+      if (ctx.interactive) {
+        process.stderr.write(`\r${line}\x1b[K`);
+        if (done === total) process.stderr.write('\n');
+      } else {
+        const decile = Math.floor((10 * done) / Math.max(total, 1));
+        if (decile !== lastDecile) {
+          lastDecile = decile;
+          ctx.err(line);
+        }
+      }
+    },
+  };
+}
+
+/** Fixed-width text table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells
+    .map((row) =>
+      row
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+        .join('  '),
+    )
+    .join('\n');
+}

@@ -1,0 +1,175 @@
+// Finds the images of a dataset folder and what each one is (object type, split, label, defect
+// kind, mask) for the three layouts we import: MVTec AD, labeled folders, and unlabeled folders.
+import { readdirSync, statSync, type Dirent } from 'node:fs';
+import { basename, extname, join, parse } from 'node:path';
+import type { Label, Split } from '../../shared/dto.js';
+import { BadArgumentError, NotFoundError } from '../../shared/errors.js';
+import { IMAGE_EXTENSIONS } from '../image-io.js';
+
+export type Layout = 'mvtec' | 'folders' | 'unlabeled';
+
+export interface ScanEntry {
+  path: string;
+  objectType: string;
+  split: Split;
+  label: Label | null;
+  defectKind: string | null;
+  maskPath: string | null;
+}
+
+export interface ScanResult {
+  layout: Layout;
+  entries: ScanEntry[];
+  /** Files in image folders that are not images by their name (reported, not imported). */
+  skipped: string[];
+}
+
+const GOOD_NAMES = new Set(['good', 'ok', 'pass']);
+const DEFECT_NAMES = new Set(['defect', 'defects', 'bad', 'ng', 'fail']);
+
+function list(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => !d.name.startsWith('.') && d.name !== 'Thumbs.db')
+      .sort((a, b) => a.name.localeCompare(b.name));
+  } catch {
+    return [];
+  }
+}
+
+const subdirs = (dir: string) =>
+  list(dir)
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
+const isImageName = (name: string) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+
+/** Image files directly in `dir` (non-images go to `skipped`). */
+function imagesIn(dir: string, skipped: string[], recursive = false): string[] {
+  const found: string[] = [];
+  for (const entry of list(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (recursive) found.push(...imagesIn(path, skipped, true));
+    } else if (isImageName(entry.name)) {
+      found.push(path);
+    } else {
+      skipped.push(path);
+    }
+  }
+  return found;
+}
+
+const isMvtecType = (dir: string) =>
+  subdirs(dir).some((name) => name === 'train' || name === 'test');
+
+export function detectLayout(root: string): Layout {
+  if (isMvtecType(root) || subdirs(root).some((name) => isMvtecType(join(root, name))))
+    return 'mvtec';
+  const names = subdirs(root).map((n) => n.toLowerCase());
+  if (names.some((n) => GOOD_NAMES.has(n)) && names.length >= 1) return 'folders';
+  return 'unlabeled';
+}
+
+/** `<type>/train/good`, `<type>/test/good|<kind>`, `<type>/ground_truth/<kind>/<stem>_mask.png`. */
+function scanMvtecType(dir: string, objectType: string, skipped: string[]): ScanEntry[] {
+  const entries: ScanEntry[] = [];
+  for (const split of ['train', 'test'] as const) {
+    for (const kind of subdirs(join(dir, split))) {
+      const good = kind === 'good';
+      const masks = good ? new Map<string, string>() : maskIndex(join(dir, 'ground_truth', kind));
+      for (const path of imagesIn(join(dir, split, kind), skipped)) {
+        entries.push({
+          path,
+          objectType,
+          split,
+          label: good ? 'good' : 'defect',
+          defectKind: good ? null : kind,
+          maskPath: masks.get(parse(path).name) ?? null,
+        });
+      }
+    }
+  }
+  return entries;
+}
+
+/** Maps an image's file stem to its mask (`000_mask.png` or `000.png`). */
+function maskIndex(dir: string): Map<string, string> {
+  const index = new Map<string, string>();
+  for (const entry of list(dir)) {
+    if (!entry.isFile() || !isImageName(entry.name)) continue;
+    index.set(parse(entry.name).name.replace(/_mask$/, ''), join(dir, entry.name));
+  }
+  return index;
+}
+
+export function scanDataset(
+  root: string,
+  options: { layout?: Layout; objectType?: string } = {},
+): ScanResult {
+  let stats;
+  try {
+    stats = statSync(root);
+  } catch {
+    throw new NotFoundError(`Folder not found: ${root}`);
+  }
+  if (!stats.isDirectory())
+    throw new BadArgumentError(`${root} is not a folder; point import at a dataset folder.`);
+  const layout = options.layout ?? detectLayout(root);
+  const skipped: string[] = [];
+  const entries: ScanEntry[] = [];
+  const rootName = options.objectType ?? basename(root);
+
+  if (layout === 'mvtec') {
+    if (isMvtecType(root)) {
+      entries.push(...scanMvtecType(root, rootName, skipped));
+    } else {
+      const types = subdirs(root).filter((name) => isMvtecType(join(root, name)));
+      if (types.length === 0) {
+        throw new BadArgumentError(
+          `${root} is not in MVTec AD layout (no <type>/train or <type>/test folders).`,
+        );
+      }
+      if (options.objectType && types.length > 1) {
+        throw new BadArgumentError(
+          `--type names one object type, but ${root} holds ${types.length}: ${types.join(', ')}.`,
+        );
+      }
+      for (const name of types)
+        entries.push(...scanMvtecType(join(root, name), options.objectType ?? name, skipped));
+    }
+  } else if (layout === 'folders') {
+    // good/ → good; defect/ (or bad/, ng/) → defect; any other folder → defect of that kind.
+    for (const name of subdirs(root)) {
+      const lower = name.toLowerCase();
+      const good = GOOD_NAMES.has(lower);
+      const kind = good || DEFECT_NAMES.has(lower) ? null : name;
+      for (const path of imagesIn(join(root, name), skipped, true)) {
+        entries.push({
+          path,
+          objectType: rootName,
+          split: 'unsplit',
+          label: good ? 'good' : 'defect',
+          defectKind: kind,
+          maskPath: null,
+        });
+      }
+    }
+  } else {
+    for (const path of imagesIn(root, skipped, true)) {
+      entries.push({
+        path,
+        objectType: rootName,
+        split: 'unsplit',
+        label: null,
+        defectKind: null,
+        maskPath: null,
+      });
+    }
+  }
+  if (entries.length === 0 && skipped.length === 0) {
+    throw new BadArgumentError(
+      `No images found in ${root} (looked for ${[...IMAGE_EXTENSIONS].join(', ')} as ${layout} layout).`,
+    );
+  }
+  return { layout, entries, skipped };
+}

@@ -1,0 +1,11 @@
+// The ordered list of schema migrations. Migration N (1-based) brings the schema to version N;
+// append new ones, never edit or reorder a released one.
+import type { Database } from 'better-sqlite3';
+import { up as initial } from './0001-initial.js';
+
+export interface Migration {
+  name: string;
+  up(db: Database): void;
+}
+
+export const migrations: readonly Migration[] = [{ name: '0001-initial', up: initial }];
