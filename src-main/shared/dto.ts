@@ -48,3 +48,6 @@ export interface ImportSummary {
   masksAdded: number;
   failed: FileProblem[];
 }
+
+/** The inspector-facing decision for one image. */
+export type Decision = 'OK' | 'DEFECT' | 'UNSURE';

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import {
+  PixelAuroc,
+  atThreshold,
+  auroc,
+  averagePrecision,
+  f1Max,
+  imageMetrics,
+  rocCurve,
+} from '../../src-main/engine/metrics.js';
+import { calibrate, decide, normalise, quantile } from '../../src-main/engine/threshold.js';
+import { BadArgumentError } from '../../src-main/shared/errors.js';
+
+describe('metrics', () => {
+  it('AUROC: perfect, inverted, and a hand-counted mixed case', () => {
+    expect(auroc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])).toBe(1);
+    expect(auroc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1])).toBe(0);
+    // Pairs (defect, good): (0.7,0.1)✓ (0.7,0.8)✗ (0.3,0.1)✓ (0.3,0.8)✗ → 2/4
+    expect(auroc([0.1, 0.8, 0.7, 0.3], [0, 0, 1, 1])).toBe(0.5);
+  });
+
+  it('AUROC counts ties between a good and a defective image as half', () => {
+    expect(auroc([0.5, 0.5], [0, 1])).toBe(0.5);
+    // defect 0.5 vs goods {0.5, 0.2}: ½ + 1; defect 0.9: 1 + 1 → 3.5 / 4
+    expect(auroc([0.5, 0.2, 0.5, 0.9], [0, 0, 1, 1])).toBe(0.875);
+  });
+
+  it('average precision and F1-max match hand computation', () => {
+    const scores = [0.9, 0.8, 0.7, 0.6];
+    const labels = [1, 0, 1, 0];
+    // PR points: (P=1,R=.5) (P=.5,R=.5) (P=2/3,R=1) (P=.5,R=1) → AP = .5·1 + .5·(2/3)
+    expect(averagePrecision(scores, labels)).toBeCloseTo(0.5 + 1 / 3, 12);
+    // F1 at 0.9: 2·1·.5/1.5 = 2/3; at 0.7: 2·(2/3)·1/(5/3) = 0.8
+    expect(f1Max(scores, labels)).toEqual({ f1: 0.8, threshold: 0.7 });
+  });
+
+  it('counts the confusion matrix and rates at a threshold (score ≥ threshold is flagged)', () => {
+    const m = atThreshold([0.1, 0.4, 0.6, 0.9, 0.5], [0, 1, 0, 1, 1], 0.5);
+    expect(m).toMatchObject({ tp: 2, fn: 1, fp: 1, tn: 1 });
+    expect(m.precision).toBeCloseTo(2 / 3);
+    expect(m.recall).toBeCloseTo(2 / 3);
+    expect(m.accuracy).toBeCloseTo(3 / 5);
+    expect(m.balancedAccuracy).toBeCloseTo((2 / 3 + 1 / 2) / 2);
+  });
+
+  it('refuses all-one-class input with a message that says what to add', () => {
+    for (const fn of [auroc, averagePrecision, f1Max, imageMetrics, rocCurve]) {
+      expect(() => fn([0.1, 0.2], [0, 0])).toThrow(BadArgumentError);
+      expect(() => fn([0.1, 0.2], [1, 1])).toThrow(/need both good and defective images/);
+    }
+    expect(() => auroc([0.1], [0, 1])).toThrow(/1 scores but 2 labels/);
+    expect(() => auroc([NaN, 1], [0, 1])).toThrow(/finite/);
+  });
+
+  it('ROC curve runs from (0,0) to (1,1)', () => {
+    const curve = rocCurve([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]);
+    expect(curve[0]).toMatchObject({ fpr: 0, tpr: 0 });
+    expect(curve.at(-1)).toMatchObject({ fpr: 1, tpr: 1 });
+  });
+
+  it('pixel AUROC from histograms agrees with the exact AUROC', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const scores = Array.from({ length: 5000 }, random);
+    const mask = scores.map((s) => (random() < s * 0.6 ? 1 : 0));
+    const pixel = new PixelAuroc(0, 1);
+    pixel.add(scores.slice(0, 2500), mask.slice(0, 2500));
+    pixel.add(scores.slice(2500), mask.slice(2500));
+    expect(pixel.value()).toBeCloseTo(auroc(scores, mask), 3);
+    expect(() => new PixelAuroc(0, 1).value()).toThrow(/both defect and good pixels/);
+  });
+});
+
+describe('thresholds and normalisation', () => {
+  it('with labeled defects, picks the F1-maximising threshold, and it maps to 0.5', () => {
+    const scores = [1, 2, 3, 4, 10, 11, 12];
+    const labels = [0, 0, 0, 0, 1, 1, 1];
+    const c = calibrate(scores, labels);
+    expect(c.method).toBe('f1-max');
+    expect(c.threshold).toBe(7); // midway between the top good (4) and the lowest defect (10)
+    expect(normalise(7, c)).toBe(0.5);
+    expect(atThreshold(scores, labels, c.threshold).f1).toBe(1);
+  });
+
+  it('with good images only, uses a high percentile of their scores', () => {
+    const good = Array.from({ length: 101 }, (_, i) => i);
+    const c = calibrate(good, undefined, { percentile: 0.95 });
+    expect(c).toMatchObject({ method: 'good-percentile', threshold: 95, percentile: 0.95 });
+    expect(normalise(95, c)).toBe(0.5);
+    expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
+  });
+
+  it('normalises monotonically into 0..1', () => {
+    const c = calibrate([1, 2, 3, 4, 10, 11, 12], [0, 0, 0, 0, 1, 1, 1]);
+    const raw = [-100, 0, 2, 5, 7, 8, 11, 1000];
+    const normalised = raw.map((r) => normalise(r, c));
+    expect(normalised[0]).toBe(0);
+    expect(normalised.at(-1)).toBe(1);
+    for (let i = 1; i < normalised.length; i++)
+      expect(normalised[i]!).toBeGreaterThanOrEqual(normalised[i - 1]!);
+  });
+
+  it('sends scores inside the unsure band to review', () => {
+    expect(decide(0.2, 0.05)).toBe('OK');
+    expect(decide(0.47, 0.05)).toBe('UNSURE');
+    expect(decide(0.5, 0.05)).toBe('UNSURE');
+    expect(decide(0.56, 0.05)).toBe('DEFECT');
+    expect(decide(0.5, 0)).toBe('DEFECT');
+    expect(decide(0.4999, 0)).toBe('OK');
+    expect(() => calibrate([1], undefined, { unsureBand: 0.7 })).toThrow(/unsure band/);
+  });
+});
