@@ -1,0 +1,37 @@
+// Worker thread of ImageBatchLoader (image-batches.ts): decodes image files with sharp while the
+// main thread trains. Plain JavaScript because a worker starts without the TypeScript loader of
+// the main thread: it registers tsx itself, then loads the project's one decoder (data/image-io).
+import { parentPort } from 'node:worker_threads';
+import { register } from 'tsx/esm/api';
+
+register();
+const { decodeImage } = await import('../data/image-io.ts');
+
+// sharp runs each decode on libuv's pool; a few at a time keep it busy without flooding memory.
+const CONCURRENCY = 4;
+
+parentPort.on('message', async ({ id, paths, size }) => {
+  const decoded = new Array(paths.length);
+  const failures = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < paths.length) {
+      const index = next++;
+      try {
+        decoded[index] = (await decodeImage(paths[index], { size })).data;
+      } catch (error) {
+        // ImageError is a class the other thread cannot receive; send its fields.
+        failures.push({
+          path: paths[index],
+          problem: error?.problem ?? 'corrupt',
+          message: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const ok = paths.flatMap((_, i) => (decoded[i] ? [i] : []));
+  const pixels = new Float32Array(ok.length * size * size * 3);
+  ok.forEach((index, k) => pixels.set(decoded[index], k * size * size * 3));
+  parentPort.postMessage({ id, pixels, decoded: ok, failures }, [pixels.buffer]);
+});

@@ -1,0 +1,93 @@
+// Decodes batches of image files in a worker thread, so the next batch is read and decoded while
+// the engine's training step (which blocks the main thread on cpu and wasm) runs.
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { ImageError, ModelError, errorMessage, type ImageProblem } from '../shared/errors.js';
+
+export interface DecodedBatch {
+  /** The images that decoded, [count, size, size, 3] RGB in 0..1, in the order requested. */
+  pixels: Float32Array;
+  /** Paths of the images in `pixels`, in order. */
+  paths: string[];
+  /** Images that could not be read, each with its reason; the batch carries on without them. */
+  failures: ImageError[];
+  size: number;
+}
+
+interface Reply {
+  id: number;
+  pixels: Float32Array;
+  decoded: number[];
+  failures: { path: string; problem: ImageProblem; message: string }[];
+}
+
+interface Waiting {
+  paths: readonly string[];
+  resolve: (batch: DecodedBatch) => void;
+  reject: (error: Error) => void;
+}
+
+export class ImageBatchLoader {
+  readonly size: number;
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 0;
+  private failed: Error | undefined;
+
+  /** `size`: the square side every image is resized to. */
+  constructor(size: number) {
+    this.size = size;
+    this.worker = new Worker(new URL('./decode-worker.js', import.meta.url));
+    this.worker.on('message', (reply: Reply) => this.settle(reply));
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) => {
+      if (this.waiting.size > 0) this.fail(new Error(`the decoder thread exited (code ${code})`));
+    });
+  }
+
+  /** Starts decoding `paths`; several loads may be in flight (that is the prefetch). */
+  load(paths: readonly string[]): Promise<DecodedBatch> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { paths, resolve, reject });
+      this.worker.postMessage({ id, paths: [...paths], size: this.size });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.fail(new Error('the image loader was closed'));
+    await this.worker.terminate();
+  }
+
+  private settle(reply: Reply): void {
+    const waiting = this.waiting.get(reply.id);
+    if (!waiting) return;
+    this.waiting.delete(reply.id);
+    waiting.resolve({
+      pixels: reply.pixels,
+      paths: reply.decoded.map((i) => waiting.paths[i]!),
+      failures: reply.failures.map((f) => {
+        // The worker's message already starts with the path; ImageError adds it again.
+        const detail = f.message.startsWith(`${f.path}: `)
+          ? f.message.slice(f.path.length + 2)
+          : f.message;
+        return new ImageError(f.path, f.problem, detail);
+      }),
+      size: this.size,
+    });
+  }
+
+  private fail(error: unknown): void {
+    this.failed ??= new ModelError(`Image decoding stopped: ${errorMessage(error)}`, {
+      cause: error,
+    });
+    for (const waiting of this.waiting.values()) waiting.reject(this.failed);
+    this.waiting.clear();
+  }
+}
+
+/** The batch's pixels as a [count, size, size, 3] tensor the caller owns. */
+export function batchTensor(batch: DecodedBatch): tf.Tensor4D {
+  return tf.tensor4d(batch.pixels, [batch.paths.length, batch.size, batch.size, 3]);
+}
