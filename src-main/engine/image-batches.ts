@@ -91,3 +91,25 @@ export class ImageBatchLoader {
 export function batchTensor(batch: DecodedBatch): tf.Tensor4D {
   return tf.tensor4d(batch.pixels, [batch.paths.length, batch.size, batch.size, 3]);
 }
+
+/**
+ * Yields `count` decoded batches, each decoded while the consumer works on the one before:
+ * batch i + 1 is requested before batch i is handed out.
+ */
+export async function* prefetchBatches(
+  loader: ImageBatchLoader,
+  count: number,
+  pathsOf: (index: number) => readonly string[],
+): AsyncGenerator<DecodedBatch> {
+  let pending = count > 0 ? loader.load(pathsOf(0)) : undefined;
+  try {
+    for (let i = 0; i < count; i++) {
+      const batch = await pending!;
+      pending = i + 1 < count ? loader.load(pathsOf(i + 1)) : undefined;
+      yield batch;
+    }
+  } finally {
+    // A consumer that stops early leaves one request in flight; nobody will wait for it.
+    pending?.catch(() => undefined);
+  }
+}

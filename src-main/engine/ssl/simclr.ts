@@ -20,7 +20,7 @@ import {
   type AugmentOptions,
 } from '../augment.js';
 import type { Encoder, EncoderInfo } from '../encoders/encoder.js';
-import { ImageBatchLoader, batchTensor, type DecodedBatch } from '../image-batches.js';
+import { ImageBatchLoader, batchTensor, prefetchBatches } from '../image-batches.js';
 import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
 
 export interface SimclrConfig {
@@ -434,7 +434,6 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
   };
   const loader = new ImageBatchLoader(config.decodeSize);
   const orders = new Map<number, number[]>();
-  let pending: Promise<DecodedBatch> | undefined;
   const started = performance.now();
   let sessionImages = 0;
   try {
@@ -446,8 +445,11 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
     if (run.resume) await restoreOptimizer(run.resume.dir, t);
 
     let stepSeconds: number | undefined;
-    if (step < totalSteps) pending = loader.load(batchPaths(config, step, orders));
-    while (step < totalSteps) {
+    let stepStart = performance.now();
+    const first = step;
+    for await (const batch of prefetchBatches(loader, totalSteps - first, (i) =>
+      batchPaths(config, first + i, orders),
+    )) {
       if (run.signal?.aborted) {
         if (run.checkpointDir) {
           await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses);
@@ -457,11 +459,6 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
             (run.checkpointDir ? `; the checkpoint in ${run.checkpointDir} resumes it.` : '.'),
         );
       }
-      const stepStart = performance.now();
-      const batch = await pending!;
-      // Prefetch: the worker decodes the next batch while this step computes.
-      pending =
-        step + 1 < totalSteps ? loader.load(batchPaths(config, step + 1, orders)) : undefined;
       for (const failure of batch.failures) {
         if (failed.has(failure.path)) continue;
         failed.set(failure.path, failure);
@@ -485,7 +482,9 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
       sessionImages += batch.paths.length;
       step++;
 
-      const seconds = (performance.now() - stepStart) / 1000;
+      const now = performance.now();
+      const seconds = (now - stepStart) / 1000;
+      stepStart = now;
       // A running mean over the last ~10 steps: steady enough to read, quick to follow changes.
       stepSeconds = stepSeconds === undefined ? seconds : 0.9 * stepSeconds + 0.1 * seconds;
       const imagesPerSecond = batch.paths.length / Math.max(stepSeconds, 1e-6);
@@ -516,8 +515,6 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
       failedImages: [...failed.values()],
     };
   } finally {
-    // A prefetch still in flight is rejected by close(); nobody waits for it any more.
-    pending?.catch(() => undefined);
     await loader.close();
     t.optimizer.dispose();
     t.projection.dispose();
