@@ -1,0 +1,112 @@
+// Patch features for the patch-based detectors: intermediate encoder maps (stride 8 and 16 by
+// default), each averaged over its 3×3 neighbourhood so a patch sees a little context, the
+// coarser map resized onto the finer grid, channels concatenated. Defects are small, so the
+// detectors work on these local features, never only on the pooled embedding.
+import * as tf from '@tensorflow/tfjs';
+import type { Encoder, FeatureName } from '../encoders/encoder.js';
+
+export interface PatchFeatureConfig {
+  layers: FeatureName[];
+  /** Side of the neighbourhood average (1 = none). */
+  neighbourhood: number;
+}
+
+export const defaultPatchFeatures: PatchFeatureConfig = {
+  layers: ['stride8', 'stride16'],
+  neighbourhood: 3,
+};
+
+/** [B, H, W, 3] images → [B, h, w, C] patch features on the grid of the first layer. */
+export function patchFeatures(
+  encoder: Encoder,
+  images: tf.Tensor4D,
+  config: PatchFeatureConfig = defaultPatchFeatures,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { features } = encoder.encode(images);
+    const maps = config.layers.map((name) => {
+      const map = features[name];
+      if (!map) throw new Error(`encoder ${encoder.info.kind} has no ${name} feature map`);
+      return config.neighbourhood > 1 ? tf.avgPool(map, config.neighbourhood, 1, 'same') : map;
+    });
+    const [first] = maps;
+    const [height, width] = [first!.shape[1], first!.shape[2]];
+    const aligned = maps.map((m) =>
+      m.shape[1] === height && m.shape[2] === width
+        ? m
+        : tf.image.resizeBilinear(m, [height, width]),
+    );
+    return aligned.length === 1 ? aligned[0]! : tf.concat(aligned, 3);
+  });
+}
+
+/**
+ * Patch scores [B, h, w] → per-image anomaly maps at the image size: bilinear upsampling, then
+ * a Gaussian blur (σ = 4 px as in PatchCore) so the map follows the defect, not the grid.
+ */
+export function toAnomalyMaps(
+  patchScores: tf.Tensor3D,
+  size: [number, number],
+  sigma = 4,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    const up = tf.image.resizeBilinear(patchScores.expandDims(3) as tf.Tensor4D, size);
+    const radius = Math.ceil(3 * sigma);
+    const taps = Array.from({ length: 2 * radius + 1 }, (_, i) =>
+      Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)),
+    );
+    const sum = taps.reduce((a, b) => a + b, 0);
+    const kernel = tf.tensor1d(taps.map((t) => t / sum));
+    // Separable blur; edge padding by reflection keeps borders from darkening.
+    const padded: tf.Tensor4D = tf.mirrorPad(
+      up,
+      [
+        [0, 0],
+        [radius, radius],
+        [radius, radius],
+        [0, 0],
+      ],
+      'reflect',
+    );
+    const rows = tf.conv2d(
+      padded,
+      kernel.reshape<tf.Tensor4D>([2 * radius + 1, 1, 1, 1]),
+      1,
+      'valid',
+    );
+    const both = tf.conv2d(
+      rows,
+      kernel.reshape<tf.Tensor4D>([1, 2 * radius + 1, 1, 1]),
+      1,
+      'valid',
+    );
+    return both.squeeze([3]) as tf.Tensor3D;
+  });
+}
+
+/**
+ * Squared Euclidean distances from each row of `queries` [N, C] to the nearest column of a bank
+ * stored pre-transposed as [C, M] with its squared norms [M] (matMul without transposeB runs
+ * ~10× faster on wasm). Processed in column chunks to bound memory.
+ */
+export function nearestDistances(
+  queries: tf.Tensor2D,
+  bankT: tf.Tensor2D,
+  bankNorms: tf.Tensor1D,
+  chunk = 8192,
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    const queryNorms = tf.sum(tf.square(queries), 1, true);
+    const total = bankT.shape[1];
+    let best: tf.Tensor1D | undefined;
+    for (let start = 0; start < total; start += chunk) {
+      const size = Math.min(chunk, total - start);
+      const part = bankT.slice([0, start], [-1, size]);
+      const norms = bankNorms.slice(start, size);
+      const d = tf.add(tf.sub(queryNorms, tf.mul(2, tf.matMul(queries, part))), norms);
+      const min = tf.min(d, 1) as tf.Tensor1D;
+      best = best ? (tf.minimum(best, min) as tf.Tensor1D) : min;
+    }
+    return tf.relu(best!) as tf.Tensor1D; // rounding can go slightly negative
+  });
+}

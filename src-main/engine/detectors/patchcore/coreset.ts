@@ -1,0 +1,76 @@
+// Greedy coreset subsampling (PatchCore, Roth et al. 2022, Alg. 1): repeatedly keep the patch
+// farthest from everything kept so far, so a small bank still covers every kind of normal patch.
+// Distances are computed in a seeded random projection (Johnson–Lindenstrauss) for speed.
+import * as tf from '@tensorflow/tfjs';
+import { CancelledError } from '../../../shared/errors.js';
+
+export interface CoresetOptions {
+  /** How many patches to keep. */
+  size: number;
+  /** Dimensions of the random projection used only for selection. */
+  projection?: number;
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Indices (into the rows of `features` [N, C]) of the greedy coreset. The selection loop is a
+ * matrix–vector product per step; as one fused loop over a Float32Array it ran ~10× faster
+ * here than the same step as three TF.js ops (op dispatch dominates at this size).
+ */
+export async function greedyCoreset(
+  features: tf.Tensor2D,
+  options: CoresetOptions,
+): Promise<number[]> {
+  const [count, channels] = features.shape;
+  const size = Math.min(options.size, count);
+  if (size >= count) return Array.from({ length: count }, (_, i) => i);
+  const dims = Math.min(options.projection ?? 32, channels);
+  const seed = options.seed ?? 0;
+  const projected = tf.tidy(() =>
+    dims === channels
+      ? features.clone()
+      : tf.matMul(
+          features,
+          tf.randomNormal([channels, dims], 0, 1 / Math.sqrt(dims), 'float32', seed),
+        ),
+  );
+  const x = (await projected.data()) as Float32Array;
+  projected.dispose();
+
+  const norms = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    let n = 0;
+    for (let k = 0; k < dims; k++) n += x[i * dims + k]! ** 2;
+    norms[i] = n;
+  }
+  const minDistance = new Float32Array(count).fill(Infinity);
+  const chosen: number[] = [];
+  let next = seed % count;
+  for (let step = 0; step < size; step++) {
+    chosen.push(next);
+    const c = next * dims;
+    const centerNorm = norms[next]!;
+    let farthest = 0;
+    let farthestDistance = -Infinity;
+    for (let i = 0, row = 0; i < count; i++, row += dims) {
+      let dot = 0;
+      for (let k = 0; k < dims; k++) dot += x[row + k]! * x[c + k]!;
+      const d = Math.min(minDistance[i]!, norms[i]! - 2 * dot + centerNorm);
+      minDistance[i] = d;
+      if (d > farthestDistance) {
+        farthestDistance = d;
+        farthest = i;
+      }
+    }
+    next = farthest;
+    if (step % 256 === 255) {
+      options.onProgress?.(step + 1, size);
+      await new Promise((resolve) => setImmediate(resolve)); // let progress and cancel through
+      if (options.signal?.aborted) throw new CancelledError('Fitting was cancelled.');
+    }
+  }
+  options.onProgress?.(size, size);
+  return chosen;
+}

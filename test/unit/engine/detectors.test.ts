@@ -1,0 +1,161 @@
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src-main/engine/backend.js';
+import type { FitBatch } from '../../../src-main/engine/detectors/detector.js';
+import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/coreset.js';
+import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
+import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
+import { auroc } from '../../../src-main/engine/metrics.js';
+import { tempDir } from '../../fixtures/images.js';
+
+const SIZE = 64;
+
+/** Where the blot of defect image `seed` sits, as fractions of the side. */
+function blotCentre(seed: number): [number, number] {
+  return [0.3 + (0.4 * ((seed * 37) % 10)) / 10, 0.3 + (0.4 * ((seed * 53) % 10)) / 10];
+}
+
+/** A brushed-metal-like surface with lighting that varies; defects are a small dark blot. */
+function surfaces(count: number, seed: number, defect: boolean): tf.Tensor4D {
+  return tf.tidy(() => {
+    const images: tf.Tensor3D[] = [];
+    for (let i = 0; i < count; i++) {
+      const s = seed + i;
+      const y = tf.linspace(0, 1, SIZE).reshape([SIZE, 1, 1]);
+      const x = tf.linspace(0, 1, SIZE).reshape([1, SIZE, 1]);
+      const stripes = tf.sin(tf.mul(tf.add(x, tf.mul(y, 0.1)), 40 + (s % 3))).mul(0.05);
+      const light = tf.add(0.5 + 0.05 * Math.sin(s), tf.mul(x, 0.1 * Math.cos(s)));
+      const noise = tf.randomUniform([SIZE, SIZE, 1], -0.03, 0.03, 'float32', s);
+      let image = tf.add(tf.add(light, stripes), noise);
+      if (defect) {
+        const [cx, cy] = blotCentre(s);
+        const blot = tf.exp(
+          tf.neg(tf.add(tf.square(tf.sub(x, cx)), tf.square(tf.sub(y, cy))).div(0.004)),
+        );
+        image = tf.sub(image, tf.mul(blot, 0.45));
+      }
+      images.push(tf.tile(tf.clipByValue(image, 0, 1), [1, 1, 3]) as tf.Tensor3D);
+    }
+    return tf.stack(images) as tf.Tensor4D;
+  });
+}
+
+function batches(images: tf.Tensor4D): FitBatch[] {
+  return [{ images }];
+}
+
+describe('detectors', () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  it('greedy coreset keeps far-apart points first and returns everything when asked for more', async () => {
+    // Two tight clusters and one outlier: a 3-point coreset must pick one from each.
+    const points = tf.tensor2d([
+      [0, 0],
+      [0.01, 0],
+      [0, 0.01],
+      [5, 5],
+      [5.01, 5],
+      [100, 100],
+    ]);
+    const chosen = await greedyCoreset(points, { size: 3, seed: 0 });
+    const groups = chosen.map((i) => (i < 3 ? 'a' : i < 5 ? 'b' : 'c')).sort();
+    expect(groups).toEqual(['a', 'b', 'c']);
+    expect(await greedyCoreset(points, { size: 10 })).toHaveLength(6);
+    points.dispose();
+  });
+
+  it('one-class: fitted on good surfaces, flags a dark blot it has never seen, and its map points at it', async () => {
+    const before = tf.memory().numTensors;
+    const detector = detectorEntry('one-class').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      { inputSize: SIZE },
+    );
+    const good = surfaces(12, 1, false);
+    await detector.fit(batches(good));
+    const testGood = surfaces(6, 100, false);
+    const testBad = surfaces(6, 200, true);
+    const goodScores = await detector.score(testGood);
+    const badScores = await detector.score(testBad, { anomalyMaps: true });
+    const scores = [...goodScores, ...badScores].map((r) => r.score);
+    expect(auroc(scores, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])).toBeGreaterThanOrEqual(0.9);
+
+    // Each map is hot where the blot is: the blot centre ranks in the map's top fifth.
+    badScores.forEach((result, i) => {
+      const map = result.anomalyMap!;
+      expect([map.width, map.height]).toEqual([SIZE, SIZE]);
+      const [cx, cy] = blotCentre(200 + i);
+      const atBlot = map.data[Math.round(cy * SIZE) * SIZE + Math.round(cx * SIZE)]!;
+      const rank = map.data.filter((v) => v < atBlot).length / map.data.length;
+      expect(rank, `image ${i}`).toBeGreaterThan(0.8);
+    });
+
+    // Save and reload: same scores.
+    const dir = join(tempDir(), 'one-class');
+    await detector.save(dir);
+    const reloaded = await loadDetector(dir);
+    const again = await reloaded.score(testBad);
+    again.forEach((r, i) => expect(r.score).toBeCloseTo(badScores[i]!.score, 4));
+    reloaded.dispose();
+    detector.dispose();
+    tf.dispose([good, testGood, testBad]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('zero-shot: in an unlabeled folder of mostly good surfaces, the blotted ones score highest', async () => {
+    const before = tf.memory().numTensors;
+    const detector = detectorEntry('zero-shot').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      {
+        inputSize: SIZE,
+        references: 8,
+      },
+    );
+    const folder = tf.tidy(() => tf.concat([surfaces(10, 300, false), surfaces(3, 400, true)]));
+    const labels = [...Array(10).fill(0), 1, 1, 1];
+    await detector.fit(batches(folder));
+    const scores = (await detector.score(folder)).map((r) => r.score);
+    expect(auroc(scores, labels)).toBeGreaterThanOrEqual(0.9);
+
+    const dir = join(tempDir(), 'zero-shot');
+    await detector.save(dir);
+    const reloaded = await loadDetector(dir);
+    const again = (await reloaded.score(folder)).map((r) => r.score);
+    again.forEach((score, i) => expect(score).toBeCloseTo(scores[i]!, 4));
+    reloaded.dispose();
+    detector.dispose();
+    folder.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('zero-shot without fitting scores a batch against itself, and refuses a lone image', async () => {
+    const before = tf.memory().numTensors;
+    const detector = detectorEntry('zero-shot').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      { inputSize: SIZE },
+    );
+    const folder = tf.tidy(() => tf.concat([surfaces(7, 500, false), surfaces(1, 600, true)]));
+    const scores = (await detector.score(folder)).map((r) => r.score);
+    expect(scores.indexOf(Math.max(...scores))).toBe(7);
+    const lone = folder.slice(0, 1);
+    await expect(detector.score(lone)).rejects.toThrow(/fit on the folder first/);
+    tf.dispose([folder, lone]);
+    detector.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses an unknown detector and an unfitted one-class score with clear messages', async () => {
+    expect(() => detectorEntry('magic')).toThrow(/Unknown detector 'magic'/);
+    const detector = detectorEntry('one-class').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      {},
+    );
+    const image = tf.zeros([1, SIZE, SIZE, 3]) as tf.Tensor4D;
+    await expect(detector.score(image)).rejects.toThrow(/not fitted/);
+    await expect(loadDetector(tempDir())).rejects.toThrow(/not a saved detector/);
+    image.dispose();
+    detector.dispose();
+  });
+});
