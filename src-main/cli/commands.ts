@@ -2,6 +2,7 @@
 import type { Command } from './command.js';
 import { command as importCommand } from './import.js';
 import { command as info } from './info.js';
+import { command as synth } from './synth.js';
 import { command as types } from './types.js';
 
-export const commands: Command[] = [importCommand, types, info];
+export const commands: Command[] = [importCommand, types, info, synth];
