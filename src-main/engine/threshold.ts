@@ -7,7 +7,7 @@ import { f1Max } from './metrics.js';
 
 export interface Calibration {
   /** How the threshold was chosen. */
-  method: 'f1-max' | 'good-percentile';
+  method: 'f1-max' | 'good-percentile' | 'robust-outlier';
   /** Raw-score threshold (maps to 0.5). */
   threshold: number;
   /** Raw score mapped to 0 (typical good). */
@@ -82,6 +82,26 @@ export function calibrate(
     unsureBand,
     ...(percentile !== undefined ? { percentile } : {}),
   };
+}
+
+/**
+ * Calibrates from the scores of an unlabeled folder (zero-shot): most images are assumed good,
+ * so the threshold is a robust outlier bound, median + k·1.4826·MAD (k = 3 by default), which
+ * the defective minority cannot drag along as it would a mean and standard deviation.
+ */
+export function calibrateUnlabeled(
+  scores: ArrayLike<number>,
+  options: { unsureBand?: number; k?: number } = {},
+): Calibration {
+  if (scores.length < 2)
+    throw new BadArgumentError('Calibrating an unlabeled folder needs at least 2 scores.');
+  const unsureBand = options.unsureBand ?? DEFAULT_UNSURE_BAND;
+  const median = quantile(scores, 0.5);
+  const deviations = Array.from(scores, (s) => Math.abs(s - median));
+  const spread = Math.max(1.4826 * quantile(deviations, 0.5), 1e-12);
+  const threshold = median + (options.k ?? 3) * spread;
+  const span = threshold - median;
+  return { method: 'robust-outlier', threshold, low: median, high: threshold + span, unsureBand };
 }
 
 /** Raw score → 0..1 with the threshold at 0.5 (piecewise linear, monotonic, clipped). */

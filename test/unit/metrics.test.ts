@@ -8,7 +8,13 @@ import {
   imageMetrics,
   rocCurve,
 } from '../../src-main/engine/metrics.js';
-import { calibrate, decide, normalise, quantile } from '../../src-main/engine/threshold.js';
+import {
+  calibrate,
+  calibrateUnlabeled,
+  decide,
+  normalise,
+  quantile,
+} from '../../src-main/engine/threshold.js';
 import { BadArgumentError } from '../../src-main/shared/errors.js';
 
 describe('metrics', () => {
@@ -108,5 +114,17 @@ describe('thresholds and normalisation', () => {
     expect(decide(0.5, 0)).toBe('DEFECT');
     expect(decide(0.4999, 0)).toBe('OK');
     expect(() => calibrate([1], undefined, { unsureBand: 0.7 })).toThrow(/unsure band/);
+  });
+});
+
+describe('unlabeled calibration', () => {
+  it('puts the threshold above the normal mass and below the outliers of a folder', () => {
+    const scores = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02, 0.98, 5, 6];
+    const c = calibrateUnlabeled(scores);
+    expect(c.method).toBe('robust-outlier');
+    expect(c.threshold).toBeGreaterThan(1.1);
+    expect(c.threshold).toBeLessThan(5);
+    expect(normalise(c.threshold, c)).toBe(0.5);
+    expect(() => calibrateUnlabeled([1])).toThrow(/at least 2/);
   });
 });

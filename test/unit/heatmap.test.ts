@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { turbo, writeHeatmapOverlay } from '../../src-main/data/heatmap.js';
+import { ImageError } from '../../src-main/shared/errors.js';
+import { tempDir, writeRgb } from '../fixtures/images.js';
+
+describe('heatmap overlay', () => {
+  it('runs Turbo from dark blue through yellow-green to dark red', () => {
+    const [r0, , b0] = turbo(0.15);
+    const [r1, , b1] = turbo(1);
+    expect(b0).toBeGreaterThan(r0);
+    expect(r1).toBeGreaterThan(b1);
+    expect(turbo(-3)).toEqual(turbo(0));
+  });
+
+  it('colours the anomalous corner and leaves the normal part of the image as it was', async () => {
+    const dir = tempDir();
+    await writeRgb(join(dir, 'part.png'), 80, 60, 'png');
+    // 8×6 map: hot in the top-left 2×2 cells, zero elsewhere.
+    const data = new Float32Array(48);
+    for (const i of [0, 1, 8, 9]) data[i] = 10;
+    await writeHeatmapOverlay(
+      join(dir, 'part.png'),
+      { width: 8, height: 6, data },
+      join(dir, 'out', 'heat.png'),
+      {
+        normalise: (raw) => Math.min(1, raw / 10),
+      },
+    );
+    const original = await sharp(join(dir, 'part.png')).raw().toBuffer();
+    const { data: overlay, info } = await sharp(join(dir, 'out', 'heat.png'))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.format]).toEqual([80, 60, 'raw']);
+    const pixel = (buffer: Buffer, x: number, y: number) =>
+      Array.from(buffer.subarray((y * 80 + x) * 3, (y * 80 + x) * 3 + 3));
+    // Hot corner: strongly reddened. Far corner: unchanged.
+    const [r, g, b] = pixel(overlay, 3, 3);
+    const [r0, g0, b0] = pixel(original, 3, 3);
+    expect(r - r0).toBeGreaterThan(40);
+    expect(Math.abs(g - g0) + Math.abs(b - b0)).toBeGreaterThan(20);
+    expect(pixel(overlay, 75, 55)).toEqual(pixel(original, 75, 55));
+  });
+
+  it('reports an unreadable image as a per-file error', async () => {
+    const dir = tempDir();
+    await expect(
+      writeHeatmapOverlay(
+        join(dir, 'gone.png'),
+        { width: 1, height: 1, data: new Float32Array(1) },
+        join(dir, 'x.png'),
+        {
+          normalise: (v) => v,
+        },
+      ),
+    ).rejects.toBeInstanceOf(ImageError);
+  });
+});
