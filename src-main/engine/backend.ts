@@ -143,3 +143,22 @@ export function initBackend(requested?: string): Promise<BackendReport> {
   current.catch(() => (current = undefined));
   return current;
 }
+
+/**
+ * Test support only: runs `fn` with TF.js switched to another backend (e.g. the cpu reference
+ * next to wasm when checking a wasm kernel), then switches back. The app itself uses one backend
+ * per process, chosen by initBackend.
+ */
+export async function withBackend<T>(name: 'cpu' | 'wasm', fn: () => T | Promise<T>): Promise<T> {
+  if (name === 'wasm') {
+    const { prepareWasm } = await import('./wasm.js');
+    await prepareWasm();
+  }
+  const previous = tf.getBackend();
+  if (!(await tf.setBackend(name))) throw new BackendError(`The ${name} backend did not start.`);
+  try {
+    return await fn();
+  } finally {
+    if (previous && previous !== name) await tf.setBackend(previous);
+  }
+}

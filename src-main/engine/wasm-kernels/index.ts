@@ -1,0 +1,42 @@
+// Registers our wasm kernels: the training kernels tfjs-backend-wasm lacks, and faster versions of
+// stock kernels that dominated a training step. Called once from prepareWasm(), before the wasm
+// backend starts; each replaced stock kernel stays reachable through kernel-utils' runStock.
+import * as tf from '@tensorflow/tfjs';
+import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.js';
+import { conv2dBackpropInputKernel } from './conv2d-backprop-input.js';
+import { depthwiseConv2dBackpropFilterKernel } from './depthwise-conv2d-backprop-filter.js';
+import { depthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.js';
+import { captureStock, type WasmKernel } from './kernel-utils.js';
+import { unsortedSegmentSumKernel } from './unsorted-segment-sum.js';
+
+/** Every kernel we register, in the order they are registered. */
+export const wasmKernels: readonly WasmKernel[] = [
+  // Missing from tfjs-backend-wasm: training fails without them.
+  conv2dBackpropFilterKernel,
+  depthwiseConv2dBackpropFilterKernel,
+  depthwiseConv2dBackpropInputKernel,
+  unsortedSegmentSumKernel,
+  // Replacements for slow stock kernels.
+  conv2dBackpropInputKernel,
+];
+
+let registered = false;
+
+export function registerWasmKernels(): void {
+  if (registered) return;
+  // Capture every stock kernel first: a replacement may delegate to any of them.
+  for (const kernel of wasmKernels) captureStock(kernel.kernelName);
+  for (const kernel of wasmKernels) {
+    const existing = tf.getKernel(kernel.kernelName, 'wasm');
+    if (existing) tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel({
+      kernelName: kernel.kernelName,
+      backendName: 'wasm',
+      kernelFunc: kernel.kernelFunc as unknown as tf.KernelFunc,
+      // The stock setup binds the wasm function that the stock kernel (our fallback) calls.
+      ...(existing?.setupFunc ? { setupFunc: existing.setupFunc } : {}),
+      ...(existing?.disposeFunc ? { disposeFunc: existing.disposeFunc } : {}),
+    });
+  }
+  registered = true;
+}

@@ -1,0 +1,328 @@
+// Our wasm kernels against the cpu backend's on random inputs, and whole training steps on wasm:
+// gradients equal to cpu's, the loss going down, and no tensors left behind.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { withBackend } from '../../../src-main/engine/backend.js';
+import { wasmThreading } from '../../../src-main/engine/wasm.js';
+import { wasmKernels } from '../../../src-main/engine/wasm-kernels/index.js';
+
+interface InputSpec {
+  shape: number[];
+  dtype?: 'float32' | 'int32';
+  /** Explicit values; random normal (or ints below `maxInt`) otherwise. */
+  values?: number[];
+  maxInt?: number;
+}
+
+let seed = 1;
+function random(): number {
+  // Small LCG: inputs are reproducible without depending on TF.js' own generators.
+  seed = (seed * 1664525 + 1013904223) % 4294967296;
+  return seed / 4294967296;
+}
+
+function materialise(spec: InputSpec): Float32Array | Int32Array {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  if (spec.values)
+    return spec.dtype === 'int32' ? Int32Array.from(spec.values) : Float32Array.from(spec.values);
+  if (spec.dtype === 'int32')
+    return Int32Array.from({ length: n }, () => Math.floor(random() * (spec.maxInt ?? 10)));
+  return Float32Array.from({ length: n }, () => random() * 2 - 1);
+}
+
+/** max |a − b| / max |b|: the error relative to the reference's scale. */
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+async function runOn(
+  backend: 'cpu' | 'wasm',
+  kernel: string,
+  inputs: Record<string, { spec: InputSpec; data: Float32Array | Int32Array }>,
+  attrs: tf.NamedAttrMap,
+): Promise<{ shape: number[]; values: Float32Array | Int32Array | Uint8Array; leaked: number }> {
+  return withBackend(backend, () => {
+    const before = tf.memory().numTensors;
+    const named: tf.NamedTensorMap = {};
+    for (const [name, { spec, data }] of Object.entries(inputs)) {
+      named[name] = tf.tensor(data, spec.shape, spec.dtype ?? 'float32');
+    }
+    const out = tf.engine().runKernel(kernel, named, attrs) as tf.Tensor;
+    const result = {
+      shape: out.shape,
+      values: out.dataSync() as Float32Array | Int32Array | Uint8Array,
+    };
+    out.dispose();
+    tf.dispose(Object.values(named));
+    return { ...result, leaked: tf.memory().numTensors - before };
+  });
+}
+
+/** Runs `kernel` on cpu and wasm with the same random inputs and checks they agree. */
+async function expectMatchesCpu(
+  kernel: string,
+  specs: Record<string, InputSpec>,
+  attrs: tf.NamedAttrMap,
+): Promise<void> {
+  const inputs = Object.fromEntries(
+    Object.entries(specs).map(([k, spec]) => [k, { spec, data: materialise(spec) }]),
+  );
+  const expected = await runOn('cpu', kernel, inputs, attrs);
+  const actual = await runOn('wasm', kernel, inputs, attrs);
+  const label = `${kernel} ${JSON.stringify(Object.values(specs).map((s) => s.shape))} ${JSON.stringify(attrs)}`;
+  expect(actual.shape, label).toEqual(expected.shape);
+  expect(relativeError(actual.values, expected.values), label).toBeLessThan(1e-4);
+  expect(actual.leaked, `${label} leaked tensors`).toBe(0);
+}
+
+function convOutShape(
+  x: number[],
+  filter: number[],
+  strides: number,
+  pad: 'same' | 'valid',
+  dilations: number,
+  depthwise: boolean,
+): number[] {
+  return tf.backend_util.computeConv2DInfo(
+    x as [number, number, number, number],
+    filter as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    undefined,
+    depthwise,
+  ).outShape;
+}
+
+interface ConvCase {
+  batch: number;
+  size: [number, number];
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  strides: number;
+  pad: 'same' | 'valid';
+}
+
+// Stride 1 and 2, same and valid, odd and even sizes, batch 1 and > 1, 1×1 … 5×5 kernels.
+const convCases: ConvCase[] = [
+  { batch: 1, size: [7, 7], inChannels: 3, outChannels: 4, kernel: 3, strides: 1, pad: 'same' },
+  { batch: 3, size: [8, 9], inChannels: 5, outChannels: 6, kernel: 3, strides: 2, pad: 'same' },
+  { batch: 2, size: [9, 7], inChannels: 4, outChannels: 3, kernel: 3, strides: 2, pad: 'valid' },
+  { batch: 2, size: [10, 10], inChannels: 2, outChannels: 5, kernel: 5, strides: 1, pad: 'valid' },
+  { batch: 4, size: [11, 6], inChannels: 3, outChannels: 2, kernel: 1, strides: 2, pad: 'same' },
+  { batch: 2, size: [12, 12], inChannels: 3, outChannels: 4, kernel: 3, strides: 3, pad: 'same' },
+  { batch: 1, size: [13, 13], inChannels: 8, outChannels: 8, kernel: 5, strides: 2, pad: 'same' },
+];
+
+beforeAll(async () => {
+  // Starts wasm (threaded where it can) with our kernels registered.
+  await withBackend('wasm', () => undefined);
+});
+
+describe('wasm kernels against the cpu backend', () => {
+  it('registers every kernel it lists on the wasm backend', () => {
+    for (const kernel of wasmKernels) {
+      expect(tf.getKernel(kernel.kernelName, 'wasm')?.kernelFunc).toBe(kernel.kernelFunc);
+    }
+    expect(wasmThreading().threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('Conv2DBackpropFilter', async () => {
+    for (const c of convCases) {
+      const x = [c.batch, ...c.size, c.inChannels];
+      const filterShape = [c.kernel, c.kernel, c.inChannels, c.outChannels];
+      const dy = convOutShape(x, filterShape, c.strides, c.pad, 1, false);
+      await expectMatchesCpu(
+        'Conv2DBackpropFilter',
+        { x: { shape: x }, dy: { shape: dy } },
+        { strides: [c.strides, c.strides], pad: c.pad, dataFormat: 'NHWC', filterShape },
+      );
+    }
+  });
+
+  it('Conv2DBackpropInput', async () => {
+    for (const c of convCases) {
+      const x = [c.batch, ...c.size, c.inChannels];
+      const filterShape = [c.kernel, c.kernel, c.inChannels, c.outChannels];
+      const dy = convOutShape(x, filterShape, c.strides, c.pad, 1, false);
+      await expectMatchesCpu(
+        'Conv2DBackpropInput',
+        { dy: { shape: dy }, filter: { shape: filterShape } },
+        { strides: [c.strides, c.strides], pad: c.pad, dataFormat: 'NHWC', inputShape: x },
+      );
+    }
+  });
+
+  it('Conv2D gradients with explicit padding', async () => {
+    const x = [2, 9, 8, 3];
+    const filterShape = [3, 3, 3, 4];
+    const pad: tf.backend_util.ExplicitPadding = [
+      [0, 0],
+      [2, 0],
+      [1, 2],
+      [0, 0],
+    ];
+    const dy = tf.backend_util.computeConv2DInfo(
+      x as never,
+      filterShape as never,
+      2,
+      1,
+      pad,
+    ).outShape;
+    const attrs = { strides: [2, 2], pad, dataFormat: 'NHWC' } as unknown as tf.NamedAttrMap;
+    await expectMatchesCpu(
+      'Conv2DBackpropFilter',
+      { x: { shape: x }, dy: { shape: dy } },
+      { ...attrs, filterShape },
+    );
+    await expectMatchesCpu(
+      'Conv2DBackpropInput',
+      { dy: { shape: dy }, filter: { shape: filterShape } },
+      { ...attrs, inputShape: x },
+    );
+  });
+
+  const depthwiseCases = [
+    ...convCases.map((c) => ({ ...c, multiplier: 1 })),
+    { ...convCases[1]!, multiplier: 2 },
+    { ...convCases[2]!, multiplier: 3 },
+  ];
+
+  it('DepthwiseConv2dNativeBackpropFilter', async () => {
+    for (const c of depthwiseCases) {
+      const x = [c.batch, ...c.size, c.inChannels];
+      const filterShape = [c.kernel, c.kernel, c.inChannels, c.multiplier];
+      const dy = convOutShape(x, filterShape, c.strides, c.pad, 1, true);
+      await expectMatchesCpu(
+        'DepthwiseConv2dNativeBackpropFilter',
+        { x: { shape: x }, dy: { shape: dy } },
+        { strides: [c.strides, c.strides], dilations: [1, 1], pad: c.pad, filterShape },
+      );
+    }
+  });
+
+  it('DepthwiseConv2dNativeBackpropInput', async () => {
+    for (const c of depthwiseCases) {
+      const x = [c.batch, ...c.size, c.inChannels];
+      const filterShape = [c.kernel, c.kernel, c.inChannels, c.multiplier];
+      const dy = convOutShape(x, filterShape, c.strides, c.pad, 1, true);
+      await expectMatchesCpu(
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy: { shape: dy }, filter: { shape: filterShape } },
+        { strides: [c.strides, c.strides], dilations: [1, 1], pad: c.pad, inputShape: x },
+      );
+    }
+  });
+
+  // tfjs' cpu kernels ignore dilation in these two, so the reference is the undilated gradient
+  // for the equivalent filter with zeros between the taps.
+  it('depthwise gradients with dilation 2', async () => {
+    for (const [pad, multiplier] of [
+      ['same', 1],
+      ['valid', 2],
+    ] as const) {
+      const x = [2, 11, 10, 3];
+      const kernel = 3;
+      const dilation = 2;
+      const wide = (kernel - 1) * dilation + 1;
+      const filterShape = [kernel, kernel, 3, multiplier];
+      const dyShape = convOutShape(x, filterShape, 1, pad, dilation, true);
+      const xData = materialise({ shape: x });
+      const dyData = materialise({ shape: dyShape });
+      const filterData = materialise({ shape: filterShape });
+      const attrs = { strides: [1, 1], dilations: [dilation, dilation], pad };
+      const cpuAttrs = { ...attrs, dilations: [1, 1] };
+      const wideFilter = new Float32Array(wide * wide * 3 * multiplier);
+      const tap = 3 * multiplier;
+      for (let i = 0; i < kernel; i++) {
+        for (let j = 0; j < kernel; j++) {
+          const from = (i * kernel + j) * tap;
+          wideFilter.set(
+            filterData.subarray(from, from + tap),
+            (i * dilation * wide + j * dilation) * tap,
+          );
+        }
+      }
+      const [wasmFilterGrad, wasmInputGrad] = await withBackend('wasm', () =>
+        tf.tidy(() =>
+          [
+            tf
+              .engine()
+              .runKernel(
+                'DepthwiseConv2dNativeBackpropFilter',
+                { x: tf.tensor(xData, x), dy: tf.tensor(dyData, dyShape) },
+                { ...attrs, filterShape },
+              ) as tf.Tensor,
+            tf
+              .engine()
+              .runKernel(
+                'DepthwiseConv2dNativeBackpropInput',
+                { dy: tf.tensor(dyData, dyShape), filter: tf.tensor(filterData, filterShape) },
+                { ...attrs, inputShape: x },
+              ) as tf.Tensor,
+          ].map((t) => t.dataSync()),
+        ),
+      );
+      const [cpuWideFilterGrad, cpuInputGrad] = await withBackend('cpu', () =>
+        tf.tidy(() =>
+          [
+            tf
+              .engine()
+              .runKernel(
+                'DepthwiseConv2dNativeBackpropFilter',
+                { x: tf.tensor(xData, x), dy: tf.tensor(dyData, dyShape) },
+                { ...cpuAttrs, filterShape: [wide, wide, 3, multiplier] },
+              ) as tf.Tensor,
+            tf
+              .engine()
+              .runKernel(
+                'DepthwiseConv2dNativeBackpropInput',
+                {
+                  dy: tf.tensor(dyData, dyShape),
+                  filter: tf.tensor(wideFilter, [wide, wide, 3, multiplier]),
+                },
+                { ...cpuAttrs, inputShape: x },
+              ) as tf.Tensor,
+          ].map((t) => t.dataSync()),
+        ),
+      );
+      const cpuFilterGrad = new Float32Array(filterData.length);
+      for (let i = 0; i < kernel; i++) {
+        for (let j = 0; j < kernel; j++) {
+          const from = (i * dilation * wide + j * dilation) * tap;
+          cpuFilterGrad.set(cpuWideFilterGrad!.subarray(from, from + tap), (i * kernel + j) * tap);
+        }
+      }
+      expect(relativeError(wasmFilterGrad!, cpuFilterGrad)).toBeLessThan(1e-4);
+      expect(relativeError(wasmInputGrad!, cpuInputGrad!)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('UnsortedSegmentSum, with repeated and out-of-range segment ids', async () => {
+    await expectMatchesCpu(
+      'UnsortedSegmentSum',
+      {
+        x: { shape: [6, 4] },
+        segmentIds: { shape: [6], dtype: 'int32', values: [0, 2, 2, -1, 5, 1] },
+      },
+      { numSegments: 4 },
+    );
+    await expectMatchesCpu(
+      'UnsortedSegmentSum',
+      { x: { shape: [9, 3, 5] }, segmentIds: { shape: [9], dtype: 'int32', maxInt: 7 } },
+      { numSegments: 7 },
+    );
+    await expectMatchesCpu(
+      'UnsortedSegmentSum',
+      { x: { shape: [5] }, segmentIds: { shape: [5], dtype: 'int32', values: [1, 1, 0, 3, 1] } },
+      { numSegments: 3 },
+    );
+  });
+});
