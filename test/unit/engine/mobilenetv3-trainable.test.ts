@@ -15,16 +15,13 @@ import {
 } from '../../../src-main/engine/encoders/mobilenetv3-trainable.js';
 import { loadEncoder } from '../../../src-main/engine/encoders/registry.js';
 
-// Training needs depthwise- and conv-filter gradients, which the wasm backend gets only from the
-// engine's own kernels; this file runs on cpu unless DEFECTSCOPE_BACKEND picks another backend.
-const backend = process.env.DEFECTSCOPE_BACKEND ?? 'cpu';
-
 let graph: TappedModelEncoder;
 let trainable: TrainableMobilenetV3Encoder;
 let scratch: string;
 
 beforeAll(async () => {
-  await initBackend(backend);
+  // On wasm, training relies on the engine's own conv and depthwise filter-gradient kernels.
+  await initBackend();
   graph = await createMobilenetV3Encoder();
   trainable = await createTrainableMobilenetV3Encoder();
   scratch = await mkdtemp(join(tmpdir(), 'defectscope-mnv3-'));
