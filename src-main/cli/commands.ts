@@ -1,8 +1,9 @@
 // The explicit list of CLI commands (no scanning): add a command by importing it here.
 import type { Command } from './command.js';
 import { command as importCommand } from './import.js';
+import { command as evalCommand } from './eval.js';
 import { command as info } from './info.js';
 import { command as synth } from './synth.js';
 import { command as types } from './types.js';
 
-export const commands: Command[] = [importCommand, types, info, synth];
+export const commands: Command[] = [importCommand, types, info, synth, evalCommand];

@@ -1,0 +1,503 @@
+// The seed paper's unknown-context protocol as a function: encoders and heads may learn from the
+// "pretrain" object types only; every metric is measured on "test" types never seen in training.
+// One-class fits on each test type's own good images, zero-shot sees only its test folder, and
+// the classifier and baseline train on the pretrain types' labels exactly as the seed did.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
+import { decodeImage } from '../data/image-io.js';
+import { BadArgumentError, CancelledError } from '../shared/errors.js';
+import { Rng } from './augment.js';
+import type { Detector, FitBatch } from './detectors/detector.js';
+import { detectorEntry } from './detectors/registry.js';
+import type { Encoder } from './encoders/encoder.js';
+import { createEncoder, loadEncoder } from './encoders/registry.js';
+import {
+  classifierConfig,
+  predictDefect,
+  trainClassifier,
+  type LabeledImage,
+} from './heads/classifier.js';
+import { ImageBatchLoader, batchTensor, prefetchBatches } from './image-batches.js';
+import { PixelAuroc, atThreshold, imageMetrics } from './metrics.js';
+import { MANIFEST_FILE, loadModel } from './model-files.js';
+import { simclrConfig, trainSimclr } from './ssl/simclr.js';
+import { calibrate, calibrateUnlabeled, type Calibration } from './threshold.js';
+
+export type EvalDetector = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
+export const evalDetectors: EvalDetector[] = ['one-class', 'zero-shot', 'classifier', 'baseline'];
+
+export interface EvalOptions {
+  root: string;
+  pretrainTypes: string[];
+  testTypes: string[];
+  detector: EvalDetector;
+  /** 'mobilenetv3' | 'resnet-simclr' | 'mobilenetv3-simclr' | a saved encoder or model folder. */
+  encoder: string;
+  /** Good images one-class may fit on (all when absent). */
+  shots?: number;
+  inputSize: number;
+  /** SimCLR epochs for the -simclr encoders; classifier/baseline epochs. */
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  onProgress?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface TypeMetrics {
+  image_auroc: number;
+  average_precision: number;
+  f1_max: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  accuracy: number;
+  balanced_accuracy: number;
+  pixel_auroc: number | null;
+}
+
+export interface TypeResult extends TypeMetrics {
+  type: string;
+  images: number;
+  defects: number;
+  threshold_method: Calibration['method'] | 'classifier-validation';
+  failed_images: number;
+}
+
+export interface EvalReport {
+  detector: EvalDetector;
+  encoder: string;
+  input_size: number;
+  shots: number | null;
+  pretrain_types: string[];
+  test_types: string[];
+  types: TypeResult[];
+  /** Mean over test types (the MVTec convention); pixel AUROC over types that have masks. */
+  overall: TypeMetrics;
+  seconds: number;
+}
+
+interface TypeData {
+  trainGood: ScanEntry[];
+  test: ScanEntry[];
+}
+
+function typeData(root: string, type: string): TypeData {
+  const dir = join(root, type);
+  if (!existsSync(dir))
+    throw new BadArgumentError(`Object type '${type}' not found: no folder ${dir}.`);
+  const { entries } = scanDataset(dir, { layout: 'mvtec', objectType: type });
+  return {
+    trainGood: entries.filter((e) => e.split === 'train' && e.label === 'good'),
+    test: entries.filter((e) => e.split === 'test' && e.label !== null),
+  };
+}
+
+function checkOptions(options: EvalOptions): void {
+  if (!evalDetectors.includes(options.detector)) {
+    throw new BadArgumentError(
+      `--detector must be one of ${evalDetectors.join(', ')}, not '${options.detector}'.`,
+    );
+  }
+  if (options.testTypes.length === 0)
+    throw new BadArgumentError('Name at least one --test-types type.');
+  const overlap = options.testTypes.filter((t) => options.pretrainTypes.includes(t));
+  if (overlap.length > 0) {
+    throw new BadArgumentError(
+      `${overlap.join(', ')} cannot be both a pretrain and a test type: the protocol tests on unseen types.`,
+    );
+  }
+  const needsPretrain =
+    options.detector === 'classifier' ||
+    options.detector === 'baseline' ||
+    options.encoder.endsWith('-simclr');
+  if (needsPretrain && options.pretrainTypes.length === 0) {
+    throw new BadArgumentError(
+      `--detector ${options.detector} with --encoder ${options.encoder} learns from --pretrain-types; name at least one.`,
+    );
+  }
+}
+
+/**
+ * Builds the encoder factory: each detector owns (and disposes) its encoder, so a trained
+ * encoder is saved once and reloaded per test type.
+ */
+async function prepareEncoder(
+  options: EvalOptions,
+  workDir: string,
+): Promise<() => Promise<Encoder>> {
+  const { encoder, inputSize } = options;
+  if (encoder === 'mobilenetv3') return () => createEncoder('mobilenetv3', { inputSize });
+  if (encoder === 'resnet-simclr' || encoder === 'mobilenetv3-simclr') {
+    const images = options.pretrainTypes.flatMap((type) => {
+      const data = typeData(options.root, type);
+      return [...data.trainGood, ...data.test].map((e) => e.path);
+    });
+    const trainable = await createEncoder(
+      encoder === 'resnet-simclr' ? 'resnet' : 'mobilenetv3-trainable',
+      { inputSize },
+    );
+    try {
+      options.onProgress?.(
+        `SimCLR on ${images.length} images of ${options.pretrainTypes.join(', ')}`,
+      );
+      const result = await trainSimclr({
+        encoder: trainable,
+        config: simclrConfig(images, {
+          epochs: options.epochs,
+          batchSize: options.batchSize,
+          inputSize,
+          seed: options.seed,
+        }),
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (step, total, loss) => {
+          if (step % 10 === 0 || step === total)
+            options.onProgress?.(`SimCLR step ${step}/${total} loss ${loss.toFixed(3)}`);
+        },
+      });
+      const losses = result.losses.filter((l): l is number => l !== null);
+      options.onProgress?.(
+        `SimCLR done: loss ${losses[0]?.toFixed(3)} → ${losses.at(-1)?.toFixed(3)}`,
+      );
+      await trainable.save(join(workDir, 'encoder'));
+    } finally {
+      trainable.dispose();
+    }
+    return () => loadEncoder(join(workDir, 'encoder'));
+  }
+  if (existsSync(join(encoder, MANIFEST_FILE))) {
+    return async () => {
+      const model = await loadModel(encoder);
+      model.head?.dispose();
+      return model.encoder;
+    };
+  }
+  if (existsSync(join(encoder, 'encoder.json'))) return () => loadEncoder(encoder);
+  throw new BadArgumentError(
+    `--encoder '${encoder}' is neither mobilenetv3, resnet-simclr, mobilenetv3-simclr nor a saved encoder or model folder.`,
+  );
+}
+
+function metricsOf(
+  scores: number[],
+  labels: number[],
+  calibration: Calibration | { threshold: number },
+  pixel: number | null,
+): TypeMetrics {
+  const image = imageMetrics(scores, labels);
+  const at = atThreshold(scores, labels, calibration.threshold);
+  return {
+    image_auroc: image.imageAuroc,
+    average_precision: image.averagePrecision,
+    f1_max: image.f1Max,
+    precision: at.precision,
+    recall: at.recall,
+    f1: at.f1,
+    accuracy: at.accuracy,
+    balanced_accuracy: at.balancedAccuracy,
+    pixel_auroc: pixel,
+  };
+}
+
+interface PathBatch extends FitBatch {
+  paths: string[];
+}
+
+/** Decoded batches with the paths that decoded; unreadable files are recorded and skipped. */
+async function* decodedBatches(
+  loader: ImageBatchLoader,
+  paths: string[],
+  batchSize: number,
+  failed: string[],
+): AsyncGenerator<PathBatch> {
+  const count = Math.ceil(paths.length / batchSize);
+  for await (const batch of prefetchBatches(loader, count, (i) =>
+    paths.slice(i * batchSize, (i + 1) * batchSize),
+  )) {
+    failed.push(...batch.failures.map((f) => f.path));
+    if (batch.paths.length === 0) continue;
+    const images = batchTensor(batch);
+    try {
+      yield { images, paths: batch.paths };
+    } finally {
+      images.dispose();
+    }
+  }
+}
+
+async function maskPixels(path: string, size: number): Promise<Uint8Array> {
+  const { data } = await decodeImage(path, { size });
+  const mask = new Uint8Array(size * size);
+  for (let i = 0; i < mask.length; i++) mask[i] = data[i * 3]! > 0.5 ? 1 : 0;
+  return mask;
+}
+
+/** Scores test entries with a fitted detector; pixel AUROC from the masks where there are any. */
+async function scoreEntries(
+  detector: Detector,
+  loader: ImageBatchLoader,
+  entries: ScanEntry[],
+  options: EvalOptions,
+  failed: string[],
+): Promise<{ scores: number[]; labels: number[]; pixel: number | null }> {
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const withMasks = entries.some((e) => e.maskPath);
+  const scores: number[] = [];
+  const labels: number[] = [];
+  const maps: { data: Float32Array; entry: ScanEntry }[] = [];
+  for await (const batch of decodedBatches(
+    loader,
+    entries.map((e) => e.path),
+    options.batchSize,
+    failed,
+  )) {
+    if (options.signal?.aborted) throw new CancelledError('Evaluation was cancelled.');
+    const results = await detector.score(batch.images, { anomalyMaps: withMasks });
+    results.forEach((result, i) => {
+      const entry = byPath.get(batch.paths[i]!)!;
+      scores.push(result.score);
+      labels.push(entry.label === 'defect' ? 1 : 0);
+      if (withMasks && result.anomalyMap) maps.push({ data: result.anomalyMap.data, entry });
+    });
+  }
+  let pixel: number | null = null;
+  if (maps.length > 0) {
+    let low = Infinity;
+    let high = -Infinity;
+    for (const { data } of maps) {
+      for (const v of data) {
+        if (v < low) low = v;
+        if (v > high) high = v;
+      }
+    }
+    const accumulator = new PixelAuroc(low, high > low ? high : low + 1);
+    for (const { data, entry } of maps) {
+      // Good test images have no mask: every pixel is normal.
+      const mask = entry.maskPath
+        ? await maskPixels(entry.maskPath, detector.inputSize)
+        : new Uint8Array(data.length);
+      accumulator.add(data, mask);
+    }
+    try {
+      pixel = accumulator.value();
+    } catch {
+      pixel = null; // masks without defect pixels
+    }
+  }
+  return { scores, labels, pixel };
+}
+
+function sample<T>(items: T[], count: number, seed: number): T[] {
+  return new Rng(seed).shuffle([...items]).slice(0, count);
+}
+
+async function evaluateDetectorType(
+  type: string,
+  makeEncoder: () => Promise<Encoder>,
+  loader: ImageBatchLoader,
+  options: EvalOptions,
+): Promise<TypeResult> {
+  const data = typeData(options.root, type);
+  const failed: string[] = [];
+  const kind = options.detector as 'one-class' | 'zero-shot';
+  const detector = detectorEntry(kind).create(await makeEncoder(), {
+    inputSize: options.inputSize,
+    seed: options.seed,
+  });
+  try {
+    let calibration: Calibration;
+    let result: Awaited<ReturnType<typeof scoreEntries>>;
+    if (kind === 'one-class') {
+      // Hold some good images out of the bank: the threshold needs scores the bank has not seen.
+      const shuffled = sample(data.trainGood, data.trainGood.length, options.seed);
+      const held = Math.max(3, Math.round(0.2 * shuffled.length));
+      const validation = shuffled.slice(0, held);
+      const fitPool = shuffled.slice(held);
+      const fit = options.shots ? fitPool.slice(0, options.shots) : fitPool;
+      if (fit.length === 0)
+        throw new BadArgumentError(`Object type ${type} has too few train/good images to fit.`);
+      options.onProgress?.(`${type}: fitting on ${fit.length} good images`);
+      await detector.fit(
+        decodedBatches(
+          loader,
+          fit.map((e) => e.path),
+          options.batchSize,
+          failed,
+        ),
+        { total: fit.length },
+      );
+      const validationScores = await scoreEntries(detector, loader, validation, options, failed);
+      calibration = calibrate(validationScores.scores);
+      options.onProgress?.(`${type}: scoring ${data.test.length} test images`);
+      result = await scoreEntries(detector, loader, data.test, options, failed);
+    } else {
+      options.onProgress?.(
+        `${type}: sampling references from its ${data.test.length} unlabeled test images`,
+      );
+      await detector.fit(
+        decodedBatches(
+          loader,
+          data.test.map((e) => e.path),
+          options.batchSize,
+          failed,
+        ),
+        { total: data.test.length },
+      );
+      result = await scoreEntries(detector, loader, data.test, options, failed);
+      calibration = calibrateUnlabeled(result.scores);
+    }
+    return {
+      type,
+      images: result.scores.length,
+      defects: result.labels.filter((l) => l === 1).length,
+      ...metricsOf(result.scores, result.labels, calibration, result.pixel),
+      threshold_method: calibration.method,
+      failed_images: new Set(failed).size,
+    };
+  } finally {
+    detector.dispose();
+  }
+}
+
+/** The seed's classifier (head on a frozen encoder) or baseline (VGG-16 trained end to end). */
+async function evaluateClassifier(
+  makeEncoder: () => Promise<Encoder>,
+  loader: ImageBatchLoader,
+  options: EvalOptions,
+): Promise<TypeResult[]> {
+  const labeled: LabeledImage[] = options.pretrainTypes.flatMap((type) => {
+    const data = typeData(options.root, type);
+    return [...data.trainGood, ...data.test].map((e) => ({
+      path: e.path,
+      defect: e.label === 'defect',
+    }));
+  });
+  const shuffled = sample(labeled, labeled.length, options.seed);
+  const held = Math.max(2, Math.round(0.2 * shuffled.length));
+  const baseline = options.detector === 'baseline';
+  const encoder = baseline
+    ? await createEncoder('vgg16', { inputSize: options.inputSize })
+    : await makeEncoder();
+  try {
+    options.onProgress?.(
+      `${options.detector}: training on ${shuffled.length - held} labeled images of ${options.pretrainTypes.join(', ')}`,
+    );
+    const trained = await trainClassifier({
+      encoder,
+      config: classifierConfig(shuffled.slice(held), shuffled.slice(0, held), {
+        epochs: options.epochs,
+        batchSize: options.batchSize,
+        inputSize: options.inputSize,
+        fineTuneEncoder: baseline,
+        seed: options.seed,
+      }),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onEpoch: (m) =>
+        options.onProgress?.(
+          `epoch ${m.epoch}: loss ${m.trainLoss.toFixed(3)}, validation accuracy ${m.accuracy.toFixed(3)}`,
+        ),
+    });
+    try {
+      // Threshold: F1-max on the pretrain types' validation images (the test types stay unseen).
+      const { scores: vScores, labels: vLabels } = trained.validation;
+      const threshold =
+        vLabels.includes(1) && vLabels.includes(0) ? calibrate(vScores, vLabels).threshold : 0.5;
+      const results: TypeResult[] = [];
+      for (const type of options.testTypes) {
+        const data = typeData(options.root, type);
+        const failed: string[] = [];
+        const byPath = new Map(data.test.map((e) => [e.path, e]));
+        const scores: number[] = [];
+        const labels: number[] = [];
+        for await (const batch of decodedBatches(
+          loader,
+          data.test.map((e) => e.path),
+          options.batchSize,
+          failed,
+        )) {
+          const p = predictDefect(encoder, trained.head, batch.images);
+          const values = await p.data();
+          p.dispose();
+          batch.paths.forEach((path, i) => {
+            scores.push(values[i]!);
+            labels.push(byPath.get(path)!.label === 'defect' ? 1 : 0);
+          });
+        }
+        results.push({
+          type,
+          images: scores.length,
+          defects: labels.filter((l) => l === 1).length,
+          ...metricsOf(scores, labels, { threshold }, null),
+          threshold_method: 'classifier-validation',
+          failed_images: new Set(failed).size,
+        });
+      }
+      return results;
+    } finally {
+      trained.head.dispose();
+    }
+  } finally {
+    encoder.dispose();
+  }
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
+  checkOptions(options);
+  const started = Date.now();
+  for (const type of [...options.pretrainTypes, ...options.testTypes]) typeData(options.root, type);
+  const workDir = await mkdtemp(join(tmpdir(), 'defectscope-eval-'));
+  const loader = new ImageBatchLoader(options.inputSize);
+  try {
+    const needsEncoder = options.detector !== 'baseline';
+    const makeEncoder = needsEncoder
+      ? await prepareEncoder(options, workDir)
+      : () => createEncoder('vgg16', { inputSize: options.inputSize });
+    let types: TypeResult[];
+    if (options.detector === 'classifier' || options.detector === 'baseline') {
+      types = await evaluateClassifier(makeEncoder, loader, options);
+    } else {
+      types = [];
+      for (const type of options.testTypes)
+        types.push(await evaluateDetectorType(type, makeEncoder, loader, options));
+    }
+    const keys = [
+      'image_auroc',
+      'average_precision',
+      'f1_max',
+      'precision',
+      'recall',
+      'f1',
+      'accuracy',
+      'balanced_accuracy',
+    ] as const;
+    const pixels = types.map((t) => t.pixel_auroc).filter((p): p is number => p !== null);
+    const overall = {
+      ...(Object.fromEntries(keys.map((k) => [k, mean(types.map((t) => t[k]))])) as Omit<
+        TypeMetrics,
+        'pixel_auroc'
+      >),
+      pixel_auroc: pixels.length > 0 ? mean(pixels) : null,
+    };
+    return {
+      detector: options.detector,
+      encoder: options.detector === 'baseline' ? 'vgg16' : options.encoder,
+      input_size: options.inputSize,
+      shots: options.shots ?? null,
+      pretrain_types: options.pretrainTypes,
+      test_types: options.testTypes,
+      types,
+      overall,
+      seconds: Math.round((Date.now() - started) / 1000),
+    };
+  } finally {
+    await loader.close();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

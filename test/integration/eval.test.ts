@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src-main/cli/main.js';
+import { generateDataset } from '../../src-main/data/synthetic/generate.js';
+import { initBackend } from '../../src-main/engine/backend.js';
+import { runEvaluation, type EvalReport } from '../../src-main/engine/evaluation.js';
+import { tempDir } from '../fixtures/images.js';
+
+const metricKeys = [
+  'image_auroc',
+  'average_precision',
+  'f1_max',
+  'precision',
+  'recall',
+  'f1',
+  'accuracy',
+  'balanced_accuracy',
+];
+
+describe('defectscope eval (the unknown-context protocol)', () => {
+  let root: string;
+  beforeAll(async () => {
+    await initBackend();
+    root = tempDir();
+    await generateDataset(root, { seed: 3, perType: 16, size: 128, types: ['nut', 'pill'] });
+  });
+
+  it('one-class flags defects on a product type it fits from good images only, with pixel AUROC from the masks', async () => {
+    const report = await runEvaluation({
+      root,
+      pretrainTypes: [],
+      testTypes: ['nut'],
+      detector: 'one-class',
+      encoder: 'mobilenetv3',
+      inputSize: 128,
+      epochs: 1,
+      batchSize: 8,
+      seed: 1,
+    });
+    const [nut] = report.types;
+    expect(nut).toMatchObject({
+      type: 'nut',
+      images: 16,
+      defects: 8,
+      threshold_method: 'good-percentile',
+      failed_images: 0,
+    });
+    expect(nut!.image_auroc).toBeGreaterThan(0.8);
+    expect(nut!.pixel_auroc).toBeGreaterThan(0.8);
+    for (const key of metricKeys)
+      expect(report.overall[key as keyof EvalReport['overall']]).toBeGreaterThanOrEqual(0);
+  });
+
+  it('zero-shot scores a never-seen folder with no labels and no fitting', async () => {
+    const report = await runEvaluation({
+      root,
+      pretrainTypes: [],
+      testTypes: ['pill'],
+      detector: 'zero-shot',
+      encoder: 'mobilenetv3',
+      inputSize: 128,
+      epochs: 1,
+      batchSize: 8,
+      seed: 1,
+    });
+    expect(report.types[0]).toMatchObject({
+      type: 'pill',
+      images: 16,
+      threshold_method: 'robust-outlier',
+    });
+    expect(report.types[0]!.image_auroc).toBeGreaterThan(0.6);
+  });
+
+  it('writes the JSON report the issue specifies and refuses a type in both sets', async () => {
+    const json = join(tempDir(), 'report.json');
+    const out: string[] = [];
+    const err: string[] = [];
+    const ctx = {
+      out: (l: string) => out.push(l),
+      err: (l: string) => err.push(l),
+      interactive: false,
+    };
+    const argv = [
+      'eval',
+      '--root',
+      root,
+      '--test-types',
+      'nut',
+      '--detector',
+      'one-class',
+      '--shots',
+      '4',
+      '--size',
+      '96',
+      '--json',
+      json,
+    ];
+    expect(await runCli(argv, ctx)).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as EvalReport;
+    expect(report.detector).toBe('one-class');
+    expect(report.shots).toBe(4);
+    expect(Object.keys(report.types[0]!)).toEqual(
+      expect.arrayContaining(['type', ...metricKeys, 'pixel_auroc']),
+    );
+    expect(out.join('\n')).toMatch(/overall/);
+
+    const clash = [
+      'eval',
+      '--root',
+      root,
+      '--pretrain-types',
+      'nut',
+      '--test-types',
+      'nut',
+      '--detector',
+      'classifier',
+    ];
+    expect(await runCli(clash, ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/cannot be both a pretrain and a test type/);
+    expect(
+      await runCli(['eval', '--root', root, '--test-types', 'nut', '--detector', 'magic'], ctx),
+    ).toBe(2);
+    expect(await runCli(['eval', '--root', root, '--test-types', 'screw'], ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/'screw' not found/);
+  });
+});
