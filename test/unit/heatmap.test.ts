@@ -33,8 +33,10 @@ describe('heatmap overlay', () => {
       .raw()
       .toBuffer({ resolveWithObject: true });
     expect([info.width, info.height, info.format]).toEqual([80, 60, 'raw']);
-    const pixel = (buffer: Buffer, x: number, y: number) =>
-      Array.from(buffer.subarray((y * 80 + x) * 3, (y * 80 + x) * 3 + 3));
+    const pixel = (buffer: Buffer, x: number, y: number): [number, number, number] => {
+      const at = (y * 80 + x) * 3;
+      return [buffer[at]!, buffer[at + 1]!, buffer[at + 2]!];
+    };
     // Hot corner: strongly reddened. Far corner: unchanged.
     const [r, g, b] = pixel(overlay, 3, 3);
     const [r0, g0, b0] = pixel(original, 3, 3);
