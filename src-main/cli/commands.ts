@@ -4,6 +4,7 @@ import { command as importCommand } from './import.js';
 import { command as evalCommand } from './eval.js';
 import { command as info } from './info.js';
 import { command as synth } from './synth.js';
+import { command as train } from './train.js';
 import { command as types } from './types.js';
 
-export const commands: Command[] = [importCommand, types, info, synth, evalCommand];
+export const commands: Command[] = [importCommand, types, info, synth, train, evalCommand];

@@ -94,6 +94,8 @@ export interface SimclrRun {
   onProgress?: SimclrProgress;
   /** Called once per unreadable file; training carries on without it. */
   onImageError?: (error: ImageError) => void;
+  /** The caller's own facts about the run (object types, output folder), kept in checkpoints. */
+  notes?: Record<string, unknown>;
 }
 
 export interface SimclrResult {
@@ -115,6 +117,7 @@ export interface SimclrCheckpoint {
   encoder: EncoderInfo;
   /** The saved encoder, for the registry's loader. */
   encoderDir: string;
+  notes: Record<string, unknown>;
 }
 
 interface CheckpointState {
@@ -127,6 +130,7 @@ interface CheckpointState {
   rng: { seed: number; step: number };
   losses: (number | null)[];
   encoder: EncoderInfo;
+  notes: Record<string, unknown>;
   savedAt: string;
 }
 
@@ -271,6 +275,7 @@ export async function readSimclrCheckpoint(dir: string): Promise<SimclrCheckpoin
     losses: state.losses,
     encoder: state.encoder,
     encoderDir: join(dir, ENCODER_DIR),
+    notes: state.notes ?? {},
   };
 }
 
@@ -290,6 +295,7 @@ async function writeCheckpoint(
   step: number,
   totalSteps: number,
   losses: (number | null)[],
+  notes: Record<string, unknown>,
 ): Promise<void> {
   await writeFolderAtomically(dir, async (tmp) => {
     await t.encoder.save(join(tmp, ENCODER_DIR));
@@ -317,6 +323,7 @@ async function writeCheckpoint(
       rng: { seed: config.seed, step },
       losses,
       encoder: t.encoder.info,
+      notes,
       savedAt: new Date().toISOString(),
     };
     await writeFile(join(tmp, STATE_FILE), JSON.stringify(state, null, 2));
@@ -413,6 +420,7 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
     );
   }
   const totalSteps = config.epochs * stepsPerEpoch(config);
+  const notes = run.notes ?? run.resume?.notes ?? {};
   const losses: (number | null)[] = run.resume ? [...run.resume.losses] : [];
   let step = run.resume?.step ?? 0;
   const failed = new Map<string, ImageError>();
@@ -452,7 +460,7 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
     )) {
       if (run.signal?.aborted) {
         if (run.checkpointDir) {
-          await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses);
+          await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses, notes);
         }
         throw new CancelledError(
           `SimCLR training stopped at step ${step} of ${totalSteps}` +
@@ -498,14 +506,14 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
       );
 
       if (run.checkpointDir && config.checkpointEvery > 0 && step % config.checkpointEvery === 0) {
-        await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses);
+        await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses, notes);
       }
       // Let signal handlers (Ctrl-C, jobs/cancel) run between steps even when the next batch
       // is already decoded.
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (run.checkpointDir && config.checkpointEvery > 0 && step % config.checkpointEvery !== 0) {
-      await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses);
+      await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses, notes);
     }
     const seconds = (performance.now() - started) / 1000;
     return {
