@@ -51,3 +51,338 @@ export interface ImportSummary {
 
 /** The inspector-facing decision for one image. */
 export type Decision = 'OK' | 'DEFECT' | 'UNSURE';
+
+// ---- Paging -------------------------------------------------------------------------------
+
+export interface PageRequest {
+  /** Items to skip (default 0). */
+  offset?: number;
+  /** Items per page (default 100, at most 1000). */
+  limit?: number;
+}
+
+/** One page of a list; `nextOffset` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  offset: number;
+  nextOffset: number | null;
+}
+
+// ---- Datasets -----------------------------------------------------------------------------
+
+export type DatasetLayout = ImportSummary['layout'];
+
+export interface ImportRequest {
+  /** The dataset folder; images stay where they are. */
+  root: string;
+  /** Detected when absent. */
+  layout?: DatasetLayout;
+  /** Object type for a single-type folder (default: the folder's name). */
+  objectType?: string;
+  /** Who the import labels are recorded under (default: 'import'). */
+  who?: string;
+}
+
+export interface ImageFilter {
+  objectTypes?: string[];
+  split?: Split;
+  /** 'unlabeled' selects images without any label. */
+  label?: Label | 'unlabeled';
+}
+
+export interface RelabelRequest {
+  imageIds: number[];
+  label: Label;
+  defectKind?: string | null;
+  /** Default: the inspector named in the settings. */
+  who?: string;
+}
+
+// ---- Training and evaluation --------------------------------------------------------------
+
+export type TrainMethod = 'simclr' | 'classifier' | 'baseline';
+
+export interface TrainRequest {
+  method: TrainMethod;
+  /** Object types whose images train the model (default: all in the store). */
+  objectTypes?: string[];
+  epochs?: number;
+  batchSize?: number;
+  /** Side images are resized to, in pixels (default 128). */
+  inputSize?: number;
+  /** simclr: resnet | mobilenetv3-trainable; classifier: mobilenetv3 | mobilenetv3-trainable | resnet | vgg16. */
+  encoder?: string;
+  /** classifier: start from the encoder of this model folder (e.g. a SimCLR model's path). */
+  from?: string;
+  /** classifier: update the encoder too (default: frozen). */
+  fineTune?: boolean;
+  learningRate?: number;
+  /** simclr: NT-Xent temperature. */
+  temperature?: number;
+  /** simclr: weight of the CutPaste auxiliary task (0 = off). */
+  cutPasteWeight?: number;
+  /** classifier and baseline: share of labeled images held out for validation (default 0.2). */
+  validationFraction?: number;
+  /** At most this many images per object type (chosen by path hash), for quick runs. */
+  limitPerType?: number;
+  seed?: number;
+  /** simclr: continue from the checkpoint folder a cancelled or interrupted run left. */
+  resume?: string;
+}
+
+export interface TrainResult {
+  /** The model folder written. */
+  modelDir: string;
+  kind: TrainMethod;
+  objectTypes: string[];
+  inputSize: number;
+  /** Whatever the method reports: loss curve, validation metrics. */
+  metrics: Record<string, unknown>;
+  /** One line for the inspector. */
+  summary: string;
+  skippedImages: FileProblem[];
+}
+
+export type EvalDetectorName = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
+
+export interface EvalRequest {
+  /** A folder in MVTec AD layout. */
+  root: string;
+  pretrainTypes: string[];
+  /** Object types never seen in training; every metric is measured on these. */
+  testTypes: string[];
+  detector: EvalDetectorName;
+  /** 'mobilenetv3' (default) | 'resnet-simclr' | 'mobilenetv3-simclr' | a saved encoder or model folder. */
+  encoder?: string;
+  shots?: number;
+  inputSize?: number;
+  epochs?: number;
+  batchSize?: number;
+  seed?: number;
+}
+
+export interface EvalMetricsDto {
+  image_auroc: number;
+  average_precision: number;
+  f1_max: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  accuracy: number;
+  balanced_accuracy: number;
+  pixel_auroc: number | null;
+}
+
+export interface EvalTypeResultDto extends EvalMetricsDto {
+  type: string;
+  images: number;
+  defects: number;
+  threshold_method: string;
+  failed_images: number;
+}
+
+/** The cross-type evaluation report (the engine's EvalReport, as the UI sees it). */
+export interface EvalReportDto {
+  detector: EvalDetectorName;
+  encoder: string;
+  input_size: number;
+  shots: number | null;
+  pretrain_types: string[];
+  test_types: string[];
+  types: EvalTypeResultDto[];
+  overall: EvalMetricsDto;
+  seconds: number;
+}
+
+// ---- Models, retraining -------------------------------------------------------------------
+
+export type ModelStatus = 'training' | 'ready' | 'active' | 'retired' | 'failed';
+
+export interface ModelDto {
+  id: number;
+  kind: string;
+  name: string;
+  objectTypes: string[];
+  config: Record<string, unknown>;
+  metrics: Record<string, unknown> | null;
+  /** The model folder. */
+  path: string | null;
+  parentId: number | null;
+  status: ModelStatus;
+  createdAt: string;
+}
+
+export interface RetrainRequest {
+  objectType: string;
+}
+
+export interface RetrainSummary {
+  modelId: number;
+  /** Whether the new model replaced the active one. */
+  activated: boolean;
+  /** Why it was or was not activated, for the inspector. */
+  reason: string;
+  metrics: Record<string, unknown>;
+  previous?: { modelId: number; imageAuroc: number };
+  path: string;
+}
+
+// ---- Inspection and review ----------------------------------------------------------------
+
+export interface InspectRequest {
+  /** The camera's export folder. */
+  folder: string;
+  objectType: string;
+  /** Keep scoring new files as they arrive, until cancelled. */
+  watch?: boolean;
+  /** Default: the object type's active model. */
+  modelId?: number;
+}
+
+export interface InspectSummary {
+  inspectionId: number;
+  scored: number;
+  flagged: number;
+  unsure: number;
+  failed: number;
+}
+
+export type Verdict = 'defect' | 'good';
+
+export interface ReviewDto {
+  id: number;
+  resultId: number;
+  verdict: Verdict;
+  who: string;
+  at: string;
+  note: string | null;
+}
+
+/** One scored image of an inspection. */
+export interface InspectionResultDto {
+  id: number;
+  inspectionId: number;
+  objectType: string | null;
+  path: string;
+  imageId: number | null;
+  modelId: number | null;
+  /** 0..1, the decision threshold at 0.5; null when the file could not be scored. */
+  score: number | null;
+  decision: Decision | null;
+  heatmapPath: string | null;
+  /** Why the file could not be scored. */
+  error: string | null;
+  createdAt: string;
+  /** The latest review, if any. */
+  review: ReviewDto | null;
+}
+
+export interface InspectionResultQuery extends PageRequest {
+  inspectionId?: number;
+  objectType?: string;
+  decisions?: Decision[];
+  /** Default 'worst-first'. */
+  order?: 'worst-first' | 'newest-first';
+}
+
+export interface ReviewQueueRequest {
+  inspectionId?: number;
+  objectType?: string;
+  limit?: number;
+}
+
+export interface VerdictRequest {
+  resultId: number;
+  verdict: Verdict;
+  /** Default: the inspector named in the settings. */
+  who?: string;
+  note?: string;
+}
+
+// ---- Jobs ---------------------------------------------------------------------------------
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+/** Statuses a job never leaves (an interrupted job may be resumed under a new run). */
+export const finishedJobStatuses: readonly JobStatus[] = [
+  'done',
+  'failed',
+  'cancelled',
+  'interrupted',
+];
+
+/** What each kind of job is started with and hands back when done. */
+export interface JobKinds {
+  import: { args: ImportRequest; result: ImportSummary };
+  train: { args: TrainRequest; result: TrainResult };
+  eval: { args: EvalRequest; result: EvalReportDto };
+  retrain: { args: RetrainRequest; result: RetrainSummary };
+  inspect: { args: InspectRequest; result: InspectSummary };
+}
+
+export type JobKind = keyof JobKinds;
+export const jobKinds: readonly JobKind[] = ['import', 'train', 'eval', 'retrain', 'inspect'];
+
+export interface JobProgress {
+  done: number;
+  /** 0 when the amount of work is not known. */
+  total: number;
+  /** Units of work per second over the last few seconds; null until measurable. */
+  rate: number | null;
+  /** Seconds left at that rate; null when unknown. */
+  etaSeconds: number | null;
+  /** What is being done now ("epoch 3/10, loss 0.412"). */
+  message: string | null;
+}
+
+export interface JobFailure {
+  /** An ErrorCode, 'internal' for a bug, or 'interrupted'. */
+  code: string;
+  message: string;
+}
+
+interface JobBase {
+  id: string;
+  status: JobStatus;
+  progress: JobProgress;
+  error: JobFailure | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** A job as the UI sees it; `kind` tells its argument and result types. */
+export type JobDto<K extends JobKind = JobKind> = {
+  [P in K]: JobBase & { kind: P; args: JobKinds[P]['args']; result: JobKinds[P]['result'] | null };
+}[K];
+
+export interface JobQuery extends PageRequest {
+  kinds?: JobKind[];
+  statuses?: JobStatus[];
+}
+
+// ---- App and settings ---------------------------------------------------------------------
+
+export type BackendChoice = 'auto' | 'gpu' | 'node' | 'wasm' | 'cpu';
+
+export interface Settings {
+  /** Recorded with every verdict and relabel unless a call names someone else. */
+  inspector: string;
+  /** The TF.js backend the engine starts with; 'auto' picks the fastest installed. */
+  backend: BackendChoice;
+}
+
+export interface EngineBackendDto {
+  name: string;
+  label: string;
+  threads: number;
+  tfjsVersion: string;
+  attempts: { name: string; ok: boolean; reason: string }[];
+}
+
+export interface AppInfo {
+  version: string;
+  node: string;
+  data: { folder: string; database: string; schemaVersion: number };
+  engine: { pid: number | null; backend: EngineBackendDto };
+}

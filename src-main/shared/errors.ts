@@ -9,7 +9,9 @@ export type ErrorCode =
   | 'import'
   | 'backend'
   | 'model'
-  | 'cancelled';
+  | 'cancelled'
+  | 'engine'
+  | 'unavailable';
 
 export class DefectScopeError extends Error {
   readonly code: ErrorCode;
@@ -91,6 +93,67 @@ export class CancelledError extends DefectScopeError {
   constructor(message = 'Cancelled.') {
     super('cancelled', message);
     this.name = 'CancelledError';
+  }
+}
+
+/** The engine host process could not start, or stopped while it was working. */
+export class EngineError extends DefectScopeError {
+  /** How the host process ended, when it ended. */
+  readonly exit: { code: number | null; signal: string | null } | null;
+  constructor(
+    message: string,
+    exit: { code: number | null; signal: string | null } | null = null,
+    options?: { cause?: unknown },
+  ) {
+    super('engine', message, options);
+    this.name = 'EngineError';
+    this.exit = exit;
+  }
+}
+
+/** A call this build of DefectScope declares but does not answer yet. */
+export class UnavailableError extends DefectScopeError {
+  constructor(message: string) {
+    super('unavailable', message);
+    this.name = 'UnavailableError';
+  }
+}
+
+/**
+ * An error as it crosses a process boundary (engine host → main, main → renderer): the stable
+ * code and the message. 'internal' marks a bug rather than something the user can fix.
+ */
+export interface WireError {
+  code: ErrorCode | 'internal';
+  message: string;
+}
+
+export function toWireError(error: unknown): WireError {
+  if (error instanceof DefectScopeError) return { code: error.code, message: error.message };
+  return { code: 'internal', message: `Unexpected error: ${errorMessage(error)}` };
+}
+
+/** Rebuilds a typed error on the receiving side, so callers can match on class or code. */
+export function fromWireError(wire: WireError): Error {
+  switch (wire.code) {
+    case 'bad-argument':
+      return new BadArgumentError(wire.message);
+    case 'not-found':
+      return new NotFoundError(wire.message);
+    case 'backend':
+      return new BackendError(wire.message);
+    case 'model':
+      return new ModelError(wire.message);
+    case 'cancelled':
+      return new CancelledError(wire.message);
+    case 'engine':
+      return new EngineError(wire.message);
+    case 'unavailable':
+      return new UnavailableError(wire.message);
+    case 'internal':
+      return new Error(wire.message);
+    default:
+      return new DefectScopeError(wire.code, wire.message);
   }
 }
 
