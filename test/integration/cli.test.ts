@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main.js';
+import { migrations } from '../../src-main/store/migrations/index.js';
 import { tempDir } from '../fixtures/images.js';
 
 async function cli(...argv: string[]) {
@@ -84,7 +85,7 @@ describe('defectscope CLI', () => {
     const info = await cli('info', '--json', '--data-dir', dataDir, '--backend', 'cpu');
     expect(info.code).toBe(0);
     const parsed = JSON.parse(info.out);
-    expect(parsed.data).toMatchObject({ folder: dataDir, schemaVersion: 1 });
+    expect(parsed.data).toMatchObject({ folder: dataDir, schemaVersion: migrations.length });
     expect(parsed.backend).toMatchObject({ name: 'cpu', tfName: 'cpu' });
   });
 });

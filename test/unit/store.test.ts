@@ -16,6 +16,7 @@ const tables = [
   'inspections',
   'results',
   'reviews',
+  'settings',
 ];
 
 describe('store', () => {
@@ -82,7 +83,10 @@ describe('store', () => {
     const error = caught as MigrationError;
     expect(error.version).toBe(migrations.length);
     expect(error.message).toMatch(
-      /migration 9999-broken.*no such table.*left unchanged at schema version 1/s,
+      new RegExp(
+        `migration 9999-broken.*no such table.*left unchanged at schema version ${migrations.length}`,
+        's',
+      ),
     );
 
     const db = openDatabase(file);

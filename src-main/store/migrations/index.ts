@@ -2,10 +2,14 @@
 // append new ones, never edit or reorder a released one.
 import type { Database } from 'better-sqlite3';
 import { up as initial } from './0001-initial.js';
+import { up as jobsOwnerSettings } from './0002-jobs-owner-settings.js';
 
 export interface Migration {
   name: string;
   up(db: Database): void;
 }
 
-export const migrations: readonly Migration[] = [{ name: '0001-initial', up: initial }];
+export const migrations: readonly Migration[] = [
+  { name: '0001-initial', up: initial },
+  { name: '0002-jobs-owner-settings', up: jobsOwnerSettings },
+];
