@@ -1,0 +1,325 @@
+// Training as a host task: SimCLR pretraining, the classifier head, or the seed's VGG-16 baseline
+// on images the owner selected from the store, ending in a model folder. The same choices as
+// `defectscope train` (test images stay out of SimCLR; labeled images split by a path hash).
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import type { FileProblem, TrainRequest, TrainResult } from '../../shared/dto.js';
+import { BadArgumentError, type ImageError } from '../../shared/errors.js';
+import { initBackend } from '../backend.js';
+import type { Encoder } from '../encoders/encoder.js';
+import {
+  createEncoder,
+  encoderRegistry,
+  isEncoderKind,
+  loadEncoder,
+} from '../encoders/registry.js';
+import {
+  classifierConfig,
+  trainClassifier,
+  type EpochMetrics,
+  type LabeledImage,
+} from '../heads/classifier.js';
+import { loadModel, saveModel, standardPreprocessing } from '../model-files.js';
+import { readSimclrCheckpoint, simclrConfig, trainSimclr } from '../ssl/simclr.js';
+import { calibrate, type Calibration } from '../threshold.js';
+import type { TaskContext, TrainArgs } from './index.js';
+
+type TrainingImage = TrainArgs['images'][number];
+
+/** A stable number in [0, 1) per file: the same path always lands on the same side. */
+function pathHash(path: string): number {
+  return createHash('sha1').update(path).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/** At most `limit` images per object type, the same ones every time. */
+function limitPerType(images: TrainingImage[], limit: number | undefined): TrainingImage[] {
+  if (limit === undefined) return images;
+  const byType = new Map<string, TrainingImage[]>();
+  for (const image of images)
+    byType.set(image.objectType, [...(byType.get(image.objectType) ?? []), image]);
+  return [...byType.values()].flatMap((group) =>
+    group.sort((a, b) => pathHash(a.path) - pathHash(b.path)).slice(0, limit),
+  );
+}
+
+/** Per label, the lowest-hash share goes to validation: stratified and reproducible. */
+function splitLabeled(images: TrainingImage[], fraction: number) {
+  const train: LabeledImage[] = [];
+  const validation: LabeledImage[] = [];
+  for (const label of ['good', 'defect'] as const) {
+    const group = images
+      .filter((i) => i.label === label)
+      .sort((a, b) => pathHash(a.path) - pathHash(b.path));
+    const held = Math.round(group.length * fraction);
+    group.forEach((image, i) =>
+      (i < held ? validation : train).push({ path: image.path, defect: label === 'defect' }),
+    );
+  }
+  return { train, validation };
+}
+
+const typesOf = (images: { objectType: string }[]) =>
+  [...new Set(images.map((i) => i.objectType))].sort();
+
+const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / Math.max(values.length, 1);
+
+function describeEpoch(m: EpochMetrics, epochs: number): string {
+  return (
+    `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(3)}, validation loss ${m.validationLoss.toFixed(3)}, ` +
+    `accuracy ${m.accuracy.toFixed(3)}, balanced ${m.balancedAccuracy.toFixed(3)}, F1 ${m.f1.toFixed(3)}` +
+    (m.auroc === null ? '' : `, AUROC ${m.auroc.toFixed(3)}`)
+  );
+}
+
+function progressLine(loss: number, imagesPerSecond: number): string {
+  const lossText = Number.isFinite(loss) ? `loss ${loss.toFixed(4)}` : 'embedding images';
+  return `${lossText}, ${imagesPerSecond.toFixed(1)} img/s`;
+}
+
+async function trainingEncoder(request: TrainRequest, size: number, seed: number) {
+  if (request.method === 'baseline') {
+    if (request.encoder !== undefined || request.from !== undefined)
+      throw new BadArgumentError(
+        'The baseline is always VGG-16; leave out the encoder and the starting model.',
+      );
+    return { encoder: await createEncoder('vgg16', { inputSize: size, seed, frozenBlocks: 0 }) };
+  }
+  if (request.from !== undefined) {
+    if (request.method !== 'classifier')
+      throw new BadArgumentError('Starting from a model is for the classifier.');
+    if (request.encoder !== undefined)
+      throw new BadArgumentError('Give a starting model or an encoder, not both.');
+    const model = await loadModel(request.from);
+    model.head?.dispose();
+    return { encoder: model.encoder, parent: request.from };
+  }
+  const kind = request.encoder ?? (request.method === 'simclr' ? 'resnet' : 'mobilenetv3');
+  if (!isEncoderKind(kind) || kind === 'imported') {
+    throw new BadArgumentError(
+      `Encoder '${kind}' is not one to train with. Choose resnet, mobilenetv3-trainable, mobilenetv3 or vgg16.`,
+    );
+  }
+  if (request.method === 'simclr' && !encoderRegistry[kind].trainable) {
+    throw new BadArgumentError(
+      `SimCLR must update the encoder, and '${kind}' is frozen. Use resnet or mobilenetv3-trainable.`,
+    );
+  }
+  switch (kind) {
+    case 'resnet':
+      if (size % 32 !== 0)
+        throw new BadArgumentError(
+          `The ResNet needs an input size that is a multiple of 32; got ${size}.`,
+        );
+      return { encoder: await createEncoder('resnet', { inputSize: size, seed }) };
+    case 'vgg16':
+      return { encoder: await createEncoder('vgg16', { inputSize: size, seed }) };
+    default:
+      return { encoder: await createEncoder(kind, { inputSize: size }) };
+  }
+}
+
+export async function trainModel(args: TrainArgs, ctx: TaskContext): Promise<TrainResult> {
+  const { request } = args;
+  const backend = await initBackend();
+  ctx.log(`engine: ${backend.label}`);
+  const skippedImages: FileProblem[] = [];
+  const onImageError = (error: ImageError) => {
+    skippedImages.push({ path: error.path, problem: error.problem, message: error.message });
+    ctx.log(`skipped ${error.message}`);
+  };
+  const seed = request.seed ?? 1;
+  const checkpoint = request.resume ? await readSimclrCheckpoint(request.resume) : undefined;
+  if (checkpoint && request.method !== 'simclr')
+    throw new BadArgumentError('Only SimCLR runs resume from a checkpoint.');
+  // A resumed run finishes the model folder it set out to write.
+  const out = (checkpoint?.notes.out as string | undefined) ?? args.out;
+  const size = checkpoint?.config.inputSize ?? request.inputSize ?? 128;
+
+  let encoder: Encoder | undefined;
+  let head: Awaited<ReturnType<typeof trainClassifier>>['head'] | undefined;
+  try {
+    let parent: string | undefined;
+    if (checkpoint) encoder = await loadEncoder(checkpoint.encoderDir);
+    else ({ encoder, parent } = await trainingEncoder(request, size, seed));
+
+    if (request.method === 'simclr') {
+      let objectTypes = checkpoint?.notes.objectTypes as string[] | undefined;
+      let config = checkpoint?.config;
+      if (!config) {
+        // Test images stay out of pretraining, so an evaluation on them sees them first.
+        const pool = limitPerType(
+          args.images.filter((i) => i.split !== 'test'),
+          request.limitPerType,
+        );
+        if (pool.length < 2)
+          throw new BadArgumentError(
+            'SimCLR needs at least 2 training images of the chosen object types.',
+          );
+        objectTypes = typesOf(pool);
+        config = simclrConfig(
+          pool.map((i) => i.path),
+          {
+            epochs: request.epochs ?? 10,
+            batchSize: request.batchSize ?? 32,
+            inputSize: size,
+            learningRate: request.learningRate ?? 1e-3,
+            temperature: request.temperature ?? 0.5,
+            cutPasteWeight: request.cutPasteWeight ?? 0,
+            checkpointEvery: 50,
+            seed,
+          },
+        );
+      }
+      const checkpointDir = checkpoint?.dir ?? `${out}.checkpoint`;
+      ctx.log(
+        `simclr: ${config.images.length} images of ${objectTypes!.join(', ')}; ${config.epochs} epochs; ` +
+          `${encoder.info.kind} encoder at ${config.inputSize} px` +
+          (checkpoint ? `; resuming at step ${checkpoint.step}` : ''),
+      );
+      const result = await trainSimclr({
+        encoder,
+        config,
+        checkpointDir,
+        ...(checkpoint ? { resume: checkpoint } : {}),
+        signal: ctx.signal,
+        onProgress: (step, total, loss, imagesPerSecond) =>
+          ctx.progress(step, total, progressLine(loss, imagesPerSecond)),
+        onImageError,
+        notes: { objectTypes, out },
+      });
+      const losses = result.losses.filter((l): l is number => l !== null);
+      const tenth = Math.max(1, Math.round(losses.length / 10));
+      const metrics = {
+        steps: result.steps,
+        firstLoss: mean(losses.slice(0, tenth)),
+        lastLoss: mean(losses.slice(-tenth)),
+        losses: result.losses,
+        imagesPerSecond: result.imagesPerSecond,
+      };
+      await saveModel(out, {
+        encoder,
+        manifest: {
+          kind: 'simclr',
+          objectTypes: objectTypes!,
+          inputSize: config.inputSize,
+          preprocessing: standardPreprocessing,
+          metrics,
+          training: {
+            method: 'simclr',
+            images: config.images.length,
+            epochs: config.epochs,
+            batchSize: config.batchSize,
+            learningRate: config.learningRate,
+            temperature: config.temperature,
+            cutPasteWeight: config.cutPasteWeight,
+            seed: config.seed,
+            backend: backend.name,
+          },
+        },
+      });
+      await rm(checkpointDir, { recursive: true, force: true });
+      return {
+        modelDir: out,
+        kind: 'simclr',
+        objectTypes: objectTypes!,
+        inputSize: config.inputSize,
+        metrics,
+        summary:
+          `simclr on ${objectTypes!.join(', ')}: ${result.steps} steps, loss ${metrics.firstLoss.toFixed(3)} → ` +
+          `${metrics.lastLoss.toFixed(3)}, ${result.imagesPerSecond.toFixed(1)} img/s`,
+        skippedImages,
+      };
+    }
+
+    const labeled = limitPerType(
+      args.images.filter((i) => i.label !== null),
+      request.limitPerType,
+    );
+    const objectTypes = request.objectTypes ?? typesOf(labeled);
+    const { train, validation } = splitLabeled(labeled, request.validationFraction ?? 0.2);
+    if (train.length === 0 || validation.length === 0) {
+      throw new BadArgumentError(
+        `The ${request.method} needs labeled images to train and validate on; ${objectTypes.join(', ') || 'the chosen types'} ` +
+          `have ${labeled.length}. Import labeled images or review some inspection results first.`,
+      );
+    }
+    const fineTune = request.method === 'baseline' || request.fineTune === true;
+    const config = classifierConfig(train, validation, {
+      epochs: request.epochs ?? 10,
+      batchSize: request.batchSize ?? 32,
+      inputSize: size,
+      learningRate: request.learningRate ?? 1e-4,
+      fineTuneEncoder: fineTune,
+      seed,
+    });
+    ctx.log(
+      `${request.method}: ${train.length} training and ${validation.length} validation images of ${objectTypes.join(', ')}; ` +
+        `${encoder.info.kind} encoder ${fineTune ? 'fine-tuned' : 'frozen'} at ${size} px`,
+    );
+    const result = await trainClassifier({
+      encoder,
+      config,
+      signal: ctx.signal,
+      onProgress: (step, total, loss, imagesPerSecond) =>
+        ctx.progress(step, total, progressLine(loss, imagesPerSecond)),
+      onEpoch: (m) => ctx.log(describeEpoch(m, config.epochs)),
+      onImageError,
+    });
+    head = result.head;
+    const last = result.epochs.at(-1)!;
+    let threshold: Calibration | undefined;
+    try {
+      threshold = calibrate(result.validation.scores, result.validation.labels);
+    } catch {
+      // Validation images of one class only: the model then has no calibrated threshold.
+      threshold = undefined;
+    }
+    const metrics = {
+      validation: last,
+      epochs: result.epochs,
+      classWeights: result.classWeights,
+      trainImages: train.length,
+      validationImages: validation.length,
+    };
+    await saveModel(out, {
+      encoder,
+      head,
+      manifest: {
+        kind: request.method,
+        objectTypes,
+        inputSize: size,
+        preprocessing: standardPreprocessing,
+        metrics,
+        ...(threshold ? { threshold } : {}),
+        ...(parent ? { parent } : {}),
+        training: {
+          method: request.method,
+          encoder: encoder.info.kind,
+          fineTuneEncoder: fineTune,
+          epochs: config.epochs,
+          batchSize: config.batchSize,
+          learningRate: config.learningRate,
+          hiddenUnits: config.hiddenUnits,
+          seed: config.seed,
+          backend: backend.name,
+        },
+      },
+    });
+    return {
+      modelDir: out,
+      kind: request.method,
+      objectTypes,
+      inputSize: size,
+      metrics,
+      summary:
+        `${request.method} on ${objectTypes.join(', ')}: validation accuracy ${last.accuracy.toFixed(3)}, ` +
+        `balanced accuracy ${last.balancedAccuracy.toFixed(3)}, F1 ${last.f1.toFixed(3)}` +
+        (last.auroc === null ? '' : `, AUROC ${last.auroc.toFixed(3)}`) +
+        ` after ${result.epochs.length} epochs`,
+      skippedImages,
+    };
+  } finally {
+    head?.dispose();
+    encoder?.dispose();
+  }
+}
