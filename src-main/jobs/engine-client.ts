@@ -133,7 +133,7 @@ const OUTPUT_TAIL = 8 * 1024;
 
 /** Why a host ended, in words an inspector can act on. */
 export function describeExit(exit: HostExit, output: string): string {
-  const outOfMemory = /heap out of memory|Allocation failed|std::bad_alloc|OOM/i.test(output);
+  const outOfMemory = /out of memory|Allocation failed|std::bad_alloc/i.test(output);
   if (outOfMemory) return 'it ran out of memory (try a smaller batch or image size)';
   if (exit.signal === 'SIGKILL') {
     return 'it was killed (SIGKILL) — by the system when memory runs out, or by another program';

@@ -5,6 +5,7 @@ import { CancelledError, EngineError } from '../../src-main/shared/errors.js';
 import { openDatabase, type Database } from '../../src-main/store/db.js';
 import { JobsRepo, LOG_LIMIT } from '../../src-main/store/repos/jobs.repo.js';
 import { ENGINE_LANE, JobRegistry, type JobControl } from '../../src-main/jobs/registry.js';
+import { describeExit } from '../../src-main/jobs/engine-client.js';
 
 type Recorded = { [E in EventName]: { name: E; payload: Events[E] } }[EventName];
 
@@ -276,5 +277,17 @@ describe('job registry', () => {
     expect(work.job().signal.aborted).toBe(true);
     expect(repo.get(id)).toMatchObject({ status: 'interrupted', error: { code: 'interrupted' } });
     expect(registry.active).toBe(0);
+  });
+});
+
+describe('engine host exits', () => {
+  it('are explained in words an inspector can act on', () => {
+    const oom =
+      'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory\n';
+    expect(describeExit({ code: null, signal: 'SIGABRT' }, oom)).toMatch(/ran out of memory/);
+    expect(describeExit({ code: null, signal: 'SIGKILL' }, '')).toMatch(/killed \(SIGKILL\)/);
+    expect(
+      describeExit({ code: 1, signal: null }, 'loading\nError: libcudart.so.11 missing\n'),
+    ).toBe('it exited with code 1 (Error: libcudart.so.11 missing)');
   });
 });
