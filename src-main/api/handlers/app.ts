@@ -6,6 +6,7 @@ const { version } = createRequire(import.meta.url)('../../../package.json') as {
 
 export const appHandlers = {
   'app/info': async (_args, ctx) => {
+    // Only the host knows its backend; asking starts it if none runs, which also proves it can.
     const engine = await ctx.engine.run('engine-info', {});
     return {
       version,
