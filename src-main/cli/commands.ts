@@ -3,8 +3,21 @@ import type { Command } from './command.js';
 import { command as importCommand } from './import.js';
 import { command as evalCommand } from './eval.js';
 import { command as info } from './info.js';
+import { command as models } from './models.js';
+import { command as retrain } from './retrain.js';
+import { command as score } from './score.js';
 import { command as synth } from './synth.js';
 import { command as train } from './train.js';
 import { command as types } from './types.js';
 
-export const commands: Command[] = [importCommand, types, info, synth, train, evalCommand];
+export const commands: Command[] = [
+  importCommand,
+  types,
+  info,
+  synth,
+  train,
+  evalCommand,
+  score,
+  retrain,
+  models,
+];

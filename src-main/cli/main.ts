@@ -66,5 +66,8 @@ if (isEntry) {
     err: (line) => process.stderr.write(line + '\n'),
     interactive: Boolean(process.stderr.isTTY),
   };
-  process.exitCode = await runCli(process.argv.slice(2), ctx);
+  const code = await runCli(process.argv.slice(2), ctx);
+  // A finished command ends the process even if the engine left worker threads (the threaded
+  // wasm backend's pool) holding the event loop open; long-running commands never get here.
+  process.stderr.write('', () => process.stdout.write('', () => process.exit(code)));
 }

@@ -64,6 +64,7 @@ export async function writeHeatmapOverlay(
       raw: { width: map.width, height: map.height, channels: 1 },
     })
       .resize(width, height, { fit: 'fill', kernel: 'cubic' })
+      .extractChannel(0) // sharp widens one-channel data to RGB unless told otherwise
       .raw()
       .toBuffer();
 

@@ -10,7 +10,7 @@ import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
 import { decodeImage } from '../data/image-io.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
 import { Rng } from './augment.js';
-import type { Detector, FitBatch } from './detectors/detector.js';
+import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
 import type { Encoder } from './encoders/encoder.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
@@ -20,7 +20,8 @@ import {
   trainClassifier,
   type LabeledImage,
 } from './heads/classifier.js';
-import { ImageBatchLoader, batchTensor, prefetchBatches } from './image-batches.js';
+import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
+import { ImageBatchLoader } from './image-batches.js';
 import { PixelAuroc, atThreshold, imageMetrics } from './metrics.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
@@ -202,30 +203,17 @@ function metricsOf(
   };
 }
 
-interface PathBatch extends FitBatch {
-  paths: string[];
-}
-
-/** Decoded batches with the paths that decoded; unreadable files are recorded and skipped. */
-async function* decodedBatches(
+function batchOptions(
   loader: ImageBatchLoader,
-  paths: string[],
-  batchSize: number,
+  options: EvalOptions,
   failed: string[],
-): AsyncGenerator<PathBatch> {
-  const count = Math.ceil(paths.length / batchSize);
-  for await (const batch of prefetchBatches(loader, count, (i) =>
-    paths.slice(i * batchSize, (i + 1) * batchSize),
-  )) {
-    failed.push(...batch.failures.map((f) => f.path));
-    if (batch.paths.length === 0) continue;
-    const images = batchTensor(batch);
-    try {
-      yield { images, paths: batch.paths };
-    } finally {
-      images.dispose();
-    }
-  }
+): DecodedBatchOptions {
+  return {
+    loader,
+    batchSize: options.batchSize,
+    onFailure: (failure) => failed.push(failure.path),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
 }
 
 async function maskPixels(path: string, size: number): Promise<Uint8Array> {
@@ -249,10 +237,9 @@ async function scoreEntries(
   const labels: number[] = [];
   const maps: { data: Float32Array; entry: ScanEntry }[] = [];
   for await (const batch of decodedBatches(
-    loader,
     entries.map((e) => e.path),
-    options.batchSize,
-    failed,
+    loader.size,
+    batchOptions(loader, options, failed),
   )) {
     if (options.signal?.aborted) throw new CancelledError('Evaluation was cancelled.');
     const results = await detector.score(batch.images, { anomalyMaps: withMasks });
@@ -322,10 +309,9 @@ async function evaluateDetectorType(
       options.onProgress?.(`${type}: fitting on ${fit.length} good images`);
       await detector.fit(
         decodedBatches(
-          loader,
           fit.map((e) => e.path),
-          options.batchSize,
-          failed,
+          loader.size,
+          batchOptions(loader, options, failed),
         ),
         { total: fit.length },
       );
@@ -339,10 +325,9 @@ async function evaluateDetectorType(
       );
       await detector.fit(
         decodedBatches(
-          loader,
           data.test.map((e) => e.path),
-          options.batchSize,
-          failed,
+          loader.size,
+          batchOptions(loader, options, failed),
         ),
         { total: data.test.length },
       );
@@ -413,10 +398,9 @@ async function evaluateClassifier(
         const scores: number[] = [];
         const labels: number[] = [];
         for await (const batch of decodedBatches(
-          loader,
           data.test.map((e) => e.path),
-          options.batchSize,
-          failed,
+          loader.size,
+          batchOptions(loader, options, failed),
         )) {
           const p = predictDefect(encoder, trained.head, batch.images);
           const values = await p.data();

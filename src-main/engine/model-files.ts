@@ -9,14 +9,25 @@ import type { Encoder, EncoderInfo } from './encoders/encoder.js';
 import { loadEncoder } from './encoders/registry.js';
 import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from './model-io.js';
 import type { Calibration } from './threshold.js';
+import type { Detector } from './detectors/detector.js';
+import { loadDetector } from './detectors/registry.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 const ENCODER_DIR = 'encoder';
 const HEAD_DIR = 'head';
 
-/** What produced the model: SimCLR pretraining, the classifier head, or the seed's baseline. */
-export type ModelKind = 'simclr' | 'classifier' | 'baseline';
-const MODEL_KINDS: readonly ModelKind[] = ['simclr', 'classifier', 'baseline'];
+/**
+ * What produced the model: SimCLR pretraining, the classifier head, the seed's baseline, or a
+ * fitted detector (one-class bank, zero-shot references) that scores an object type.
+ */
+export type ModelKind = 'simclr' | 'classifier' | 'baseline' | 'one-class' | 'zero-shot';
+const MODEL_KINDS: readonly ModelKind[] = [
+  'simclr',
+  'classifier',
+  'baseline',
+  'one-class',
+  'zero-shot',
+];
 
 /** How files become encoder input; scoring must do exactly this (data/image-io decodeImage). */
 export interface Preprocessing {
@@ -147,4 +158,34 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       head?.dispose();
     },
   };
+}
+
+/**
+ * Saves a fitted detector as a model folder: the detector's own files (its encoder under
+ * encoder/) plus the manifest, written atomically like every model.
+ */
+export async function saveDetectorModel(
+  dir: string,
+  detector: Detector,
+  manifest: NewModelManifest,
+): Promise<ModelManifest> {
+  const full: ModelManifest = {
+    format: 1,
+    ...manifest,
+    createdAt: manifest.createdAt ?? new Date().toISOString(),
+    encoder: { ...detector.encoder.info, dir: ENCODER_DIR },
+  };
+  await writeFolderAtomically(dir, async (tmp) => {
+    await detector.save(tmp);
+    await writeFile(join(tmp, MANIFEST_FILE), JSON.stringify(full, null, 2));
+  });
+  return full;
+}
+
+/** Loads a detector model folder written by saveDetectorModel. */
+export async function loadDetectorModel(
+  dir: string,
+): Promise<{ manifest: ModelManifest; detector: Detector }> {
+  const manifest = await readManifest(dir);
+  return { manifest, detector: await loadDetector(dir) };
 }

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { openDatabase, schemaVersion, type Database } from './db.js';
 import { dataPaths, resolveDataDir } from './data-dir.js';
 import { ImagesRepo } from './repos/images.repo.js';
+import { ModelsRepo } from './repos/models.repo.js';
 import { ObjectTypesRepo } from './repos/object-types.repo.js';
 
 export interface Store {
@@ -12,6 +13,7 @@ export interface Store {
   schemaVersion: number;
   objectTypes: ObjectTypesRepo;
   images: ImagesRepo;
+  models: ModelsRepo;
   close(): void;
 }
 
@@ -25,6 +27,7 @@ export function openStore(dataDir?: string): Store {
     schemaVersion: schemaVersion(db),
     objectTypes: new ObjectTypesRepo(db),
     images: new ImagesRepo(db),
+    models: new ModelsRepo(db),
     close: () => db.close(),
   };
 }

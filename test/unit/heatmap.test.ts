@@ -14,12 +14,12 @@ describe('heatmap overlay', () => {
     expect(turbo(-3)).toEqual(turbo(0));
   });
 
-  it('colours the anomalous corner and leaves the normal part of the image as it was', async () => {
+  it('colours the anomalous corner where it is and leaves the normal part of the image as it was', async () => {
     const dir = tempDir();
     await writeRgb(join(dir, 'part.png'), 80, 60, 'png');
-    // 8×6 map: hot in the top-left 2×2 cells, zero elsewhere.
+    // 8×6 map: hot in the bottom-right 2×2 cells, zero elsewhere.
     const data = new Float32Array(48);
-    for (const i of [0, 1, 8, 9]) data[i] = 10;
+    for (const i of [38, 39, 46, 47]) data[i] = 10;
     await writeHeatmapOverlay(
       join(dir, 'part.png'),
       { width: 8, height: 6, data },
@@ -37,12 +37,16 @@ describe('heatmap overlay', () => {
       const at = (y * 80 + x) * 3;
       return [buffer[at]!, buffer[at + 1]!, buffer[at + 2]!];
     };
-    // Hot corner: strongly reddened. Far corner: unchanged.
-    const [r, g, b] = pixel(overlay, 3, 3);
-    const [r0, g0, b0] = pixel(original, 3, 3);
-    expect(r - r0).toBeGreaterThan(40);
-    expect(Math.abs(g - g0) + Math.abs(b - b0)).toBeGreaterThan(20);
-    expect(pixel(overlay, 75, 55)).toEqual(pixel(original, 75, 55));
+    // Hot corner: blended toward Turbo's deep red. Far corner and middle top: unchanged.
+    const [r, g, b] = pixel(overlay, 75, 55);
+    const [r0, g0, b0] = pixel(original, 75, 55);
+    expect(Math.abs(r - r0) + Math.abs(g - g0) + Math.abs(b - b0)).toBeGreaterThan(100);
+    const [hr, hg, hb] = turbo(1);
+    expect(Math.abs(r - hr) + Math.abs(g - hg) + Math.abs(b - hb)).toBeLessThan(
+      Math.abs(r0 - hr) + Math.abs(g0 - hg) + Math.abs(b0 - hb),
+    );
+    expect(pixel(overlay, 3, 3)).toEqual(pixel(original, 3, 3));
+    expect(pixel(overlay, 40, 10)).toEqual(pixel(original, 40, 10));
   });
 
   it('reports an unreadable image as a per-file error', async () => {

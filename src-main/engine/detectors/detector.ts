@@ -2,6 +2,7 @@
 // fit on training images, score a batch into raw scores with an optional anomaly map, save,
 // dispose. Raw scores are turned into 0..1 decisions by threshold.ts, never here.
 import type * as tf from '@tensorflow/tfjs';
+import type { Encoder } from '../encoders/encoder.js';
 
 export type DetectorKind = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
 
@@ -34,6 +35,8 @@ export interface FitOptions {
 
 export interface Detector {
   readonly kind: DetectorKind;
+  /** The encoder the detector owns (disposed with it). */
+  readonly encoder: Encoder;
   /** Square input side the detector scores at. */
   readonly inputSize: number;
   /**

@@ -1,0 +1,85 @@
+// `defectscope models list|activate`: model versions per object type, and rollback.
+import type { Command } from './command.js';
+import {
+  dataDirHelp,
+  dataDirOption,
+  jsonHelp,
+  jsonOption,
+  openStoreFor,
+  stringOption,
+  table,
+} from './common.js';
+import { BadArgumentError, NotFoundError } from '../shared/errors.js';
+
+const metric = (m: Record<string, unknown> | null, key: string) =>
+  typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
+
+export const command: Command = {
+  name: 'models',
+  summary: 'list model versions per object type, or activate one (rollback)',
+  help: [
+    'Usage: defectscope models list [--type NAME] [--json]',
+    '       defectscope models activate <model-id>',
+    '',
+    'Options:',
+    '  --type NAME      only this object type',
+    dataDirHelp,
+    jsonHelp,
+  ].join('\n'),
+  options: { ...dataDirOption, ...jsonOption, type: { type: 'string' } },
+  async run(args, ctx) {
+    const [action, id, ...extra] = args.positionals;
+    if (extra.length > 0) throw new BadArgumentError(`unexpected argument '${extra[0]}'.`);
+    const store = openStoreFor(args);
+    try {
+      if (action === 'list' || action === undefined) {
+        const models = store.models.list(stringOption(args, 'type'));
+        if (args.values.json) {
+          ctx.out(JSON.stringify(models, null, 2));
+          return 0;
+        }
+        if (models.length === 0) {
+          ctx.out(
+            'No models yet. Run `defectscope retrain --type NAME` for an object type with good images.',
+          );
+          return 0;
+        }
+        ctx.out(
+          table(
+            ['id', 'status', 'kind', 'types', 'AUROC', 'F1', 'created'],
+            models.map((m) => [
+              m.id,
+              m.status,
+              m.kind,
+              m.objectTypes.join(','),
+              metric(m.metrics, 'imageAuroc'),
+              metric(m.metrics, 'f1'),
+              m.createdAt.slice(0, 16),
+            ]),
+          ),
+        );
+        return 0;
+      }
+      if (action === 'activate') {
+        const modelId = Number(id);
+        if (!Number.isInteger(modelId))
+          throw new BadArgumentError(
+            'give the id of the model to activate (see `defectscope models list`).',
+          );
+        const model = store.models.get(modelId);
+        if (!model) throw new NotFoundError(`No model ${modelId}.`);
+        if (!model.path || model.status === 'failed' || model.status === 'training') {
+          throw new BadArgumentError(
+            `Model ${modelId} is ${model.status} and cannot be activated.`,
+          );
+        }
+        store.models.activate(modelId);
+        ctx.out(`Model ${modelId} is now active for ${model.objectTypes.join(', ')}.`);
+        return 0;
+      }
+      throw new BadArgumentError(`unknown action '${action}'; use list or activate.`);
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,94 @@
+// `defectscope score <image|folder> --type NAME`: scores images with the type's active model
+// (zero-shot when it has none) and optionally writes heatmap overlays.
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import type { Command } from './command.js';
+import {
+  dataDirHelp,
+  dataDirOption,
+  jsonHelp,
+  jsonOption,
+  openStoreFor,
+  stringOption,
+  table,
+} from './common.js';
+import { IMAGE_EXTENSIONS } from '../data/image-io.js';
+import { initBackend } from '../engine/backend.js';
+import { scoreForType } from '../inspection/scoring.js';
+import { BadArgumentError, NotFoundError } from '../shared/errors.js';
+
+function imagePaths(target: string): string[] {
+  let stats;
+  try {
+    stats = statSync(target);
+  } catch {
+    throw new NotFoundError(`No such file or folder: ${target}`);
+  }
+  if (stats.isFile()) return [resolve(target)];
+  return readdirSync(target)
+    .filter((name) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase()) && !name.startsWith('.'))
+    .sort()
+    .map((name) => resolve(join(target, name)));
+}
+
+export const command: Command = {
+  name: 'score',
+  summary: "score an image or a folder with an object type's active model",
+  help: [
+    'Usage: defectscope score <image|folder> --type NAME [--heatmaps DIR] [--json]',
+    '',
+    'Scores are 0..1 with the decision threshold at 0.5; decisions are OK, DEFECT or UNSURE.',
+    'A type without a model is scored zero-shot: each image against the others of the folder.',
+    '',
+    'Options:',
+    '  --type NAME      object type whose model scores the images',
+    '  --heatmaps DIR   write a heatmap overlay PNG per image into DIR',
+    '  --backend NAME   gpu, node, wasm or cpu',
+    dataDirHelp,
+    jsonHelp,
+  ].join('\n'),
+  options: {
+    ...dataDirOption,
+    ...jsonOption,
+    type: { type: 'string' },
+    heatmaps: { type: 'string' },
+    backend: { type: 'string' },
+  },
+  async run(args, ctx) {
+    const [target, ...extra] = args.positionals;
+    if (!target || extra.length > 0)
+      throw new BadArgumentError('give exactly one image or folder to score.');
+    const objectType = stringOption(args, 'type');
+    if (!objectType) throw new BadArgumentError('--type NAME is required.');
+    const paths = imagePaths(target);
+    if (paths.length === 0) throw new BadArgumentError(`No images in ${target}.`);
+    const heatmapDir = stringOption(args, 'heatmaps');
+    const store = openStoreFor(args);
+    try {
+      await initBackend(stringOption(args, 'backend'));
+      const scoring = await scoreForType(store, objectType, paths, {
+        ...(heatmapDir ? { heatmapDir: resolve(heatmapDir) } : {}),
+      });
+      if (args.values.json) {
+        ctx.out(JSON.stringify(scoring, null, 2));
+        return 0;
+      }
+      ctx.out(
+        `Scored with ${scoring.model.name}${scoring.model.id !== null ? ` (model ${scoring.model.id})` : ''}:`,
+      );
+      const rows = [...scoring.results]
+        .sort((a, b) => b.score - a.score)
+        .map((r) => [r.decision, r.score.toFixed(3), r.path, r.heatmapPath ?? '']);
+      ctx.out(table(['decision', 'score', 'image', 'heatmap'], rows));
+      const counts = { OK: 0, DEFECT: 0, UNSURE: 0 };
+      for (const r of scoring.results) counts[r.decision]++;
+      ctx.out(
+        `${counts.DEFECT} DEFECT, ${counts.UNSURE} UNSURE, ${counts.OK} OK, ${scoring.errors.length} unreadable`,
+      );
+      for (const e of scoring.errors) ctx.err(`  skipped ${e.message}`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

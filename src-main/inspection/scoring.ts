@@ -1,0 +1,204 @@
+// Scoring image files with a detector and its calibration: raw score → 0..1 score, decision
+// (OK / DEFECT / UNSURE) and, when asked, a heatmap overlay PNG. Files that cannot be read get
+// a per-file error and never stop the rest.
+import { join, parse } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Decision } from '../shared/dto.js';
+import { BadArgumentError, ImageError, ModelError, errorMessage } from '../shared/errors.js';
+import { writeHeatmapOverlay } from '../data/heatmap.js';
+import type { Detector } from '../engine/detectors/detector.js';
+import { decodedBatches } from '../engine/decoded-batches.js';
+import { detectorEntry } from '../engine/detectors/registry.js';
+import { createEncoder } from '../engine/encoders/registry.js';
+import { loadDetectorModel } from '../engine/model-files.js';
+import { calibrateUnlabeled, decide, normalise, type Calibration } from '../engine/threshold.js';
+import type { Store } from '../store/store.js';
+import { MIN_GOOD_IMAGES } from './retrain.js';
+
+export interface ScoredFile {
+  path: string;
+  rawScore: number;
+  /** 0..1, threshold at 0.5. */
+  score: number;
+  decision: Decision;
+  heatmapPath?: string;
+}
+
+export interface FileError {
+  path: string;
+  problem: string;
+  message: string;
+}
+
+export interface ScoreFilesOptions {
+  batchSize?: number;
+  /** Folder for heatmap overlays; none are written when absent. */
+  heatmapDir?: string;
+  onResult?: (result: ScoredFile) => void;
+  onError?: (error: FileError) => void;
+  signal?: AbortSignal;
+}
+
+/** A stable, collision-free heatmap file name for an image path. */
+export function heatmapName(path: string): string {
+  const digest = createHash('sha1').update(path).digest('hex').slice(0, 10);
+  return `${parse(path).name}-${digest}.png`;
+}
+
+/** Raw detector scores for files, batch by batch, with unreadable files reported. */
+export async function* rawScores(
+  detector: Detector,
+  paths: string[],
+  options: {
+    batchSize?: number;
+    anomalyMaps?: boolean;
+    onError?: (error: FileError) => void;
+    signal?: AbortSignal;
+  } = {},
+) {
+  const batches = decodedBatches(paths, detector.inputSize, {
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    onFailure: (failure) =>
+      options.onError?.({ path: failure.path, problem: failure.problem, message: failure.message }),
+  });
+  for await (const batch of batches) {
+    const results = await detector.score(batch.images, {
+      anomalyMaps: options.anomalyMaps ?? false,
+    });
+    yield batch.paths.map((path, i) => ({ path, ...results[i]! }));
+  }
+}
+
+/** Scores files with a calibrated detector; returns the results in input order of success. */
+export async function scoreFiles(
+  detector: Detector,
+  calibration: Calibration,
+  paths: string[],
+  options: ScoreFilesOptions = {},
+): Promise<ScoredFile[]> {
+  const scored: ScoredFile[] = [];
+  for await (const batch of rawScores(detector, paths, {
+    ...options,
+    anomalyMaps: Boolean(options.heatmapDir),
+  })) {
+    for (const result of batch) {
+      const score = normalise(result.score, calibration);
+      const file: ScoredFile = {
+        path: result.path,
+        rawScore: result.score,
+        score,
+        decision: decide(score, calibration.unsureBand),
+      };
+      if (options.heatmapDir && result.anomalyMap) {
+        const target = join(options.heatmapDir, heatmapName(result.path));
+        try {
+          await writeHeatmapOverlay(result.path, result.anomalyMap, target, {
+            normalise: (raw) => normalise(raw, calibration),
+          });
+          file.heatmapPath = target;
+        } catch (error) {
+          const problem = error instanceof ImageError ? error.problem : 'error';
+          options.onError?.({ path: result.path, problem, message: errorMessage(error) });
+        }
+      }
+      scored.push(file);
+      options.onResult?.(file);
+    }
+  }
+  return scored;
+}
+
+export interface TypeScoring {
+  /** The model that scored, or zero-shot when the type has no active model. */
+  model: { id: number; kind: string; name: string } | { id: null; kind: 'zero-shot'; name: string };
+  calibration: Calibration;
+  results: ScoredFile[];
+  errors: FileError[];
+}
+
+/**
+ * Scores files as the object type's active model sees them; a type without a model is scored
+ * zero-shot against the files themselves (which needs at least two of them).
+ */
+export async function scoreForType(
+  store: Store,
+  objectType: string,
+  paths: string[],
+  options: ScoreFilesOptions & { inputSize?: number } = {},
+): Promise<TypeScoring> {
+  const errors: FileError[] = [];
+  const onError = (error: FileError) => {
+    errors.push(error);
+    options.onError?.(error);
+  };
+  const active = store.models.active(objectType);
+  if (active?.path) {
+    const { manifest, detector } = await loadDetectorModel(active.path);
+    try {
+      if (!manifest.threshold)
+        throw new ModelError(`Model ${active.id} has no calibrated threshold; retrain the type.`);
+      const results = await scoreFiles(detector, manifest.threshold, paths, {
+        ...options,
+        onError,
+      });
+      return {
+        model: { id: active.id, kind: active.kind, name: active.name },
+        calibration: manifest.threshold,
+        results,
+        errors,
+      };
+    } finally {
+      detector.dispose();
+    }
+  }
+  if (paths.length < 2) {
+    throw new BadArgumentError(
+      `Object type '${objectType}' has no model yet. Score a folder of its images (zero-shot needs at least two), or run \`defectscope retrain --type ${objectType}\` once it has ${MIN_GOOD_IMAGES}+ good images.`,
+    );
+  }
+  const inputSize = options.inputSize ?? 224;
+  const detector = detectorEntry('zero-shot').create(
+    await createEncoder('mobilenetv3', { inputSize }),
+    { inputSize },
+  );
+  try {
+    const batchOptions = {
+      ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    // Pass 1: the folder's own images become the references; pass 2: scores, which calibrate.
+    await detector.fit(decodedBatches(paths, inputSize, batchOptions), { total: paths.length });
+    const raw: { path: string; score: number }[] = [];
+    for await (const batch of rawScores(detector, paths, { ...batchOptions, onError }))
+      raw.push(...batch);
+    const calibration = calibrateUnlabeled(raw.map((r) => r.score));
+    // Heatmaps need the calibrated scale, so they take another scoring pass; plain scores don't.
+    const results = options.heatmapDir
+      ? await scoreFiles(
+          detector,
+          calibration,
+          raw.map((r) => r.path),
+          options,
+        )
+      : raw.map((r) => {
+          const score = normalise(r.score, calibration);
+          const file: ScoredFile = {
+            path: r.path,
+            rawScore: r.score,
+            score,
+            decision: decide(score, calibration.unsureBand),
+          };
+          options.onResult?.(file);
+          return file;
+        });
+    return {
+      model: { id: null, kind: 'zero-shot', name: 'zero-shot (no model for this type yet)' },
+      calibration,
+      results,
+      errors,
+    };
+  } finally {
+    detector.dispose();
+  }
+}

@@ -1,0 +1,100 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src-main/cli/main.js';
+import { importDataset } from '../../src-main/data/importers/import.js';
+import { generateDataset } from '../../src-main/data/synthetic/generate.js';
+import { initBackend } from '../../src-main/engine/backend.js';
+import { retrainObjectType } from '../../src-main/inspection/retrain.js';
+import { scoreForType } from '../../src-main/inspection/scoring.js';
+import { openStore, type Store } from '../../src-main/store/store.js';
+import { tempDir } from '../fixtures/images.js';
+
+const SIZE = 128;
+
+describe('one-click retrain, model versions and scoring', () => {
+  let root: string;
+  let store: Store;
+  beforeAll(async () => {
+    await initBackend();
+    root = tempDir();
+    await generateDataset(root, { seed: 5, perType: 14, size: 128, types: ['pill', 'nut'] });
+    store = openStore(tempDir());
+    await importDataset(store, root);
+  });
+
+  it('builds, validates and activates a first model from good images, and scores never-seen defects above good parts', async () => {
+    const before = tf.memory().numTensors;
+    const result = await retrainObjectType(store, { objectType: 'nut', inputSize: SIZE });
+    expect(result).toMatchObject({ activated: true, reason: 'first model of this type' });
+    expect(result.metrics.defects).toBe('labels');
+    expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
+    expect(existsSync(join(result.path, 'manifest.json'))).toBe(true);
+    expect(store.models.active('nut')?.id).toBe(result.modelId);
+
+    const chips = store.images.list({ objectTypes: ['nut'], label: 'defect' }).map((i) => i.path);
+    const goods = store.images
+      .list({ objectTypes: ['nut'], split: 'test', label: 'good' })
+      .map((i) => i.path);
+    const heatmapDir = join(tempDir(), 'heat');
+    const scoring = await scoreForType(store, 'nut', [...chips, ...goods], { heatmapDir });
+    expect(scoring.model.id).toBe(result.modelId);
+    const byPath = new Map(scoring.results.map((r) => [r.path, r]));
+    const meanScore = (paths: string[]) =>
+      paths.reduce((sum, p) => sum + byPath.get(p)!.score, 0) / paths.length;
+    expect(meanScore(chips)).toBeGreaterThan(meanScore(goods));
+    expect(
+      scoring.results.every(
+        (r) => r.score >= 0 && r.score <= 1 && r.heatmapPath && existsSync(r.heatmapPath),
+      ),
+    ).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('keeps older versions for rollback and reports a corrupt file without stopping', async () => {
+    const second = await retrainObjectType(store, { objectType: 'nut', inputSize: SIZE, seed: 2 });
+    const models = store.models.list('nut');
+    expect(models.length).toBe(2);
+    const active = store.models.active('nut')!;
+    const other = models.find((m) => m.id !== active.id)!;
+    expect(other.status).toBe('ready');
+    expect(second.previous).toBeDefined();
+
+    const dataDir = store.paths.root;
+    const ctx = { out: () => undefined, err: () => undefined, interactive: false };
+    expect(await runCli(['models', 'activate', String(other.id), '--data-dir', dataDir], ctx)).toBe(
+      0,
+    );
+    expect(store.models.active('nut')!.id).toBe(other.id);
+
+    const broken = join(tempDir(), 'broken.png');
+    writeFileSync(broken, 'not a png');
+    const good = store.images.list({ objectTypes: ['nut'], label: 'good' })[0]!.path;
+    const scoring = await scoreForType(store, 'nut', [broken, good]);
+    expect(scoring.results.map((r) => r.path)).toEqual([good]);
+    expect(scoring.errors).toEqual([
+      expect.objectContaining({ path: broken, problem: 'not-an-image' }),
+    ]);
+  });
+
+  it('scores a type with no model zero-shot, and refuses too few good images with a clear message', async () => {
+    const pills = store.images.list({ objectTypes: ['pill'], split: 'test' }).map((i) => i.path);
+    const scoring = await scoreForType(store, 'pill', pills, { inputSize: SIZE });
+    expect(scoring.model).toMatchObject({ id: null, kind: 'zero-shot' });
+    expect(scoring.calibration.method).toBe('robust-outlier');
+    expect(scoring.results).toHaveLength(pills.length);
+
+    const lone = tempDir();
+    store.objectTypes.ensure('empty-type');
+    await expect(retrainObjectType(store, { objectType: 'empty-type' })).rejects.toThrow(
+      /0 good image\(s\); a model needs at least 10/,
+    );
+    await expect(retrainObjectType(store, { objectType: 'nope' })).rejects.toThrow(
+      /No object type 'nope'/,
+    );
+    await expect(scoreForType(store, 'pill', [join(lone, 'x.png')])).rejects.toThrow(
+      /zero-shot needs at least two/,
+    );
+  });
+});
