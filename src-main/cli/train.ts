@@ -73,7 +73,8 @@ Options:
                         classifier: mobilenetv3 (default), mobilenetv3-trainable, resnet, vgg16
   --from DIR            classifier: start from the encoder of this model (e.g. a SimCLR model)
   --fine-tune           classifier: update the encoder too (default: frozen)
-  --lr X                Adam learning rate (default: simclr 1e-3, classifier and baseline 1e-4)
+  --lr X                Adam learning rate (default: simclr 1e-3, classifier and baseline 1e-4;
+                        1e-5 whenever mobilenetv3-trainable's pretrained weights are updated)
   --temperature X       simclr: NT-Xent temperature (default 0.5)
   --cut-paste W         simclr: weight of the CutPaste auxiliary task (default 0 = off)
   --vgg-weights FILE    baseline: initialise VGG-16 from a TF.js layers model.json (the first four
@@ -313,6 +314,17 @@ interface Session {
   size: number;
 }
 
+/**
+ * The pretrained MobileNetV3 has no batch norm and carries its input scaling (/255) folded into
+ * the first convolution, whose weights are therefore ~0.004: Adam's steps of ~lr per weight
+ * wreck that layer at 1e-3 (embeddings grew from ~16 to ~56 000 in 8 SimCLR steps) and still
+ * inflate it at 1e-4 (×2.6 in 8 steps); at 1e-5 its scale holds. Trained-from-scratch networks
+ * with batch norm take the usual rates.
+ */
+function defaultLearningRate(encoder: Encoder, usual: number): number {
+  return encoder.info.kind === 'mobilenetv3-trainable' ? Math.min(usual, 1e-5) : usual;
+}
+
 function typesOf(images: { objectType: string }[]): string[] {
   return [...new Set(images.map((i) => i.objectType))].sort();
 }
@@ -343,7 +355,7 @@ async function runSimclr(
         epochs: intOption(args, 'epochs', 10),
         batchSize: intOption(args, 'batch', 32, 2),
         inputSize: session.size,
-        learningRate: floatOption(args, 'lr', 1e-3, 1e-7, 1),
+        learningRate: floatOption(args, 'lr', defaultLearningRate(session.encoder, 1e-3), 1e-7, 1),
         temperature: floatOption(args, 'temperature', 0.5, 0.01, 10),
         cutPasteWeight: floatOption(args, 'cut-paste', 0, 0, 10),
         checkpointEvery: intOption(args, 'checkpoint-every', 50, 0),
@@ -429,7 +441,13 @@ async function runClassifier(
     epochs: intOption(args, 'epochs', 10),
     batchSize: intOption(args, 'batch', 32, 2),
     inputSize: session.size,
-    learningRate: floatOption(args, 'lr', 1e-4, 1e-7, 1),
+    learningRate: floatOption(
+      args,
+      'lr',
+      fineTune ? defaultLearningRate(session.encoder, 1e-4) : 1e-4,
+      1e-7,
+      1,
+    ),
     fineTuneEncoder: fineTune,
     seed: session.seed,
   });
