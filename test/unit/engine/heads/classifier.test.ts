@@ -66,7 +66,9 @@ function allWeights(encoder: ResnetEncoder): number[] {
 }
 
 beforeAll(async () => {
-  await initBackend(process.env.DEFECTSCOPE_BACKEND ?? 'cpu');
+  // wasm, with the engine's training kernels, is what a factory PC trains on;
+  // DEFECTSCOPE_BACKEND=cpu runs the same checks on tfjs's reference kernels.
+  await initBackend(process.env.DEFECTSCOPE_BACKEND ?? 'wasm');
   dir = mkdtempSync(join(tmpdir(), 'defectscope-classifier-'));
   // Two good for every defective one, like the seed's mostly-good data.
   train = [...(await writeTiles(dir, 24, false, 1)), ...(await writeTiles(dir, 12, true, 2))];

@@ -1,6 +1,5 @@
 // SimCLR pretraining: the NT-Xent loss against a hand computation, the loss falling on tiny
 // images, cancelling, and a checkpoint that resumes to the weights an uninterrupted run reaches.
-// Gradients run on the cpu backend (wasm lacks conv gradient kernels until the engine adds them).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -80,7 +79,9 @@ function weightsOf(encoder: ResnetEncoder): Float32Array[] {
 }
 
 beforeAll(async () => {
-  await initBackend(process.env.DEFECTSCOPE_BACKEND ?? 'cpu');
+  // wasm, with the engine's training kernels, is what a factory PC trains on;
+  // DEFECTSCOPE_BACKEND=cpu runs the same checks on tfjs's reference kernels.
+  await initBackend(process.env.DEFECTSCOPE_BACKEND ?? 'wasm');
   dir = mkdtempSync(join(tmpdir(), 'defectscope-simclr-'));
   images = await writeTextures(dir);
 });
