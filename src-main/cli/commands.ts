@@ -6,6 +6,7 @@ import { command as info } from './info.js';
 import { command as models } from './models.js';
 import { command as retrain } from './retrain.js';
 import { command as score } from './score.js';
+import { command as serve } from './serve.js';
 import { command as synth } from './synth.js';
 import { command as train } from './train.js';
 import { command as types } from './types.js';
@@ -20,4 +21,5 @@ export const commands: Command[] = [
   score,
   retrain,
   models,
+  serve,
 ];

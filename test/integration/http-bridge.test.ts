@@ -1,0 +1,118 @@
+// The headless server: the contract over HTTP behind the access token, events over SSE, and
+// images only from the folders the user chose.
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openServices, type AppServices } from '../../src-main/api/services.js';
+import { startHttpBridge, TOKEN_HEADER, type HttpBridge } from '../../src-main/api/http-bridge.js';
+
+const PNG_1x1 = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+describe('defectscope serve', () => {
+  let scratch: string;
+  let services: AppServices;
+  let bridge: HttpBridge;
+  let base: string;
+  const auth = () => ({ [TOKEN_HEADER]: bridge.token });
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'ds-http-'));
+    mkdirSync(join(scratch, 'data', 'cache'), { recursive: true });
+    mkdirSync(join(scratch, 'elsewhere'));
+    writeFileSync(join(scratch, 'data', 'cache', 'inside.png'), PNG_1x1);
+    writeFileSync(join(scratch, 'elsewhere', 'secret.png'), PNG_1x1);
+    // A link inside the data folder that points out of it.
+    symlinkSync(
+      join(scratch, 'elsewhere', 'secret.png'),
+      join(scratch, 'data', 'cache', 'link.png'),
+    );
+    mkdirSync(join(scratch, 'ui'));
+    writeFileSync(join(scratch, 'ui', 'index.html'), '<!doctype html><title>DefectScope</title>');
+    services = openServices({ dataDir: join(scratch, 'data') });
+    bridge = await startHttpBridge({ services, rendererDir: join(scratch, 'ui') });
+    base = `http://127.0.0.1:${bridge.port}`;
+  });
+
+  afterAll(async () => {
+    await bridge?.close();
+    await services?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('turns away a request without the access token', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(401);
+    const call = await fetch(`${base}/rpc/settings/get`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [TOKEN_HEADER]: 'not-the-token' },
+      body: '{}',
+    });
+    expect(call.status).toBe(401);
+  });
+
+  it('lets the printed address in, keeps the token in a cookie, and serves the page', async () => {
+    expect(bridge.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}$/);
+    const first = await fetch(bridge.url, { redirect: 'manual' });
+    expect(first.status).toBe(303);
+    const cookie = first.headers.get('set-cookie')!.split(';')[0]!;
+    expect(cookie).toContain(bridge.token);
+    const page = await fetch(`${base}/`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('DefectScope');
+  });
+
+  it('answers a contract call, and a bad argument with a typed error', async () => {
+    const ok = await fetch(`${base}/rpc/settings/get`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth() },
+      body: '{}',
+    });
+    expect(ok.status).toBe(200);
+    const answer = (await ok.json()) as { ok: boolean; value: { backend: string } };
+    expect(answer).toMatchObject({ ok: true, value: { backend: 'auto' } });
+
+    const bad = await fetch(`${base}/rpc/settings/set`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth() },
+      body: JSON.stringify({ backend: 'quantum' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ ok: false, error: { code: 'bad-argument' } });
+  });
+
+  it('pushes events over server-sent events', async () => {
+    const controller = new AbortController();
+    const stream = await fetch(`${base}/events`, { headers: auth(), signal: controller.signal });
+    expect(stream.headers.get('content-type')).toBe('text/event-stream');
+    const reader = stream.body!.getReader();
+    await reader.read(); // the greeting: the stream is subscribed from here on
+    await fetch(`${base}/rpc/settings/set`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth() },
+      body: JSON.stringify({ inspector: 'Ada' }),
+    });
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toContain('event: settings/changed');
+    expect(text).toContain('"inspector":"Ada"');
+  });
+
+  it('shows images from the data folder and refuses every path outside the chosen folders', async () => {
+    const file = (path: string) =>
+      fetch(`${base}/files?path=${encodeURIComponent(path)}`, { headers: auth() });
+    const inside = await file(join(scratch, 'data', 'cache', 'inside.png'));
+    expect(inside.status).toBe(200);
+    expect(inside.headers.get('content-type')).toBe('image/png');
+    expect((await file(join(scratch, 'elsewhere', 'secret.png'))).status).toBe(403);
+    expect((await file(`${scratch}/data/../elsewhere/secret.png`)).status).toBe(403);
+    expect((await file(join(scratch, 'data', 'cache', 'link.png'))).status).toBe(403);
+    expect((await file('/etc/passwd')).status).toBe(403);
+    expect((await file(join(scratch, 'data', 'defectscope.db'))).status).toBe(403);
+  });
+});
