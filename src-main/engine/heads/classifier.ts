@@ -10,6 +10,7 @@ import {
 } from '../../shared/errors.js';
 import { Rng, augmentBatch, noAugmentation, type AugmentOptions } from '../augment.js';
 import type { Encoder } from '../encoders/encoder.js';
+import { decodedBatches } from '../decoded-batches.js';
 import {
   ImageBatchLoader,
   batchTensor,
@@ -243,12 +244,11 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
   validate(config, encoder);
   const weights = classWeights(config);
   const failed = new Map<string, ImageError>();
-  const report = (batch: DecodedBatch) => {
-    for (const failure of batch.failures) {
-      if (failed.has(failure.path)) continue;
-      failed.set(failure.path, failure);
-      run.onImageError?.(failure);
-    }
+  // Validation is decoded again every epoch; each unreadable file is reported once.
+  const reportOnce = (failure: ImageError) => {
+    if (failed.has(failure.path)) return;
+    failed.set(failure.path, failure);
+    run.onImageError?.(failure);
   };
   const checkCancelled = (what: string) => {
     if (run.signal?.aborted) throw new CancelledError(`Classifier training stopped ${what}.`);
@@ -286,25 +286,28 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
     };
 
     /** Embeds `items` in batches (frozen encoder, inference mode); keeps rows that decoded. */
+    /** Decodes `items` in consecutive batches (one ahead), with 1 = defect for those that decoded. */
+    async function* labeledBatches(items: readonly LabeledImage[]) {
+      const defect = new Map(items.map((i) => [i.path, i.defect ? 1 : 0]));
+      for await (const { images, paths } of decodedBatches(
+        items.map((i) => i.path),
+        config.inputSize,
+        { batchSize: config.batchSize, loader, onFailure: reportOnce },
+      )) {
+        yield { images, labels: paths.map((p) => defect.get(p)!) };
+      }
+    }
+
+    /** Embeds `items` with the frozen encoder (inference mode); keeps the rows that decoded. */
     const embedAll = async (items: readonly LabeledImage[]) => {
       const parts: tf.Tensor2D[] = [];
       const labels: number[] = [];
       try {
-        for await (const batch of prefetchBatches(loader, batchesOf(items), (b) =>
-          items.slice(b * config.batchSize, (b + 1) * config.batchSize).map((i) => i.path),
-        )) {
+        for await (const batch of labeledBatches(items)) {
           checkCancelled('while embedding images');
-          report(batch);
-          if (batch.paths.length > 0) {
-            parts.push(
-              tf.tidy(() => {
-                const { embedding } = encoder.encode(batchTensor(batch));
-                return embedding;
-              }),
-            );
-            labels.push(...decodedItems(batch, items).map((i) => (i.defect ? 1 : 0)));
-          }
-          tick(batch.paths.length, Number.NaN, 'embedding');
+          parts.push(tf.tidy(() => encoder.encode(batch.images).embedding));
+          labels.push(...batch.labels);
+          tick(batch.labels.length, Number.NaN, 'embedding');
           await new Promise((resolve) => setImmediate(resolve));
         }
         const embeddings =
@@ -330,17 +333,12 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
       }
       const scores: number[] = [];
       const labels: number[] = [];
-      const items = config.validation;
-      for await (const batch of prefetchBatches(loader, batchesOf(items), (b) =>
-        items.slice(b * config.batchSize, (b + 1) * config.batchSize).map((i) => i.path),
-      )) {
+      for await (const batch of labeledBatches(config.validation)) {
         checkCancelled('while validating');
-        report(batch);
-        if (batch.paths.length === 0) continue;
-        const probabilities = tf.tidy(() => predictDefect(encoder, head, batchTensor(batch)));
+        const probabilities = predictDefect(encoder, head, batch.images);
         scores.push(...(await probabilities.data()));
         probabilities.dispose();
-        labels.push(...decodedItems(batch, items).map((i) => (i.defect ? 1 : 0)));
+        labels.push(...batch.labels);
       }
       return { scores, labels };
     };
@@ -419,7 +417,7 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
           batchRows(i).map((r) => items[r]!.path),
         )) {
           checkCancelled(`in epoch ${epoch + 1}`);
-          report(batch);
+          batch.failures.forEach(reportOnce);
           const rng = Rng.derive(config.seed, AUGMENT_STREAM, epoch * stepsPerEpoch + b++);
           // Batch norm in training mode needs at least two images.
           if (batch.paths.length >= 2) {
