@@ -512,9 +512,6 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
       // is already decoded.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (run.checkpointDir && config.checkpointEvery > 0 && step % config.checkpointEvery !== 0) {
-      await writeCheckpoint(run.checkpointDir, t, config, step, totalSteps, losses, notes);
-    }
     const seconds = (performance.now() - started) / 1000;
     return {
       steps: step,
