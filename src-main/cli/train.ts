@@ -99,9 +99,14 @@ interface TypedImage {
   label: Label | null;
 }
 
-/** A stable number in [0, 1) per file: the same path always lands on the same side. */
-function pathHash(path: string): number {
-  return createHash('sha1').update(path).digest().readUInt32BE(0) / 2 ** 32;
+/**
+ * A stable number in [0, 1) per file. It hashes the object type and the path's last three parts
+ * (split/label/file in MVTec layout), not the whole path, so a dataset moved to another folder or
+ * machine splits the same way and its validation numbers stay comparable.
+ */
+function imageHash(image: TypedImage): number {
+  const key = [image.objectType, ...image.path.split(/[\\/]/).slice(-3)].join('/');
+  return createHash('sha1').update(key).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 function listTypes(args: ParsedArgs): string[] | undefined {
@@ -155,10 +160,13 @@ function findImages(args: ParsedArgs, types: string[] | undefined): TypedImage[]
 function limitPerType(images: TypedImage[], limit: number | undefined): TypedImage[] {
   if (limit === undefined) return images;
   const byType = new Map<string, TypedImage[]>();
-  for (const image of images)
-    byType.set(image.objectType, [...(byType.get(image.objectType) ?? []), image]);
+  for (const image of images) {
+    const group = byType.get(image.objectType) ?? [];
+    group.push(image);
+    byType.set(image.objectType, group);
+  }
   return [...byType.values()].flatMap((group) =>
-    group.sort((a, b) => pathHash(a.path) - pathHash(b.path)).slice(0, limit),
+    group.sort((a, b) => imageHash(a) - imageHash(b)).slice(0, limit),
   );
 }
 
@@ -172,7 +180,7 @@ function splitLabeled(
   for (const label of ['good', 'defect'] as const) {
     const group = images
       .filter((i) => i.label === label)
-      .sort((a, b) => pathHash(a.path) - pathHash(b.path));
+      .sort((a, b) => imageHash(a) - imageHash(b));
     const held = Math.round(group.length * fraction);
     group.forEach((image, i) =>
       (i < held ? validation : train).push({ path: image.path, defect: label === 'defect' }),
