@@ -569,13 +569,14 @@ export const command: Command = {
     const size = checkpoint?.config.inputSize ?? intOption(args, 'size', 128, 8);
 
     const controller = new AbortController();
+    const bar = progressBar(ctx, method!);
     const stop = () => {
-      ctx.err('\nStopping after this step (Ctrl-C again quits at once)…');
+      bar.interrupt();
+      ctx.err('Stopping after this step (Ctrl-C again quits at once)…');
       controller.abort();
       process.off('SIGINT', stop);
     };
     process.on('SIGINT', stop);
-    const bar = progressBar(ctx, method!);
     let skipped = 0;
     const started = performance.now();
     let encoder: Encoder | undefined;
