@@ -210,6 +210,17 @@ export interface ModelDto {
   parentId: number | null;
   status: ModelStatus;
   createdAt: string;
+  /** The validation images' scores, when the model recorded them: the model page's curves. */
+  validation?: ModelValidationDto | null;
+}
+
+/** Scores on the 0..1 scale (threshold 0.5) of a model's validation images, with their truth. */
+export interface ModelValidationDto {
+  scores: number[];
+  /** 1 = defect, 0 = good, one per score. */
+  labels: (0 | 1)[];
+  /** 'labels': real defect labels; 'synthetic': CutPaste defects on held-out good images. */
+  defects: 'labels' | 'synthetic';
 }
 
 export interface RetrainRequest {

@@ -1,0 +1,109 @@
+// An inspection run: the folder and object type (or a new type, scored zero-shot), the job, and
+// its results worst first as they arrive, with the heatmap overlay toggle.
+import type { InspectionResultDto } from '../../../src-main/shared/dto.js';
+import type { ContractClient } from '../api/client.js';
+import type { AppManager } from './app-manager.svelte.js';
+import type { JobsManager } from './jobs-manager.svelte.js';
+
+/** Worst first; unscorable files last. */
+function worstFirst(a: InspectionResultDto, b: InspectionResultDto): number {
+  return (b.score ?? -1) - (a.score ?? -1) || a.path.localeCompare(b.path);
+}
+
+function isUnder(path: string, folder: string): boolean {
+  const norm = (p: string) => p.replace(/[\\/]+$/, '');
+  return path.startsWith(norm(folder) + '/') || path.startsWith(norm(folder) + '\\');
+}
+
+export class InspectionManager {
+  folder = $state('');
+  objectType = $state('');
+  /** Set when the inspector picks "new type": the name it gets. */
+  newType = $state(false);
+  newTypeName = $state('');
+  watch = $state(false);
+  showHeatmaps = $state(true);
+  jobId = $state<string | null>(null);
+  inspectionId = $state<number | null>(null);
+  results = $state<InspectionResultDto[]>([]);
+
+  constructor(
+    private readonly client: ContractClient,
+    private readonly app: AppManager,
+    private readonly jobs: JobsManager,
+  ) {
+    client.on('inspect/result', (result) => {
+      const ours =
+        result.inspectionId === this.inspectionId ||
+        (this.inspectionId === null && this.jobId !== null && isUnder(result.path, this.folder));
+      if (!ours) return;
+      this.inspectionId = result.inspectionId;
+      this.results = [...this.results.filter((r) => r.id !== result.id), result].sort(worstFirst);
+    });
+    jobs.onDone((job) => {
+      if (job.kind === 'inspect' && job.id === this.jobId && job.result) {
+        this.inspectionId = job.result.inspectionId;
+        void this.loadResults();
+      }
+    });
+  }
+
+  get job() {
+    return this.jobId ? this.jobs.jobs[this.jobId] : undefined;
+  }
+
+  get counts() {
+    const count = (d: string) => this.results.filter((r) => r.decision === d).length;
+    return {
+      total: this.results.length,
+      defect: count('DEFECT'),
+      unsure: count('UNSURE'),
+      ok: count('OK'),
+      failed: this.results.filter((r) => r.error).length,
+    };
+  }
+
+  /** Shows the newest inspection when the view opens. */
+  async loadLatest(): Promise<void> {
+    const latest = this.jobs.latest('inspect');
+    if (latest?.kind !== 'inspect') return; // narrows the job's argument and result types
+    this.jobId = latest.id;
+    this.folder ||= latest.args.folder;
+    this.objectType ||= latest.args.objectType;
+    if (latest.result) {
+      this.inspectionId = latest.result.inspectionId;
+      await this.loadResults();
+    }
+  }
+
+  async loadResults(): Promise<void> {
+    if (this.inspectionId === null) return;
+    const page = await this.app.attempt(() =>
+      this.client.invoke('inspect/results', {
+        inspectionId: this.inspectionId!,
+        order: 'worst-first',
+        limit: 1000,
+      }),
+    );
+    if (page) this.results = page.items;
+  }
+
+  async start(): Promise<void> {
+    const folder = this.folder.trim();
+    const objectType = (this.newType ? this.newTypeName : this.objectType).trim();
+    if (!folder) return this.app.notify('Type the folder to inspect.');
+    if (!objectType) return this.app.notify('Pick an object type, or name the new one.');
+    const started = await this.app.attempt(() =>
+      this.client.invoke('inspect/start', { folder, objectType, watch: this.watch }),
+    );
+    if (!started) return;
+    this.results = [];
+    this.inspectionId = null;
+    this.jobId = started.jobId;
+    await this.jobs.track(started.jobId);
+  }
+
+  async stop(): Promise<void> {
+    if (this.jobId) await this.jobs.cancel(this.jobId);
+  }
+}

@@ -1,0 +1,120 @@
+// Model versions per object type with their metrics; the curves of the selected model (from its
+// validation scores, else from the reviewed results it scored); activate, roll back, retrain.
+import type { ModelDto } from '../../../src-main/shared/dto.js';
+import type { ContractClient } from '../api/client.js';
+import type { Labelled } from '../curves.js';
+import type { AppManager } from './app-manager.svelte.js';
+import type { JobsManager } from './jobs-manager.svelte.js';
+
+export class ModelsManager {
+  objectType = $state<string | null>(null);
+  models = $state<ModelDto[]>([]);
+  selectedId = $state<number | null>(null);
+  /** Where the threshold line is dragged to, on the 0..1 score scale. */
+  threshold = $state(0.5);
+  reviewed = $state<Labelled | null>(null);
+  retrainJobId = $state<string | null>(null);
+
+  constructor(
+    private readonly client: ContractClient,
+    private readonly app: AppManager,
+    private readonly jobs: JobsManager,
+  ) {
+    client.on('models/changed', ({ objectTypes }) => {
+      if (!this.objectType || objectTypes.includes(this.objectType)) void this.load();
+    });
+  }
+
+  get selected(): ModelDto | undefined {
+    return this.models.find((m) => m.id === this.selectedId) ?? this.models[0];
+  }
+
+  get active(): ModelDto | undefined {
+    return this.models.find((m) => m.status === 'active');
+  }
+
+  get retrainJob() {
+    return this.retrainJobId ? this.jobs.jobs[this.retrainJobId] : undefined;
+  }
+
+  /** The scores the curves are drawn from, and what they are. */
+  get curveData(): { data: Labelled; source: string } | null {
+    const validation = this.selected?.validation;
+    if (validation && validation.scores.length > 0) {
+      return {
+        data: validation,
+        source:
+          validation.defects === 'labels'
+            ? 'validation images (labeled defects)'
+            : 'validation images (synthetic CutPaste defects)',
+      };
+    }
+    if (this.reviewed && this.reviewed.scores.length > 0) {
+      return { data: this.reviewed, source: 'images reviewed by inspectors' };
+    }
+    return null;
+  }
+
+  async show(objectType: string | null): Promise<void> {
+    this.objectType = objectType;
+    this.selectedId = null;
+    await this.load();
+  }
+
+  async load(): Promise<void> {
+    const models = await this.app.attempt(() =>
+      this.client.invoke('models/list', this.objectType ? { objectType: this.objectType } : {}),
+    );
+    if (!models) return;
+    this.models = models.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    if (!this.models.some((m) => m.id === this.selectedId)) {
+      this.selectedId = (this.active ?? this.models[0])?.id ?? null;
+    }
+    await this.loadReviewed();
+  }
+
+  async select(modelId: number): Promise<void> {
+    this.selectedId = modelId;
+    this.threshold = 0.5;
+    await this.loadReviewed();
+  }
+
+  /** Reviewed results of the selected model: real verdicts make an honest curve too. */
+  private async loadReviewed(): Promise<void> {
+    const model = this.selected;
+    this.reviewed = null;
+    if (!model || model.validation?.scores.length) return;
+    const objectType = model.objectTypes[0];
+    const page = await this.app.attempt(() =>
+      this.client.invoke('inspect/results', {
+        ...(objectType ? { objectType } : {}),
+        limit: 1000,
+      }),
+    );
+    const reviewed = (page?.items ?? []).filter(
+      (r) => r.modelId === model.id && r.review && r.score !== null,
+    );
+    this.reviewed = {
+      scores: reviewed.map((r) => r.score!),
+      labels: reviewed.map((r) => (r.review!.verdict === 'defect' ? 1 : 0)),
+    };
+  }
+
+  async activate(modelId: number): Promise<void> {
+    const model = await this.app.attempt(() => this.client.invoke('models/activate', { modelId }));
+    if (!model) return;
+    this.app.notify(`${model.name} is now the active model.`, 'info');
+    await this.load();
+  }
+
+  async retrain(): Promise<void> {
+    const objectType = this.objectType ?? this.selected?.objectTypes[0];
+    if (!objectType) return this.app.notify('Pick the object type to retrain.');
+    const started = await this.app.attempt(() =>
+      this.client.invoke('retrain/start', { objectType }),
+    );
+    if (!started) return;
+    this.retrainJobId = started.jobId;
+    await this.jobs.track(started.jobId);
+  }
+}
