@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
 import type { Encoder } from '../encoders/encoder.js';
 import type { Detector, DetectorKind } from './detector.js';
+import {
+  ClassifierDetector,
+  type ClassifierDetectorConfig,
+} from './classifier/classifier-detector.js';
 import { PatchcoreDetector, type PatchcoreConfig } from './patchcore/patchcore.js';
 import { ZeroShotDetector, type ZeroShotConfig } from './zero-shot/mutual-scoring.js';
 
@@ -26,6 +30,16 @@ export const detectorRegistry = {
     create: (encoder, config) => new ZeroShotDetector(encoder, config),
     load: (dir) => ZeroShotDetector.load(dir),
   } satisfies DetectorEntry<ZeroShotConfig>,
+  classifier: {
+    needs: 'good and defect labels (of this or other object types)',
+    create: (encoder, config) => new ClassifierDetector('classifier', encoder, config),
+    load: (dir) => ClassifierDetector.load(dir),
+  } satisfies DetectorEntry<ClassifierDetectorConfig>,
+  baseline: {
+    needs: "good and defect labels; trains the seed's VGG-16 end to end",
+    create: (encoder, config) => new ClassifierDetector('baseline', encoder, config),
+    load: (dir) => ClassifierDetector.load(dir),
+  } satisfies DetectorEntry<ClassifierDetectorConfig>,
 } as const;
 
 export type RegisteredDetectorKind = keyof typeof detectorRegistry;

@@ -8,6 +8,9 @@ import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/
 import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
 import { auroc } from '../../../src-main/engine/metrics.js';
 import { tempDir } from '../../fixtures/images.js';
+import { generateDataset } from '../../../src-main/data/synthetic/generate.js';
+import { scanDataset } from '../../../src-main/data/importers/scan.js';
+import { decodedBatches } from '../../../src-main/engine/decoded-batches.js';
 
 const SIZE = 64;
 
@@ -157,5 +160,43 @@ describe('detectors', () => {
     await expect(loadDetector(tempDir())).rejects.toThrow(/not a saved detector/);
     image.dispose();
     detector.dispose();
+  });
+
+  it('classifier: trains a head on labeled files, scores P(defect) and reloads to the same scores', async () => {
+    const root = tempDir();
+    await generateDataset(root, { seed: 9, perType: 8, size: 64, types: ['pill'] });
+    const entries = scanDataset(join(root, 'pill'), { layout: 'mvtec' }).entries;
+    const labelOf = new Map(entries.map((e) => [e.path, e.label === 'defect' ? 1 : 0]));
+    const before = tf.memory().numTensors;
+    const detector = detectorEntry('classifier').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      {
+        inputSize: SIZE,
+        epochs: 2,
+        batchSize: 8,
+      },
+    );
+    const labeled = async function* () {
+      for await (const batch of decodedBatches(
+        entries.map((e) => e.path),
+        SIZE,
+        { batchSize: 8 },
+      )) {
+        yield { ...batch, labels: batch.paths.map((p) => labelOf.get(p)!) };
+      }
+    };
+    await detector.fit(labeled());
+    const images = surfaces(3, 700, false);
+    const scores = (await detector.score(images)).map((r) => r.score);
+    expect(scores.every((p) => p >= 0 && p <= 1)).toBe(true);
+    const dir = join(tempDir(), 'classifier');
+    await detector.save(dir);
+    const reloaded = await loadDetector(dir);
+    (await reloaded.score(images)).forEach((r, i) => expect(r.score).toBeCloseTo(scores[i]!, 5));
+    await expect(detector.fit([{ images }])).rejects.toThrow(/paths and labels/);
+    reloaded.dispose();
+    detector.dispose();
+    images.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
