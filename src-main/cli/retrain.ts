@@ -1,4 +1,5 @@
-// `defectscope retrain --type NAME`: one-click retrain of an object type's model.
+// `defectscope retrain --type NAME`: one-click retrain of an object type's model, run as the same
+// retrain/start job the app starts (the engine host fits; the store records the model).
 import type { Command } from './command.js';
 import {
   dataDirHelp,
@@ -6,28 +7,30 @@ import {
   intOption,
   jsonHelp,
   jsonOption,
-  openStoreFor,
   stringOption,
 } from './common.js';
-import { initBackend } from '../engine/backend.js';
-import { MIN_GOOD_IMAGES, retrainObjectType } from '../inspection/retrain.js';
+import { followJob, jobOutcome, servicesFor } from './follow-job.js';
+import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
+import type { RetrainSummary } from '../shared/dto.js';
+import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 import { BadArgumentError } from '../shared/errors.js';
 
 export const command: Command = {
   name: 'retrain',
   summary: "rebuild an object type's model from its good images and reviewed labels",
   help: [
-    'Usage: defectscope retrain --type NAME [--size PX] [--json]',
+    'Usage: defectscope retrain --type NAME [--size PX] [--encoder MODEL_DIR] [--json]',
     '',
-    `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}), validates it on held-out`,
-    'good images and the defect labels (or synthetic defects when there are none yet), and makes',
-    'it active only if it is at least as good as the active model. Older models stay for rollback',
-    '(defectscope models).',
+    `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}; reviewed "good" verdicts count),`,
+    'validates it on held-out good images and the defect labels (reviewed "defect" verdicts too; synthetic',
+    'defects when there are none yet), and makes it active only if it is at least as good as the active',
+    'model. Older models stay for rollback (defectscope models).',
     '',
     'Options:',
-    '  --type NAME      object type to retrain',
-    '  --size PX        input side (default 224)',
-    '  --backend NAME   gpu, node, wasm or cpu',
+    '  --type NAME        object type to retrain',
+    '  --size PX          input side (default 224)',
+    '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
+    '  --backend NAME     gpu, node, wasm or cpu',
     dataDirHelp,
     jsonHelp,
   ].join('\n'),
@@ -36,26 +39,29 @@ export const command: Command = {
     ...jsonOption,
     type: { type: 'string' },
     size: { type: 'string' },
+    encoder: { type: 'string' },
     backend: { type: 'string' },
   },
   async run(args, ctx) {
     const objectType = stringOption(args, 'type');
     if (!objectType) throw new BadArgumentError('--type NAME is required.');
     const inputSize = intOption(args, 'size', 224, 32);
-    const store = openStoreFor(args);
+    const encoderFrom = stringOption(args, 'encoder');
+    const services = servicesFor(args);
     try {
-      await initBackend(stringOption(args, 'backend'));
-      const result = await retrainObjectType(store, {
+      const { jobId } = await services.router.invoke('retrain/start', {
         objectType,
         inputSize,
-        onProgress: (message, done, total) =>
-          ctx.err(done !== undefined && total ? `${message} ${done}/${total}` : message),
+        ...(encoderFrom ? { encoderFrom } : {}),
       });
+      const result = jobOutcome<RetrainSummary>(
+        await followJob(services, jobId, ctx, `retrain ${objectType}`),
+      );
       if (args.values.json) {
         ctx.out(JSON.stringify(result, null, 2));
         return 0;
       }
-      const m = result.metrics;
+      const m = result.metrics as unknown as ValidationMetrics;
       ctx.out(
         `Model ${result.modelId} for ${objectType}: ${result.activated ? 'ACTIVE' : 'kept as a candidate'} — ${result.reason}.\n` +
           `Validation (${m.goodImages} good, ${m.defectImages} ${m.defects === 'labels' ? 'labeled' : 'synthetic'} defects): ` +
@@ -63,7 +69,7 @@ export const command: Command = {
       );
       return 0;
     } finally {
-      store.close();
+      await services.close();
     }
   },
 };

@@ -1,6 +1,7 @@
 // The main side of training and evaluation jobs: pick the images from the store, hand the engine
 // host plain arguments, and relay its progress and log to the job.
 import { join } from 'node:path';
+import type { Emit } from '../shared/contract.js';
 import type { EvalReportDto, EvalRequest, TrainRequest, TrainResult } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
@@ -39,18 +40,32 @@ export function checkObjectTypes(store: Store, objectTypes: string[] | undefined
 }
 
 export async function runTrainJob(
-  deps: { store: Store; engine: EngineClient },
+  deps: { store: Store; engine: EngineClient; emit?: Emit },
   request: TrainRequest,
   job: JobControl,
 ): Promise<TrainResult> {
   const images = deps.store.images
     .list(request.objectTypes ? { objectTypes: request.objectTypes } : {})
     .map(({ path, objectType, split, label }) => ({ path, objectType, split, label }));
-  return deps.engine.run(
+  const result = await deps.engine.run(
     'train',
     { request, images, out: modelFolder(deps.store, request.method, request.objectTypes) },
     { signal: job.signal, onProgress: job.progress, onLog: job.log },
   );
+  // Registered as 'ready', never activated: a SimCLR encoder or a classifier is chosen for an
+  // object type by the inspector (models/activate) or used by retrain, not swapped in silently.
+  const modelId = deps.store.models.insert({
+    kind: result.kind,
+    name: `${result.kind} ${result.objectTypes.join('+') || 'all types'} ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
+    objectTypes: result.objectTypes,
+    config: { ...request, inputSize: result.inputSize },
+    metrics: result.metrics,
+    path: result.modelDir,
+    status: 'ready',
+  });
+  job.log(`recorded as model ${modelId}`);
+  deps.emit?.('models/changed', { objectTypes: result.objectTypes });
+  return { ...result, modelId };
 }
 
 export async function runEvalJob(

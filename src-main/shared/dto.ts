@@ -141,6 +141,8 @@ export interface TrainResult {
   /** One line for the inspector. */
   summary: string;
   skippedImages: FileProblem[];
+  /** The models row it was recorded under (train/start jobs). */
+  modelId?: number;
 }
 
 export type EvalDetectorName = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
@@ -225,6 +227,10 @@ export interface ModelValidationDto {
 
 export interface RetrainRequest {
   objectType: string;
+  /** Side images are resized to (default 224). */
+  inputSize?: number;
+  /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
+  encoderFrom?: string;
 }
 
 export interface RetrainSummary {
@@ -248,6 +254,12 @@ export interface InspectRequest {
   watch?: boolean;
   /** Default: the object type's active model. */
   modelId?: number;
+  /** Continue this inspection: score only the files it has no result for (after a crash). */
+  inspectionId?: number;
+  /** Zero-shot only: side images are resized to (default 224). */
+  inputSize?: number;
+  /** Which results get a heatmap overlay (default 'flagged': DEFECT and UNSURE). */
+  heatmaps?: 'flagged' | 'all' | 'none';
 }
 
 export interface InspectSummary {
@@ -256,6 +268,16 @@ export interface InspectSummary {
   flagged: number;
   unsure: number;
   failed: number;
+  ok: number;
+  folder: string;
+  objectType: string;
+  /** The model row that scored; null for zero-shot. */
+  modelId: number | null;
+  /** 'one-class', 'zero-shot', … */
+  modelKind: string;
+  /** Raw-score threshold of the calibration (normalised to 0.5). */
+  threshold: number;
+  seconds: number;
 }
 
 export type Verdict = 'defect' | 'good';

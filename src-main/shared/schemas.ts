@@ -90,12 +90,19 @@ export const callArgs = {
   'eval/start': evalRequest,
   'models/list': z.strictObject({ objectType: objectTypeName.optional() }),
   'models/activate': z.strictObject({ modelId: id }),
-  'retrain/start': z.strictObject({ objectType: objectTypeName }),
+  'retrain/start': z.strictObject({
+    objectType: objectTypeName,
+    inputSize: z.number().int().min(32).max(1024).optional(),
+    encoderFrom: path.optional(),
+  }),
   'inspect/start': z.strictObject({
     folder: path,
     objectType: objectTypeName,
     watch: z.boolean().optional(),
     modelId: id.optional(),
+    inspectionId: id.optional(),
+    inputSize: z.number().int().min(32).max(1024).optional(),
+    heatmaps: z.enum(['flagged', 'all', 'none']).optional(),
   }),
   'inspect/results': z.strictObject({
     inspectionId: id.optional(),

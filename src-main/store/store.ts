@@ -4,8 +4,11 @@ import { mkdirSync } from 'node:fs';
 import { openDatabase, schemaVersion, type Database } from './db.js';
 import { dataPaths, resolveDataDir } from './data-dir.js';
 import { ImagesRepo } from './repos/images.repo.js';
+import { InspectionsRepo } from './repos/inspections.repo.js';
 import { ModelsRepo } from './repos/models.repo.js';
 import { ObjectTypesRepo } from './repos/object-types.repo.js';
+import { ResultsRepo } from './repos/results.repo.js';
+import { ReviewsRepo } from './repos/reviews.repo.js';
 
 export interface Store {
   db: Database;
@@ -14,6 +17,9 @@ export interface Store {
   objectTypes: ObjectTypesRepo;
   images: ImagesRepo;
   models: ModelsRepo;
+  inspections: InspectionsRepo;
+  results: ResultsRepo;
+  reviews: ReviewsRepo;
   close(): void;
 }
 
@@ -28,6 +34,9 @@ export function openStore(dataDir?: string): Store {
     objectTypes: new ObjectTypesRepo(db),
     images: new ImagesRepo(db),
     models: new ModelsRepo(db),
+    inspections: new InspectionsRepo(db),
+    results: new ResultsRepo(db),
+    reviews: new ReviewsRepo(db),
     close: () => db.close(),
   };
 }

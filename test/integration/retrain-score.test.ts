@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main.js';
 import { importDataset } from '../../src-main/data/importers/import.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
@@ -9,6 +9,7 @@ import { initBackend } from '../../src-main/engine/backend.js';
 import { retrainObjectType } from '../../src-main/inspection/retrain.js';
 import { scoreForType } from '../../src-main/inspection/scoring.js';
 import { openStore, type Store } from '../../src-main/store/store.js';
+import { EngineClient } from '../../src-main/jobs/engine-client.js';
 import { tempDir } from '../fixtures/images.js';
 
 const SIZE = 128;
@@ -16,6 +17,9 @@ const SIZE = 128;
 describe('one-click retrain, model versions and scoring', () => {
   let root: string;
   let store: Store;
+  // Retraining runs in the engine host, as it does in the app.
+  const engine = new EngineClient();
+  afterAll(() => engine.close());
   beforeAll(async () => {
     await initBackend();
     root = tempDir();
@@ -26,7 +30,10 @@ describe('one-click retrain, model versions and scoring', () => {
 
   it('builds, validates and activates a first model from good images, and scores never-seen defects above good parts', async () => {
     const before = tf.memory().numTensors;
-    const result = await retrainObjectType(store, { objectType: 'nut', inputSize: SIZE });
+    const result = await retrainObjectType(
+      { store, engine },
+      { objectType: 'nut', inputSize: SIZE },
+    );
     expect(result).toMatchObject({ activated: true, reason: 'first model of this type' });
     expect(result.metrics.defects).toBe('labels');
     expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
@@ -53,7 +60,10 @@ describe('one-click retrain, model versions and scoring', () => {
   });
 
   it('keeps older versions for rollback and reports a corrupt file without stopping', async () => {
-    const second = await retrainObjectType(store, { objectType: 'nut', inputSize: SIZE, seed: 2 });
+    const second = await retrainObjectType(
+      { store, engine },
+      { objectType: 'nut', inputSize: SIZE, seed: 2 },
+    );
     const models = store.models.list('nut');
     expect(models.length).toBe(2);
     const active = store.models.active('nut')!;
@@ -87,10 +97,10 @@ describe('one-click retrain, model versions and scoring', () => {
 
     const lone = tempDir();
     store.objectTypes.ensure('empty-type');
-    await expect(retrainObjectType(store, { objectType: 'empty-type' })).rejects.toThrow(
-      /0 good image\(s\); a model needs at least 10/,
-    );
-    await expect(retrainObjectType(store, { objectType: 'nope' })).rejects.toThrow(
+    await expect(
+      retrainObjectType({ store, engine }, { objectType: 'empty-type' }),
+    ).rejects.toThrow(/0 good image\(s\); a model needs at least 10/);
+    await expect(retrainObjectType({ store, engine }, { objectType: 'nope' })).rejects.toThrow(
       /No object type 'nope'/,
     );
     await expect(scoreForType(store, 'pill', [join(lone, 'x.png')])).rejects.toThrow(

@@ -24,7 +24,8 @@ export const trainingHandlers = {
     const job = ctx.jobs.start(
       'train',
       args,
-      (control) => runTrainJob({ store: ctx.store, engine: ctx.engine }, args, control),
+      (control) =>
+        runTrainJob({ store: ctx.store, engine: ctx.engine, emit: ctx.events.emit }, args, control),
       { lane: ENGINE_LANE },
     );
     return { jobId: job.id };

@@ -62,6 +62,66 @@ export const selfCheckArgs = z.object({
   size: z.number().int().min(1).max(2048).default(64),
 });
 
+const calibration = z.object({
+  method: z.enum(['f1-max', 'good-percentile', 'robust-outlier']),
+  threshold: z.number(),
+  low: z.number(),
+  high: z.number(),
+  unsureBand: z.number().min(0).max(0.5),
+  percentile: z.number().optional(),
+});
+
+export const inspectPrepareArgs = z
+  .object({
+    /** A model folder with a calibrated threshold. */
+    model: z.string().optional(),
+    /** Or: sample these files of the folder as zero-shot references, save them to `out`. */
+    zeroShot: z
+      .object({
+        objectType: z.string(),
+        files: z.array(z.string()).min(2),
+        out: z.string(),
+        inputSize: z.number().int().min(32).max(1024),
+        references: z.number().int().min(2).max(256).default(24),
+      })
+      .optional(),
+    batchSize: z.number().int().min(1).max(256).default(16),
+  })
+  .refine((a) => Boolean(a.model) !== Boolean(a.zeroShot), 'give a model folder or zeroShot');
+
+export const inspectBatchArgs = z.object({
+  /** The folder inspect-prepare answered with. */
+  modelPath: z.string(),
+  calibration,
+  files: z.array(z.string()),
+  /** Overlays are written here; none when null. */
+  heatmapDir: z.string().nullable(),
+  /** 'flagged': only DEFECT and UNSURE results get one (an OK image's map is all blue). */
+  heatmaps: z.enum(['flagged', 'all']).default('flagged'),
+  batchSize: z.number().int().min(1).max(256).default(16),
+});
+
+export const retrainArgs = z.object({
+  objectType: z.string(),
+  /** Good images the memory bank is built from. */
+  fit: z.array(z.string()).min(1),
+  validationGood: z.array(z.string()).min(1),
+  /** Defect-labelled images; synthetic defects are pasted into the good ones when empty. */
+  validationDefect: z.array(z.string()),
+  /** The active model's folder, judged on the same images. */
+  activePath: z.string().nullable(),
+  /** A model folder whose encoder to use (a SimCLR run); the pretrained MobileNetV3 when null. */
+  encoderFrom: z.string().nullable().default(null),
+  parent: z.string().nullable(),
+  out: z.string(),
+  inputSize: z.number().int().min(32).max(1024),
+  batchSize: z.number().int().min(1).max(256),
+  seed: z.number().int(),
+});
+
+export type InspectPrepareArgs = z.output<typeof inspectPrepareArgs>;
+export type InspectBatchArgs = z.output<typeof inspectBatchArgs>;
+export type RetrainArgs = z.output<typeof retrainArgs>;
 export type ImportProbeArgs = z.output<typeof importProbeArgs>;
 export type TrainArgs = z.output<typeof trainArgs>;
 export type SelfCheckArgs = z.output<typeof selfCheckArgs>;
@@ -82,6 +142,20 @@ export const engineTasks = {
   train: task(trainArgs, async () => (await import('./train.js')).trainModel),
   /** The seed's cross-type protocol on a dataset folder. */
   eval: task(evalRequest, async () => (await import('./eval.js')).evaluate),
+  /** Loads an inspection's model, or samples and saves zero-shot references; the calibration. */
+  'inspect-prepare': task(
+    inspectPrepareArgs,
+    async () => (await import('./inspect.js')).prepareInspection,
+  ),
+  /** Scores files into per-file results (with heatmaps) and per-file errors. */
+  'inspect-batch': task(inspectBatchArgs, async () => (await import('./inspect.js')).inspectBatch),
+  /** Frees the detector an inspection kept loaded between batches. */
+  'inspect-release': task(
+    z.object({}),
+    async () => (await import('./inspect.js')).releaseInspection,
+  ),
+  /** Fits, validates and saves a one-class model folder; the owner records it. */
+  retrain: task(retrainArgs, async () => (await import('./retrain.js')).fitOneClassModel),
 };
 
 export type EngineTasks = typeof engineTasks;

@@ -1,0 +1,92 @@
+// inspect/start (a job; also resumes an inspection a crash stopped), inspect/results, and the
+// review queue and verdicts. A verdict is stored with who and when, and becomes a 'review' label
+// on the image (recorded first if the inspected file was never imported), so retrain learns it.
+import { NotFoundError, BadArgumentError } from '../../shared/errors.js';
+import type { InspectRequest, ReviewDto, VerdictRequest } from '../../shared/dto.js';
+import { recordProbed, startSummary } from '../../data/importers/import.js';
+import { runInspection } from '../../inspection/inspect.js';
+import type { HandlerContext, Handlers } from '../context.js';
+import { existingFolder } from './datasets.js';
+import { page } from './paging.js';
+import { readSettings } from './settings.js';
+
+/** Starts an inspection job, or resumes one: an interrupted job runs again under its own id. */
+export function startInspection(ctx: HandlerContext, request: InspectRequest) {
+  const args = { ...request, folder: existingFolder(request.folder, 'The folder to inspect') };
+  const work = (job: Parameters<typeof runInspection>[2]) =>
+    runInspection({ store: ctx.store, engine: ctx.engine, emit: ctx.events.emit }, args, job);
+  if (args.inspectionId !== undefined) {
+    const inspection = ctx.store.inspections.get(args.inspectionId);
+    if (!inspection) throw new NotFoundError(`No inspection ${args.inspectionId}.`);
+    const previous = inspection.jobId ? ctx.jobs.get(inspection.jobId) : undefined;
+    if (previous?.status === 'running' || previous?.status === 'queued')
+      throw new BadArgumentError(
+        `Inspection ${inspection.id} is still running (job ${previous.id}).`,
+      );
+    if (previous?.status === 'interrupted') return ctx.jobs.resume<'inspect'>(previous.id, work);
+  }
+  return ctx.jobs.start('inspect', args, work);
+}
+
+export async function recordVerdict(
+  ctx: Pick<HandlerContext, 'store' | 'engine' | 'settings' | 'events'>,
+  request: VerdictRequest,
+): Promise<ReviewDto> {
+  const { store } = ctx;
+  const result = store.results.get(request.resultId);
+  if (!result) throw new NotFoundError(`No inspection result ${request.resultId}.`);
+  if (result.score === null || !result.objectType)
+    throw new BadArgumentError(
+      `Result ${result.id} has no score (${result.error ?? 'not scored'}); there is nothing to review.`,
+    );
+  const who = request.who ?? readSettings(ctx.settings).inspector;
+  const objectTypeId = store.objectTypes.ensure(result.objectType);
+  let imageId =
+    result.imageId ??
+    (result.sha256 ? store.images.find(objectTypeId, result.sha256)?.id : undefined);
+  if (imageId === undefined) {
+    // Never imported: the host reads it (hash, size, thumbnail) and it joins the type unsplit.
+    const outcomes = await ctx.engine.run('import-probe', {
+      entries: [
+        {
+          path: result.path,
+          objectType: result.objectType,
+          split: 'unsplit',
+          label: null,
+          defectKind: null,
+          maskPath: null,
+        },
+      ],
+      thumbnailsDir: store.paths.thumbnails,
+    });
+    const outcome = outcomes[0];
+    if (!outcome || 'problem' in outcome)
+      throw new NotFoundError(
+        `Cannot record the verdict's image: ${outcome && 'problem' in outcome ? outcome.problem.message : result.path}`,
+      );
+    const summary = startSummary(result.path, { layout: 'unlabeled', entries: [], skipped: [] });
+    recordProbed(store, summary, outcomes, who);
+    imageId = store.images.find(objectTypeId, outcome.probed.sha256)!.id;
+  }
+  const review = store.images.transaction(() => {
+    const added = store.reviews.add({
+      resultId: result.id,
+      verdict: request.verdict,
+      who,
+      note: request.note ?? null,
+    });
+    store.images.label(imageId, request.verdict, null, 'review', who);
+    store.results.setImage(result.id, imageId);
+    return added;
+  });
+  ctx.events.emit('datasets/changed', { objectTypes: [result.objectType] });
+  return review;
+}
+
+export const inspectionHandlers = {
+  'inspect/start': async (request, ctx) => ({ jobId: startInspection(ctx, request).id }),
+  'inspect/results': async (query, ctx) =>
+    page(query, (offset, limit) => ctx.store.results.list({ ...query, offset, limit })),
+  'review/queue': async (request, ctx) => ctx.store.results.reviewQueue(request),
+  'review/verdict': async (request, ctx) => recordVerdict(ctx, request),
+} satisfies Partial<Handlers>;

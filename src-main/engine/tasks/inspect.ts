@@ -1,0 +1,208 @@
+// Inspection as host tasks: prepare what scores an inspection (load a model folder, or sample a
+// folder's own files as zero-shot references and save them as a model folder the watch phase and
+// a resumed run reuse), then score batches of files into per-file results and per-file errors.
+// The owner streams batches and records each one, so no task ever holds a whole folder.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Decision } from '../../shared/dto.js';
+import { ImageError, ModelError, errorMessage } from '../../shared/errors.js';
+import { hashFile } from '../../data/image-io.js';
+import { writeHeatmapOverlay } from '../../data/heatmap.js';
+import { heatmapName, rawScores } from '../../inspection/scoring.js';
+import { initBackend } from '../backend.js';
+import { decodedBatches } from '../decoded-batches.js';
+import type { Detector } from '../detectors/detector.js';
+import { detectorEntry } from '../detectors/registry.js';
+import { ZeroShotDetector } from '../detectors/zero-shot/mutual-scoring.js';
+import { createEncoder } from '../encoders/registry.js';
+import { loadDetectorModel, saveDetectorModel, standardPreprocessing } from '../model-files.js';
+import { calibrateUnlabeled, decide, normalise, type Calibration } from '../threshold.js';
+import type { InspectBatchArgs, InspectPrepareArgs, TaskContext } from './index.js';
+
+export interface PreparedInspection {
+  modelPath: string;
+  kind: string;
+  inputSize: number;
+  calibration: Calibration;
+  /** Zero-shot: how many of the folder's images became references and calibrated the scale. */
+  references: number | null;
+  calibrationImages: number | null;
+}
+
+export interface InspectedFile {
+  path: string;
+  sha256: string;
+  rawScore: number;
+  score: number;
+  decision: Decision;
+  heatmapPath: string | null;
+}
+
+export interface InspectFileError {
+  path: string;
+  problem: string;
+  message: string;
+}
+
+export interface InspectBatchResult {
+  results: InspectedFile[];
+  errors: InspectFileError[];
+}
+
+/**
+ * The detector of the inspection being run, kept between batches: loading a model for every
+ * batch of 32 would cost more than scoring it. One at a time; `inspect-release` frees it.
+ */
+let cached: { dir: string; detector: Detector } | undefined;
+
+async function detectorFor(dir: string): Promise<Detector> {
+  if (cached?.dir === dir) return cached.detector;
+  releaseCached();
+  const { detector } = await loadDetectorModel(dir);
+  cached = { dir, detector };
+  return detector;
+}
+
+function releaseCached(): void {
+  cached?.detector.dispose();
+  cached = undefined;
+}
+
+export async function prepareInspection(
+  args: InspectPrepareArgs,
+  ctx: TaskContext,
+): Promise<PreparedInspection> {
+  await initBackend();
+  if (args.model) {
+    const { manifest } = await loadDetectorModel(args.model).then(async (loaded) => {
+      // Keep it loaded: the batches that follow use it.
+      releaseCached();
+      cached = { dir: args.model!, detector: loaded.detector };
+      return loaded;
+    });
+    if (!manifest.threshold) {
+      throw new ModelError(
+        `The model in ${args.model} has no calibrated threshold; retrain the object type.`,
+      );
+    }
+    return {
+      modelPath: args.model,
+      kind: manifest.kind,
+      inputSize: manifest.inputSize,
+      calibration: manifest.threshold,
+      references: null,
+      calibrationImages: null,
+    };
+  }
+  const zeroShot = args.zeroShot!;
+  const { inputSize } = zeroShot;
+  const created = detectorEntry('zero-shot').create(
+    await createEncoder('mobilenetv3', { inputSize }),
+    { inputSize, references: Math.max(2, Math.min(zeroShot.references, zeroShot.files.length)) },
+  );
+  if (!(created instanceof ZeroShotDetector))
+    throw new ModelError('The zero-shot registry entry changed.');
+  const detector = created;
+  try {
+    const batchOptions = { batchSize: args.batchSize, signal: ctx.signal };
+    ctx.log(`zero-shot: sampling references from ${zeroShot.files.length} of the folder's images`);
+    await detector.fit(decodedBatches(zeroShot.files, inputSize, batchOptions), {
+      total: zeroShot.files.length,
+      signal: ctx.signal,
+      onProgress: (done, total) => ctx.progress(done, total, 'sampling reference images'),
+    });
+    // The scale comes from the same sample: most images are good, so a robust outlier bound
+    // over their scores is the threshold (threshold.ts's calibrateUnlabeled).
+    const scores: number[] = [];
+    for await (const batch of rawScores(detector, zeroShot.files, batchOptions))
+      scores.push(...batch.map((r) => r.score));
+    const calibration = calibrateUnlabeled(scores);
+    await saveDetectorModel(zeroShot.out, detector, {
+      kind: 'zero-shot',
+      objectTypes: [zeroShot.objectType],
+      inputSize,
+      preprocessing: standardPreprocessing,
+      threshold: calibration,
+      metrics: {},
+      training: { references: detector.referenceCount, calibrationImages: scores.length },
+    });
+    releaseCached();
+    cached = { dir: zeroShot.out, detector };
+    return {
+      modelPath: zeroShot.out,
+      kind: 'zero-shot',
+      inputSize,
+      calibration,
+      references: detector.referenceCount,
+      calibrationImages: scores.length,
+    };
+  } catch (error) {
+    detector.dispose();
+    throw error;
+  }
+}
+
+function problemOf(error: unknown): string {
+  return error instanceof ImageError ? error.problem : 'error';
+}
+
+export async function inspectBatch(
+  args: InspectBatchArgs,
+  ctx: TaskContext,
+): Promise<InspectBatchResult> {
+  await initBackend();
+  const detector = await detectorFor(args.modelPath);
+  const errors: InspectFileError[] = [];
+  const hashes = new Map<string, string>();
+  // Hash first: a file that vanished since it was listed is reported, not scored.
+  for (const path of args.files) {
+    try {
+      hashes.set(path, await hashFile(path));
+    } catch (error) {
+      errors.push({ path, problem: problemOf(error), message: errorMessage(error) });
+    }
+  }
+  const results: InspectedFile[] = [];
+  if (args.heatmapDir) await mkdir(args.heatmapDir, { recursive: true });
+  for await (const batch of rawScores(detector, [...hashes.keys()], {
+    batchSize: args.batchSize,
+    signal: ctx.signal,
+    anomalyMaps: args.heatmapDir !== null,
+    onError: (error) => errors.push(error),
+  })) {
+    for (const result of batch) {
+      const score = normalise(result.score, args.calibration);
+      const decision = decide(score, args.calibration.unsureBand);
+      let heatmapPath: string | null = null;
+      if (args.heatmapDir && result.anomalyMap && (args.heatmaps === 'all' || decision !== 'OK')) {
+        const target = join(args.heatmapDir, heatmapName(result.path));
+        try {
+          await writeHeatmapOverlay(result.path, result.anomalyMap, target, {
+            normalise: (raw) => normalise(raw, args.calibration),
+          });
+          heatmapPath = target;
+        } catch (error) {
+          // The score stands without its overlay (the file may have vanished since decoding).
+          ctx.log(`no heatmap for ${result.path}: ${errorMessage(error)}`);
+        }
+      }
+      results.push({
+        path: result.path,
+        sha256: hashes.get(result.path)!,
+        rawScore: result.score,
+        score,
+        decision,
+        heatmapPath,
+      });
+    }
+    ctx.progress(results.length + errors.length, args.files.length);
+  }
+  return { results, errors };
+}
+
+/** Frees the detector kept between batches (the inspection ended). */
+export async function releaseInspection(): Promise<{ released: boolean }> {
+  const released = cached !== undefined;
+  releaseCached();
+  return { released };
+}

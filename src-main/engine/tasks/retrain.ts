@@ -1,0 +1,196 @@
+// The engine half of a one-click retrain: fit a one-class model on the good images the owner
+// chose, validate it on held-out good images and defect labels (or synthetic CutPaste defects
+// when there are none yet), judge the active model on the same images, and save the new model
+// folder atomically. The owner reads the store before and records the model row after.
+import { Rng, cutPaste, defaultCutPaste } from '../augment.js';
+import { initBackend } from '../backend.js';
+import { decodedBatches } from '../decoded-batches.js';
+import type { Detector } from '../detectors/detector.js';
+import { detectorEntry } from '../detectors/registry.js';
+import type { Encoder } from '../encoders/encoder.js';
+import { createEncoder } from '../encoders/registry.js';
+import { atThreshold, imageMetrics } from '../metrics.js';
+import {
+  loadDetectorModel,
+  loadModel,
+  saveDetectorModel,
+  standardPreprocessing,
+} from '../model-files.js';
+import { calibrate, type Calibration } from '../threshold.js';
+import { rawScores } from '../../inspection/scoring.js';
+import type { RetrainArgs, TaskContext } from './index.js';
+
+export interface ValidationMetrics {
+  /** 'labels': defect labels of the type; 'synthetic': CutPaste defects on held-out good images. */
+  defects: 'labels' | 'synthetic';
+  goodImages: number;
+  defectImages: number;
+  imageAuroc: number;
+  averagePrecision: number;
+  f1Max: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  falseAlarmRate: number;
+}
+
+export interface FittedModel {
+  path: string;
+  metrics: ValidationMetrics;
+  calibration: Calibration;
+  /** The active model's validation AUROC on the same images, when there is one. */
+  previousAuroc: number | null;
+  encoder: string;
+}
+
+interface Validation {
+  good: number[];
+  defect: number[];
+  kind: ValidationMetrics['defects'];
+}
+
+async function scoresOf(
+  detector: Detector,
+  paths: string[],
+  batchSize: number,
+  signal: AbortSignal,
+): Promise<number[]> {
+  const scores: number[] = [];
+  for await (const batch of rawScores(detector, paths, { batchSize, signal }))
+    scores.push(...batch.map((r) => r.score));
+  return scores;
+}
+
+/** Scores of held-out good images with small CutPaste defects pasted in (seeded, so comparable). */
+async function syntheticDefectScores(
+  detector: Detector,
+  goodPaths: string[],
+  seed: number,
+  batchSize: number,
+): Promise<number[]> {
+  const scores: number[] = [];
+  const rng = new Rng(seed);
+  const small = {
+    ...defaultCutPaste,
+    probability: 1,
+    minArea: 0.005,
+    maxArea: 0.03,
+    brightness: 0.2,
+  };
+  for await (const batch of decodedBatches(goodPaths, detector.inputSize, { batchSize })) {
+    const { images, pasted } = cutPaste(batch.images, rng, small);
+    try {
+      const results = await detector.score(images);
+      results.forEach((r, i) => pasted[i] && scores.push(r.score));
+    } finally {
+      images.dispose();
+    }
+  }
+  return scores;
+}
+
+async function validate(
+  detector: Detector,
+  args: RetrainArgs,
+  signal: AbortSignal,
+): Promise<Validation> {
+  const good = await scoresOf(detector, args.validationGood, args.batchSize, signal);
+  if (args.validationDefect.length > 0) {
+    return {
+      good,
+      defect: await scoresOf(detector, args.validationDefect, args.batchSize, signal),
+      kind: 'labels',
+    };
+  }
+  return {
+    good,
+    defect: await syntheticDefectScores(detector, args.validationGood, args.seed, args.batchSize),
+    kind: 'synthetic',
+  };
+}
+
+function metricsOf(v: Validation, calibration: Calibration): ValidationMetrics {
+  const scores = [...v.good, ...v.defect];
+  const labels = [...v.good.map(() => 0), ...v.defect.map(() => 1)];
+  const image = imageMetrics(scores, labels);
+  const at = atThreshold(scores, labels, calibration.threshold);
+  return {
+    defects: v.kind,
+    goodImages: v.good.length,
+    defectImages: v.defect.length,
+    imageAuroc: image.imageAuroc,
+    averagePrecision: image.averagePrecision,
+    f1Max: image.f1Max,
+    precision: at.precision,
+    recall: at.recall,
+    f1: at.f1,
+    falseAlarmRate: at.fp / Math.max(1, at.fp + at.tn),
+  };
+}
+
+/** The pretrained MobileNetV3, or the encoder of a model folder (a SimCLR run on own images). */
+async function encoderFor(args: RetrainArgs): Promise<{ encoder: Encoder; name: string }> {
+  if (!args.encoderFrom) {
+    return {
+      encoder: await createEncoder('mobilenetv3', { inputSize: args.inputSize }),
+      name: 'mobilenetv3',
+    };
+  }
+  const model = await loadModel(args.encoderFrom);
+  // The detector owns the encoder from here; a head, if any, is not needed.
+  model.head?.dispose();
+  return { encoder: model.encoder, name: args.encoderFrom };
+}
+
+export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
+  await initBackend();
+  const { inputSize, batchSize, seed } = args;
+  ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
+  const { encoder, name } = await encoderFor(args);
+  const detector = detectorEntry('one-class').create(encoder, { inputSize, seed });
+  try {
+    await detector.fit(decodedBatches(args.fit, inputSize, { batchSize, signal: ctx.signal }), {
+      total: args.fit.length,
+      signal: ctx.signal,
+      onProgress: (done, total, message) => ctx.progress(done, total, message ?? 'fitting'),
+    });
+    ctx.progress(0, 0, 'validating');
+    const validation = await validate(detector, args, ctx.signal);
+    const calibration =
+      validation.kind === 'labels'
+        ? calibrate(
+            [...validation.good, ...validation.defect],
+            [...validation.good.map(() => 0), ...validation.defect.map(() => 1)],
+          )
+        : calibrate(validation.good);
+    const metrics = metricsOf(validation, calibration);
+
+    // The active model, judged on exactly the same validation images.
+    let previousAuroc: number | null = null;
+    if (args.activePath) {
+      ctx.progress(0, 0, 'validating the active model on the same images');
+      const loaded = await loadDetectorModel(args.activePath);
+      try {
+        previousAuroc = metricsOf(
+          await validate(loaded.detector, args, ctx.signal),
+          calibration,
+        ).imageAuroc;
+      } finally {
+        loaded.detector.dispose();
+      }
+    }
+    await saveDetectorModel(args.out, detector, {
+      kind: 'one-class',
+      objectTypes: [args.objectType],
+      inputSize,
+      preprocessing: standardPreprocessing,
+      threshold: calibration,
+      metrics: { ...metrics },
+      ...(args.parent ? { parent: args.parent } : {}),
+      training: { goodImages: args.fit.length, seed, encoder: name },
+    });
+    return { path: args.out, metrics, calibration, previousAuroc, encoder: name };
+  } finally {
+    detector.dispose();
+  }
+}

@@ -1,0 +1,503 @@
+// Inspecting a camera folder, the main side: list the folder, hand the engine host batches of
+// files (inspect-prepare / inspect-batch), record each batch's results as it comes back and push
+// them as events; with watch, keep scoring new files as the camera finishes writing them. Only a
+// batch is ever in memory, and a resumed inspection skips every file that already has a result.
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, extname, join, resolve } from 'node:path';
+import { watch } from 'chokidar';
+import type { Emit } from '../shared/contract.js';
+import type { InspectRequest, InspectSummary, InspectionResultDto } from '../shared/dto.js';
+import { BadArgumentError, CancelledError, NotFoundError } from '../shared/errors.js';
+import { IMAGE_EXTENSIONS } from '../data/image-io.js';
+import type { Calibration } from '../engine/threshold.js';
+import type { InspectBatchResult } from '../engine/tasks/inspect.js';
+import type { EngineClient } from '../jobs/engine-client.js';
+import type { JobControl } from '../jobs/registry.js';
+import type { NewResult } from '../store/repos/results.repo.js';
+import type { Store } from '../store/store.js';
+
+export interface InspectDeps {
+  store: Store;
+  engine: EngineClient;
+  emit: Emit;
+}
+
+/** Files per host round trip: small enough that a cancel or a crash loses little. */
+export const INSPECT_BATCH = 32;
+/** Zero-shot: the folder's files sampled for references and the calibration of the scale. */
+export const ZERO_SHOT_SAMPLE = 64;
+export const ZERO_SHOT_REFERENCES = 24;
+/** A watched folder is scored zero-shot once this many files have arrived. */
+export const ZERO_SHOT_MIN_WATCH = 8;
+/** A file is ready when its size has not changed for this long. */
+export const SETTLE_MS = 600;
+/** Without watch, a file still growing after this long is reported rather than waited for. */
+const SETTLE_GIVE_UP_MS = 30_000;
+/** A file that fails to decode although it just changed is tried again this often. */
+const DECODE_RETRIES = 4;
+
+export function isImageFile(path: string): boolean {
+  const name = path.split(/[\\/]/).pop() ?? '';
+  return !name.startsWith('.') && IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+}
+
+/** The folder's image files (not its subfolders: a camera writes into one folder), sorted. */
+export function listImages(folder: string): string[] {
+  return readdirSync(folder, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && isImageFile(entry.name))
+    .map((entry) => resolve(folder, entry.name))
+    .sort();
+}
+
+/** <data>/cache/heatmaps/<inspection-id>/ */
+export function heatmapFolder(store: Store, inspectionId: number): string {
+  return join(store.paths.heatmaps, String(inspectionId));
+}
+
+/** <data>/cache/zero-shot/<inspection-id>/: the references a zero-shot inspection scores against. */
+export function zeroShotFolder(store: Store, inspectionId: number): string {
+  return join(dirname(store.paths.heatmaps), 'zero-shot', String(inspectionId));
+}
+
+/** An evenly spread sample of at most n items, in order. */
+function spread<T>(items: T[], n: number): T[] {
+  if (items.length <= n) return items;
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]!);
+}
+
+function stat(path: string): { size: number; mtimeMs: number } | undefined {
+  try {
+    const s = statSync(path);
+    return { size: s.size, mtimeMs: s.mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+interface Scorer {
+  modelId: number | null;
+  modelKind: string;
+  modelPath: string;
+  calibration: Calibration;
+}
+
+/**
+ * Files waiting to be scored. A file joins when listed or when the watcher sees it; it is ready
+ * once its size has held still for SETTLE_MS (a camera still writing it keeps it back), so a
+ * half-written file is never read. Memory: the paths not yet scored, nothing more.
+ */
+class FileQueue {
+  private readonly settling = new Map<string, { size: number; since: number; first: number }>();
+  private readonly ready: string[] = [];
+  private readonly queued = new Set<string>();
+  readonly attempts = new Map<string, number>();
+  private wake: (() => void) | undefined;
+
+  add(path: string, now = Date.now()): void {
+    if (this.queued.has(path)) return;
+    const s = stat(path);
+    this.queued.add(path);
+    // Files that have not changed for a while are ready at once (the usual case when listing).
+    if (s && now - s.mtimeMs > SETTLE_MS) this.ready.push(path);
+    else this.settling.set(path, { size: s?.size ?? -1, since: now, first: now });
+    this.wake?.();
+  }
+
+  /** A file that failed to decode right after it changed: settle again before another try. */
+  retry(path: string): void {
+    this.queued.delete(path);
+    this.attempts.set(path, (this.attempts.get(path) ?? 0) + 1);
+    const now = Date.now();
+    this.queued.add(path);
+    this.settling.set(path, { size: stat(path)?.size ?? -1, since: now, first: now });
+  }
+
+  remove(path: string): boolean {
+    const had = this.settling.delete(path);
+    if (had) this.queued.delete(path);
+    return had;
+  }
+
+  done(path: string): void {
+    this.queued.delete(path);
+    this.attempts.delete(path);
+  }
+
+  /** Moves settled files to ready; returns files that kept growing past `giveUpMs`. */
+  settle(giveUpMs: number, now = Date.now()): string[] {
+    const stuck: string[] = [];
+    for (const [path, entry] of this.settling) {
+      const s = stat(path);
+      const size = s?.size ?? -1;
+      if (size !== entry.size) {
+        entry.size = size;
+        entry.since = now;
+      } else if (now - entry.since >= SETTLE_MS) {
+        this.settling.delete(path);
+        this.ready.push(path);
+        continue;
+      }
+      if (now - entry.first > giveUpMs) {
+        this.settling.delete(path);
+        stuck.push(path);
+      }
+    }
+    return stuck;
+  }
+
+  take(n: number): string[] {
+    return this.ready.splice(0, n);
+  }
+
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  get waiting(): number {
+    return this.ready.length + this.settling.size;
+  }
+
+  /** Resolves when a file arrives, after `ms`, or on abort. */
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolveSleep) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
+        this.wake = undefined;
+        resolveSleep();
+      };
+      const timer = setTimeout(finish, ms);
+      signal.addEventListener('abort', finish, { once: true });
+      this.wake = finish;
+    });
+  }
+}
+
+/** Creates the inspection row (or takes up the one being resumed) and checks the request. */
+export function openInspection(
+  store: Store,
+  request: InspectRequest,
+  jobId: string,
+): { inspectionId: number; folder: string } {
+  const folder = resolve(request.folder);
+  if (request.inspectionId !== undefined) {
+    const existing = store.inspections.get(request.inspectionId);
+    if (!existing) throw new NotFoundError(`No inspection ${request.inspectionId}.`);
+    if (existing.folder !== folder)
+      throw new BadArgumentError(
+        `Inspection ${existing.id} scored ${existing.folder}, not ${folder}; resume it with its own folder.`,
+      );
+    store.inspections.setJob(existing.id, jobId);
+    return { inspectionId: existing.id, folder };
+  }
+  const objectTypeId = store.objectTypes.ensure(request.objectType);
+  const inspectionId = store.inspections.create({
+    folder,
+    objectTypeId,
+    jobId,
+    watch: request.watch ?? false,
+  });
+  return { inspectionId, folder };
+}
+
+export async function runInspection(
+  deps: InspectDeps,
+  request: InspectRequest,
+  job: JobControl,
+): Promise<InspectSummary> {
+  const { store, engine, emit } = deps;
+  const started = Date.now();
+  const resumed = request.inspectionId !== undefined;
+  const { inspectionId, folder } = openInspection(store, request, job.id);
+  const inspection = store.inspections.get(inspectionId)!;
+  const objectType = inspection.objectType ?? request.objectType;
+  const objectTypeId = store.objectTypes.ensure(objectType);
+  const heatmapDir = request.heatmaps === 'none' ? null : heatmapFolder(store, inspectionId);
+  const heatmaps = request.heatmaps === 'all' ? 'all' : 'flagged';
+  const queue = new FileQueue();
+
+  // The watcher starts before the listing, so a file written in between is not missed (the
+  // queue and the results table drop the duplicate).
+  const watcher = request.watch
+    ? watch(folder, {
+        ignoreInitial: true,
+        depth: 0,
+        awaitWriteFinish: { stabilityThreshold: SETTLE_MS, pollInterval: 100 },
+      })
+    : undefined;
+  if (watcher) {
+    const arrived = (path: string) => {
+      const full = resolve(path);
+      if (isImageFile(full) && !store.results.has(inspectionId, full)) queue.add(full);
+    };
+    watcher.on('add', arrived);
+    watcher.on('change', arrived);
+    watcher.on('unlink', (path) => {
+      if (queue.remove(resolve(path))) job.log(`${path} vanished before it could be scored`);
+    });
+    watcher.on('error', (error) => job.log(`watching ${folder}: ${String(error)}`));
+    await new Promise<void>((ready) => watcher.once('ready', () => ready()));
+  }
+
+  let listed = 0;
+  for (const path of listImages(folder)) {
+    if (store.results.has(inspectionId, path)) continue;
+    queue.add(path);
+    listed++;
+  }
+  job.log(
+    `${resumed ? 'resuming' : 'inspecting'} ${folder} as '${objectType}': ${listed} file(s) to score` +
+      (request.watch ? ', then watching for new ones' : ''),
+  );
+
+  let scorer: Scorer | undefined;
+  let done = 0;
+  let total = listed;
+  const counts = { scored: 0, failed: 0 };
+
+  const prepare = async (candidates: string[]): Promise<Scorer> => {
+    const model =
+      request.modelId !== undefined
+        ? store.models.get(request.modelId)
+        : inspection.modelId !== null
+          ? store.models.get(inspection.modelId)
+          : store.models.active(objectType);
+    if (request.modelId !== undefined && !model)
+      throw new NotFoundError(`No model ${request.modelId}.`);
+    if (model && !model.path)
+      throw new BadArgumentError(`Model ${model.id} has no model folder; retrain the type.`);
+    const reuse =
+      !model && inspection.modelPath && stat(join(inspection.modelPath, 'manifest.json'));
+    const options = { signal: job.signal, onLog: job.log };
+    const prepared =
+      model || reuse
+        ? await engine.run(
+            'inspect-prepare',
+            { model: model?.path ?? inspection.modelPath! },
+            options,
+          )
+        : await engine.run(
+            'inspect-prepare',
+            {
+              zeroShot: {
+                objectType,
+                files: spread(candidates, ZERO_SHOT_SAMPLE),
+                out: zeroShotFolder(store, inspectionId),
+                inputSize: request.inputSize ?? 224,
+                references: ZERO_SHOT_REFERENCES,
+              },
+            },
+            options,
+          );
+    store.inspections.setModel(inspectionId, {
+      modelId: model?.id ?? null,
+      modelPath: prepared.modelPath,
+      threshold: prepared.calibration.threshold,
+      unsureBand: prepared.calibration.unsureBand,
+    });
+    job.log(
+      model
+        ? `scoring with model ${model.id} (${model.name})`
+        : `scoring zero-shot: ${prepared.references ?? '?'} reference images of the folder, scale from ${prepared.calibrationImages ?? '?'} images`,
+    );
+    return {
+      modelId: model?.id ?? null,
+      modelKind: model?.kind ?? prepared.kind,
+      modelPath: prepared.modelPath,
+      calibration: prepared.calibration,
+    };
+  };
+
+  const record = (batch: InspectBatchResult, scorerNow: Scorer, retryable: Set<string>) => {
+    const rows: NewResult[] = [];
+    for (const r of batch.results) {
+      rows.push({
+        inspectionId,
+        path: r.path,
+        imageId: store.images.find(objectTypeId, r.sha256)?.id ?? null,
+        sha256: r.sha256,
+        modelId: scorerNow.modelId,
+        rawScore: r.rawScore,
+        score: r.score,
+        decision: r.decision,
+        heatmapPath: r.heatmapPath,
+        error: null,
+      });
+    }
+    for (const e of batch.errors) {
+      if (retryable.has(e.path)) continue;
+      rows.push({
+        inspectionId,
+        path: e.path,
+        imageId: null,
+        sha256: null,
+        modelId: scorerNow.modelId,
+        rawScore: null,
+        score: null,
+        decision: null,
+        heatmapPath: null,
+        error: `${e.problem}: ${e.message}`,
+      });
+    }
+    const ids = store.results.insertMany(rows);
+    const createdAt = new Date().toISOString();
+    rows.forEach((row, i) => {
+      const id = ids[i];
+      queue.done(row.path);
+      if (id === null || id === undefined) return;
+      if (row.error) {
+        counts.failed++;
+        job.log(`skipped ${row.error}`);
+      } else counts.scored++;
+      const dto: InspectionResultDto = {
+        id,
+        inspectionId,
+        objectType,
+        path: row.path,
+        imageId: row.imageId,
+        modelId: row.modelId,
+        score: row.score,
+        decision: row.decision,
+        heatmapPath: row.heatmapPath,
+        error: row.error,
+        createdAt,
+        review: null,
+      };
+      emit('inspect/result', dto);
+    });
+    done += rows.length;
+  };
+
+  const scoreReady = async (): Promise<void> => {
+    while (queue.readyCount > 0) {
+      if (job.signal.aborted) throw new CancelledError();
+      if (!scorer) {
+        const minimum = request.watch ? ZERO_SHOT_MIN_WATCH : 2;
+        const hasModel =
+          request.modelId !== undefined ||
+          store.models.active(objectType) !== undefined ||
+          Boolean(inspection.modelPath);
+        if (!hasModel && queue.readyCount < minimum) {
+          if (request.watch) return; // wait for more files to arrive
+          throw new BadArgumentError(
+            `Object type '${objectType}' has no model yet and ${folder} holds fewer than 2 images to score zero-shot. Add images or retrain the type.`,
+          );
+        }
+        const candidates = queue.take(Number.MAX_SAFE_INTEGER);
+        try {
+          scorer = await prepare(candidates);
+        } finally {
+          // Put them back in order for scoring.
+          for (const path of candidates) {
+            queue.done(path);
+            queue.add(path, Date.now() + SETTLE_MS + 1);
+          }
+        }
+      }
+      const files = queue.take(INSPECT_BATCH);
+      const batch = await engine.run(
+        'inspect-batch',
+        {
+          modelPath: scorer.modelPath,
+          calibration: scorer.calibration,
+          files,
+          heatmapDir,
+          heatmaps,
+        },
+        { signal: job.signal, onLog: job.log },
+      );
+      // A file that changed a moment ago and will not decode is most likely still being written.
+      const retryable = new Set<string>();
+      for (const e of batch.errors) {
+        const s = stat(e.path);
+        const fresh = s !== undefined && Date.now() - s.mtimeMs < 5 * SETTLE_MS;
+        if (
+          (e.problem === 'empty' || e.problem === 'corrupt') &&
+          fresh &&
+          (queue.attempts.get(e.path) ?? 0) < DECODE_RETRIES
+        ) {
+          retryable.add(e.path);
+          queue.retry(e.path);
+        }
+      }
+      record(batch, scorer, retryable);
+      job.progress(done, total, `${counts.scored} scored, ${counts.failed} unreadable`);
+    }
+  };
+
+  const recordStuck = (paths: string[]) => {
+    if (paths.length === 0 || !scorer) return;
+    record(
+      {
+        results: [],
+        errors: paths.map((path) => ({
+          path,
+          problem: 'still-being-written',
+          message: `${path}: the file kept changing for ${SETTLE_GIVE_UP_MS / 1000} s; score it again when it is complete.`,
+        })),
+      },
+      scorer,
+      new Set(),
+    );
+  };
+
+  try {
+    job.progress(0, total, 'starting');
+    // The folder as it is, then (without watch) whatever was still being written.
+    while (queue.waiting > 0) {
+      if (job.signal.aborted) throw new CancelledError();
+      recordStuck(queue.settle(request.watch ? Number.POSITIVE_INFINITY : SETTLE_GIVE_UP_MS));
+      await scoreReady();
+      if (queue.readyCount === 0 && queue.waiting > 0) {
+        if (request.watch && !scorer) break; // a zero-shot watch waits for enough files below
+        await queue.sleep(100, job.signal);
+      }
+    }
+    if (request.watch) {
+      job.log(`watching ${folder} for new images (cancel to stop)`);
+      while (!job.signal.aborted) {
+        await queue.sleep(queue.waiting > 0 ? 100 : 1000, job.signal);
+        if (job.signal.aborted) break;
+        queue.settle(Number.POSITIVE_INFINITY);
+        const before = done;
+        total = Math.max(total, done + queue.waiting);
+        await scoreReady();
+        if (done > before) job.progress(done, total, `${counts.scored} scored, watching`);
+      }
+      job.log('stopped watching');
+    }
+  } catch (error) {
+    // Cancelling a watch is how it ends: what was scored is the result, not an error.
+    if (!(request.watch && job.signal.aborted && error instanceof CancelledError)) throw error;
+  } finally {
+    await watcher?.close();
+    if (scorer) await engine.run('inspect-release', {}).catch(() => undefined);
+  }
+  store.inspections.finish(inspectionId);
+  const summary = summarise(store, inspectionId, (Date.now() - started) / 1000);
+  job.log(
+    `${summary.scored} scored: ${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK; ${summary.failed} unreadable`,
+  );
+  return summary;
+}
+
+export function summarise(store: Store, inspectionId: number, seconds = 0): InspectSummary {
+  const inspection = store.inspections.get(inspectionId);
+  if (!inspection) throw new NotFoundError(`No inspection ${inspectionId}.`);
+  const counts = store.results.counts(inspectionId);
+  const model = inspection.modelId !== null ? store.models.get(inspection.modelId) : undefined;
+  return {
+    inspectionId,
+    scored: counts.scored,
+    flagged: counts.flagged,
+    unsure: counts.unsure,
+    failed: counts.failed,
+    ok: counts.ok,
+    folder: inspection.folder,
+    objectType: inspection.objectType ?? '',
+    modelId: inspection.modelId,
+    modelKind: model?.kind ?? 'zero-shot',
+    threshold: inspection.threshold ?? Number.NaN,
+    seconds,
+  };
+}

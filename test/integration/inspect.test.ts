@@ -1,0 +1,207 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openServices, type AppServices } from '../../src-main/api/services.js';
+import type { InspectSummary, InspectionResultDto } from '../../src-main/shared/dto.js';
+import { generateDataset } from '../../src-main/data/synthetic/generate.js';
+import { gradient, tempDir } from '../fixtures/images.js';
+
+/** A camera folder: the test split of a generated type, flattened (`copies` times over). */
+function cameraFolder(root: string, type: string, copies = 1): string[] {
+  const folder = join(tempDir('defectscope-camera-'), type);
+  mkdirSync(folder, { recursive: true });
+  const copied: string[] = [];
+  const test = join(root, type, 'test');
+  for (const kind of readdirSync(test)) {
+    for (const name of readdirSync(join(test, kind))) {
+      for (let copy = 0; copy < copies; copy++) {
+        const target = join(folder, `${kind}-${copy}-${name}`);
+        copyFileSync(join(test, kind, name), target);
+        copied.push(target);
+      }
+    }
+  }
+  return copied;
+}
+
+/** Writes a PNG in pieces, as a slow camera would; the first piece lands before it returns. */
+function writeSlowly(path: string, bytes: Buffer, pieces: number, pauseMs: number): Promise<void> {
+  const step = Math.ceil(bytes.length / pieces);
+  writeFileSync(path, bytes.subarray(0, step));
+  return appendSlowly(path, bytes, step, pauseMs);
+}
+
+async function appendSlowly(path: string, bytes: Buffer, step: number, pauseMs: number) {
+  await new Promise((r) => setTimeout(r, pauseMs));
+  const file = await open(path, 'a');
+  try {
+    for (let at = step; at < bytes.length; at += step) {
+      await file.write(bytes.subarray(at, at + step));
+      await file.sync();
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+describe('inspecting a camera folder', () => {
+  let root: string;
+  let services: AppServices;
+  beforeAll(async () => {
+    root = tempDir();
+    await generateDataset(root, { seed: 3, perType: 12, size: 128, types: ['wood', 'pill'] });
+    services = openServices({ dataDir: tempDir() });
+  });
+  afterAll(() => services.close());
+
+  it('scores every good image of a never-seen type and reports every bad file without stopping', async () => {
+    const images = cameraFolder(root, 'wood');
+    const folder = join(images[0]!, '..');
+    writeFileSync(join(folder, 'zero.png'), Buffer.alloc(0));
+    writeFileSync(join(folder, 'notes.png'), 'this is a text file, not a picture\n');
+    const png = await sharp(gradient(64, 64), { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toBuffer();
+    writeFileSync(join(folder, 'truncated.png'), png.subarray(0, png.length >> 1));
+    writeFileSync(join(folder, 'readme.txt'), 'not an image by its name: ignored');
+    const slow = join(folder, 'slow.png');
+    const writing = writeSlowly(
+      slow,
+      await sharp(gradient(96, 96), { raw: { width: 96, height: 96, channels: 3 } })
+        .png()
+        .toBuffer(),
+      5,
+      300,
+    );
+
+    const events: InspectionResultDto[] = [];
+    const off = services.ctx.events.on('inspect/result', (r) => events.push(r));
+    const { jobId } = await services.router.invoke('inspect/start', {
+      folder,
+      objectType: 'wood',
+      inputSize: 128,
+      heatmaps: 'all',
+    });
+    const job = await services.ctx.jobs.settled(jobId);
+    await writing;
+    off();
+    expect(job.status).toBe('done');
+    const summary = job.result as InspectSummary;
+
+    const results = await services.router.invoke('inspect/results', {
+      inspectionId: summary.inspectionId,
+      limit: 1000,
+    });
+    const byName = new Map(results.items.map((r) => [r.path.split('/').pop()!, r]));
+    // Every image, the slowly written one too, has a score; every bad file has its reason.
+    for (const path of [...images, slow]) {
+      const result = byName.get(path.split('/').pop()!)!;
+      expect(result.error).toBeNull();
+      expect(result.score).toBeGreaterThanOrEqual(0);
+      expect(['OK', 'DEFECT', 'UNSURE']).toContain(result.decision);
+    }
+    expect(byName.get('zero.png')!.error).toMatch(/^empty/);
+    expect(byName.get('notes.png')!.error).toMatch(/^not-an-image/);
+    expect(byName.get('truncated.png')!.error).toMatch(/^corrupt/);
+    expect(byName.has('readme.txt')).toBe(false);
+    expect(summary).toMatchObject({
+      scored: images.length + 1,
+      failed: 3,
+      modelKind: 'zero-shot',
+      modelId: null,
+    });
+    expect(events.map((e) => e.id).sort()).toEqual(results.items.map((r) => r.id).sort());
+    // Results sort worst first; each scored one carries a heatmap in the inspection's cache folder.
+    const scored = results.items.filter((r) => r.score !== null);
+    const scores = scored.map((r) => r.score!);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    for (const r of scored) {
+      expect(r.heatmapPath).toContain(join('cache', 'heatmaps', String(summary.inspectionId)));
+      expect(existsSync(r.heatmapPath!)).toBe(true);
+    }
+  });
+
+  it('stores a verdict with who, when and note, and labels the never-imported image for retraining', async () => {
+    const [first] = await services.router.invoke('review/queue', { objectType: 'wood', limit: 5 });
+    expect(first).toBeDefined();
+    const review = await services.router.invoke('review/verdict', {
+      resultId: first!.id,
+      verdict: 'good',
+      who: 'ana',
+      note: 'glare, not a scratch',
+    });
+    expect(review).toMatchObject({ resultId: first!.id, verdict: 'good', who: 'ana' });
+    const after = (
+      await services.router.invoke('inspect/results', {
+        inspectionId: first!.inspectionId,
+        limit: 1000,
+      })
+    ).items.find((r) => r.id === first!.id)!;
+    // The result keeps its decision (audit trail); the image now exists with a review label.
+    expect(after.decision).toBe(first!.decision);
+    expect(after.review).toMatchObject({
+      verdict: 'good',
+      who: 'ana',
+      note: 'glare, not a scratch',
+    });
+    expect(after.imageId).not.toBeNull();
+    const images = await services.router.invoke('datasets/images', { objectTypes: ['wood'] });
+    expect(images.items).toEqual([
+      expect.objectContaining({ id: after.imageId, label: 'good', split: 'unsplit' }),
+    ]);
+    const queue = await services.router.invoke('review/queue', { objectType: 'wood' });
+    expect(queue.map((r) => r.id)).not.toContain(first!.id);
+    // Most uncertain first.
+    const distances = queue.map((r) => Math.abs(r.score! - 0.5));
+    expect(distances).toEqual([...distances].sort((a, b) => a - b));
+  });
+
+  it('fails cleanly when the engine host is killed mid-inspection, and the resumed inspection scores each image once', async () => {
+    // Several batches of files, so the host dies with work left.
+    const images = cameraFolder(root, 'pill', 6);
+    const folder = join(images[0]!, '..');
+    const seen = new Map<string, number>();
+    const off = services.ctx.events.on('inspect/result', (r) =>
+      seen.set(r.path, (seen.get(r.path) ?? 0) + 1),
+    );
+    const { jobId } = await services.router.invoke('inspect/start', {
+      folder,
+      objectType: 'pill',
+      inputSize: 128,
+    });
+    // Kill the host as soon as the first batch is recorded.
+    let killedPid: number | null = null;
+    const offKill = services.ctx.events.on('inspect/result', () => {
+      if (killedPid !== null) return;
+      killedPid = services.ctx.engine.pid;
+      process.kill(killedPid!, 'SIGKILL');
+    });
+    const failed = await services.ctx.jobs.settled(jobId);
+    offKill();
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ code: 'engine' });
+    expect(failed.error!.message).toMatch(/killed \(SIGKILL\)/);
+    const firstRun = seen.size;
+    expect(firstRun).toBeGreaterThan(0);
+    expect(firstRun).toBeLessThan(images.length);
+
+    const inspectionId = services.ctx.store.inspections.forJob(jobId)!.id;
+    const resumed = await services.router.invoke('inspect/start', {
+      folder,
+      objectType: 'pill',
+      inspectionId,
+      inputSize: 128,
+    });
+    const done = await services.ctx.jobs.settled(resumed.jobId);
+    off();
+    expect(done.status).toBe('done');
+    expect(services.ctx.engine.pid).not.toBe(killedPid);
+    expect(done.progress.total).toBe(images.length - firstRun);
+    expect(seen.size).toBe(images.length);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(done.result).toMatchObject({ inspectionId, scored: images.length, failed: 0 });
+  });
+});
