@@ -160,8 +160,8 @@ export class ResultsRepo {
              (SELECT COUNT(DISTINCT rv.result_id) FROM reviews rv JOIN results x ON x.id = rv.result_id
                WHERE x.inspection_id = r.inspection_id) AS reviewed
         FROM results r WHERE r.inspection_id = ?`);
-    this.allOf = db.prepare<[number], ResultRow>(
-      `${select} WHERE r.inspection_id = ? ORDER BY r.score IS NULL, r.score DESC, r.id`,
+    this.allOf = db.prepare<[number, number, number], ResultRow>(
+      `${select} WHERE r.inspection_id = ? ORDER BY r.score IS NULL, r.score DESC, r.id LIMIT ? OFFSET ?`,
     );
     this.linkImage = db.prepare<[number, number]>('UPDATE results SET image_id = ? WHERE id = ?');
     this.scoresOf = db.prepare<[number], { score: number }>(
@@ -212,9 +212,17 @@ export class ResultsRepo {
     return this.countStatement.get(inspectionId)!;
   }
 
-  /** Every result of an inspection, worst first, one row at a time (reports). */
-  *iterate(inspectionId: number): Generator<StoredResult> {
-    for (const row of this.allOf.iterate(inspectionId)) yield toDto(row);
+  /**
+   * Every result of an inspection, worst first, a page at a time (reports). Pages rather than a
+   * statement iterator: an open iterator would lock the connection against every other write
+   * (job progress, a running inspection) for as long as the caller awaits between rows.
+   */
+  *iterate(inspectionId: number, pageSize = 500): Generator<StoredResult> {
+    for (let offset = 0; ; offset += pageSize) {
+      const rows = this.allOf.all(inspectionId, pageSize, offset);
+      for (const row of rows) yield toDto(row);
+      if (rows.length < pageSize) return;
+    }
   }
 
   /** Links a result to the image record its verdict labelled; its decision stays as scored. */

@@ -1,0 +1,123 @@
+// `defectscope inspect <folder> --type NAME [--watch]`: scores a camera folder as an inspect/start
+// job (the engine host scores, the store keeps every result) and prints the worst images; with
+// --watch it keeps scoring new files until Ctrl-C, which stops it cleanly.
+import type { Command } from './command.js';
+import {
+  dataDirHelp,
+  dataDirOption,
+  intOption,
+  jsonHelp,
+  jsonOption,
+  stringOption,
+  table,
+} from './common.js';
+import { followJob, jobOutcome, servicesFor } from './follow-job.js';
+import type { InspectSummary } from '../shared/dto.js';
+import { BadArgumentError } from '../shared/errors.js';
+
+export const command: Command = {
+  name: 'inspect',
+  summary: 'score a camera folder (and with --watch, its new files) for an object type',
+  help: [
+    'Usage: defectscope inspect <folder> --type NAME [--watch] [--top N] [--json]',
+    '',
+    "Scores every image of the folder with the type's active model; a type without a model (even one",
+    'never seen before) is scored zero-shot against the folder itself. Results, heatmaps and the',
+    'inspection are stored (review them with `defectscope review`, report with `defectscope report`).',
+    'Files still being written are waited for; unreadable files are reported and skipped.',
+    '',
+    'Options:',
+    '  --type NAME        object type of the folder',
+    '  --watch            keep scoring new files as they arrive, until Ctrl-C',
+    '  --top N            rows of the worst-first table (default 15)',
+    '  --model ID         score with this model instead of the active one',
+    '  --size PX          zero-shot input side (default 224)',
+    '  --heatmaps WHICH   flagged (default), all or none',
+    '  --resume ID        continue inspection ID (after a crash): score only files without a result',
+    '  --backend NAME     gpu, node, wasm or cpu',
+    dataDirHelp,
+    jsonHelp,
+  ].join('\n'),
+  options: {
+    ...dataDirOption,
+    ...jsonOption,
+    type: { type: 'string' },
+    watch: { type: 'boolean' },
+    top: { type: 'string' },
+    model: { type: 'string' },
+    size: { type: 'string' },
+    heatmaps: { type: 'string' },
+    resume: { type: 'string' },
+    backend: { type: 'string' },
+  },
+  async run(args, ctx) {
+    const [folder, ...extra] = args.positionals;
+    if (!folder || extra.length > 0)
+      throw new BadArgumentError('give exactly one folder to inspect.');
+    const objectType = stringOption(args, 'type');
+    if (!objectType) throw new BadArgumentError('--type NAME is required.');
+    const heatmaps = stringOption(args, 'heatmaps');
+    if (heatmaps !== undefined && !['flagged', 'all', 'none'].includes(heatmaps))
+      throw new BadArgumentError(`--heatmaps must be flagged, all or none, not '${heatmaps}'.`);
+    const top = intOption(args, 'top', 15);
+    const modelId = stringOption(args, 'model') ? intOption(args, 'model', 1) : undefined;
+    const inspectionId = stringOption(args, 'resume') ? intOption(args, 'resume', 1) : undefined;
+    const size = stringOption(args, 'size') ? intOption(args, 'size', 224, 32) : undefined;
+    const services = servicesFor(args);
+    try {
+      const watch = Boolean(args.values.watch);
+      const { jobId } = await services.router.invoke('inspect/start', {
+        folder,
+        objectType,
+        ...(watch ? { watch } : {}),
+        ...(modelId !== undefined ? { modelId } : {}),
+        ...(inspectionId !== undefined ? { inspectionId } : {}),
+        ...(size !== undefined ? { inputSize: size } : {}),
+        ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
+      });
+      // While watching, each flagged file is news worth a line of its own.
+      const off = watch
+        ? services.ctx.events.on('inspect/result', (r) => {
+            if (r.decision === 'DEFECT' || r.decision === 'UNSURE' || r.error)
+              ctx.err(`${r.decision ?? 'UNREADABLE'} ${r.score?.toFixed(3) ?? ''} ${r.path}`);
+          })
+        : () => {};
+      let summary: InspectSummary;
+      try {
+        summary = jobOutcome<InspectSummary>(await followJob(services, jobId, ctx, 'inspect'));
+      } finally {
+        off();
+      }
+      const worst = await services.router.invoke('inspect/results', {
+        inspectionId: summary.inspectionId,
+        limit: top,
+      });
+      if (args.values.json) {
+        ctx.out(JSON.stringify({ ...summary, worst: worst.items }, null, 2));
+        return 0;
+      }
+      ctx.out(
+        `Inspection ${summary.inspectionId} of ${summary.folder} as '${summary.objectType}' ` +
+          `(${summary.modelId !== null ? `model ${summary.modelId}, ${summary.modelKind}` : 'zero-shot'}), ${summary.seconds.toFixed(1)} s:`,
+      );
+      ctx.out(
+        table(
+          ['decision', 'score', 'image', 'heatmap'],
+          worst.items.map((r) => [
+            r.decision ?? 'UNREADABLE',
+            r.score?.toFixed(3) ?? '',
+            r.path,
+            r.heatmapPath ?? r.error ?? '',
+          ]),
+        ),
+      );
+      ctx.out(
+        `${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK, ${summary.failed} unreadable. ` +
+          `Review: defectscope review list; report: defectscope report ${summary.inspectionId} --html FILE`,
+      );
+      return 0;
+    } finally {
+      await services.close();
+    }
+  },
+};
