@@ -1,9 +1,17 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openServices, type AppServices } from '../../src-main/api/services.js';
+import { runCli } from '../../src-main/cli/main.js';
 import type { InspectSummary, InspectionResultDto } from '../../src-main/shared/dto.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
 import { gradient, tempDir } from '../fixtures/images.js';
@@ -157,6 +165,97 @@ describe('inspecting a camera folder', () => {
     // Most uncertain first.
     const distances = queue.map((r) => Math.abs(r.score! - 0.5));
     expect(distances).toEqual([...distances].sort((a, b) => a - b));
+  });
+
+  it('lists the queue, records a verdict and writes HTML and CSV reports from the command line', async () => {
+    const dataDir = services.ctx.store.paths.root;
+    const out: string[] = [];
+    const cli = { out: (line: string) => out.push(line), err: () => undefined, interactive: false };
+    const [inspection] = services.ctx.store.inspections.list(1);
+    // A result already linked to an image (reviewed above), so no engine host is needed.
+    const reviewed = (
+      await services.router.invoke('inspect/results', { inspectionId: inspection!.id, limit: 1000 })
+    ).items.find((r) => r.review)!;
+    expect(
+      await runCli(
+        [
+          'review',
+          'verdict',
+          String(reviewed.id),
+          'defect',
+          '--by',
+          'bo',
+          '--note',
+          'second look',
+          '--data-dir',
+          dataDir,
+        ],
+        cli,
+      ),
+    ).toBe(0);
+    expect(services.ctx.store.reviews.history(reviewed.id).map((r) => [r.verdict, r.who])).toEqual([
+      ['good', 'ana'],
+      ['defect', 'bo'],
+    ]);
+    out.length = 0;
+    expect(
+      await runCli(['review', 'list', '--status', 'all', '--json', '--data-dir', dataDir], cli),
+    ).toBe(0);
+    const listed = JSON.parse(out.join('\n')) as InspectionResultDto[];
+    expect(listed.map((r) => r.id)).not.toContain(reviewed.id);
+
+    const html = join(tempDir(), 'report.html');
+    const csv = join(tempDir(), 'report.csv');
+    expect(
+      await runCli(
+        ['report', String(inspection!.id), '--html', html, '--csv', csv, '--data-dir', dataDir],
+        cli,
+      ),
+    ).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<svg');
+    expect(page).toContain('threshold 0.5');
+    expect(page).toContain('zero-shot');
+    const lines = readFileSync(csv, 'utf8').trim().split('\n');
+    const summary = services.ctx.store.results.counts(inspection!.id);
+    expect(lines).toHaveLength(summary.files + 1);
+    expect(lines.some((l) => l.includes('second look'))).toBe(true);
+  });
+
+  it('keeps scoring files the camera writes into a watched folder until cancelled', async () => {
+    const source = cameraFolder(root, 'wood');
+    const folder = tempDir('defectscope-watch-');
+    // wood has no model: the watch scores zero-shot once enough files have arrived.
+    for (const path of source.slice(0, 9)) copyFileSync(path, join(folder, path.split('/').pop()!));
+    const results: InspectionResultDto[] = [];
+    const off = services.ctx.events.on('inspect/result', (r) => results.push(r));
+    const { jobId } = await services.router.invoke('inspect/start', {
+      folder,
+      objectType: 'wood',
+      inputSize: 128,
+      watch: true,
+    });
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 200 && results.length < n; i++)
+        await new Promise((r) => setTimeout(r, 100));
+    };
+    await waitFor(9);
+    expect(results).toHaveLength(9);
+    // The camera adds a file slowly, a broken one, and one that vanishes at once.
+    const png = readFileSync(source[9]!);
+    const slow = writeSlowly(join(folder, 'late.png'), png, 4, 250);
+    writeFileSync(join(folder, 'broken.png'), png.subarray(0, 100));
+    await slow;
+    await waitFor(11);
+    services.ctx.jobs.cancel(jobId);
+    const job = await services.ctx.jobs.settled(jobId);
+    off();
+    expect(job.status).toBe('done');
+    const byName = new Map(results.map((r) => [r.path.split('/').pop()!, r]));
+    expect(byName.get('late.png')).toMatchObject({ error: null });
+    expect(byName.get('late.png')!.score).not.toBeNull();
+    expect(byName.get('broken.png')!.error).toMatch(/^corrupt/);
+    expect(job.result).toMatchObject({ scored: 10, failed: 1 });
   });
 
   it('fails cleanly when the engine host is killed mid-inspection, and the resumed inspection scores each image once', async () => {
