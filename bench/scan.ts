@@ -1,0 +1,105 @@
+// Folder inspection benchmark: inspects folders of 1,000 and 10,000 generated 128 px images with
+// a fitted one-class model, through the same services as the app (the engine host scores, the
+// store records every result), and reports images per second and the peak resident memory of
+// the whole process tree (this process, the engine host and its workers). The last line is JSON:
+// {"results": [{"images": N, "img_s": X, "peak_rss_mb": M}]}. Run: npm run bench:scan [-- 1000 10000]
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openServices } from '../src-main/api/services.js';
+import { generateDataset } from '../src-main/data/synthetic/generate.js';
+import { jobOutcome } from '../src-main/cli/follow-job.js';
+import type { InspectSummary, RetrainSummary } from '../src-main/shared/dto.js';
+
+const SIZE = 128;
+const TYPE = 'pill';
+
+/** Resident memory (bytes) of a process and all its descendants, from /proc (Linux). */
+function treeRss(root: number): number {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  let total = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      total += kb * 1024;
+    } catch {
+      continue;
+    }
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
+const sizes = counts.length > 0 ? counts : [1000, 10_000];
+const work = mkdtempSync(join(tmpdir(), 'defectscope-bench-scan-'));
+const services = openServices({ dataDir: join(work, 'data') });
+const { router } = services;
+const results: { images: number; img_s: number; peak_rss_mb: number }[] = [];
+try {
+  // A few hundred distinct images, fitted once; each folder cycles through them under new names.
+  const dataset = join(work, 'dataset');
+  await generateDataset(dataset, { seed: 11, perType: 160, size: SIZE, types: [TYPE] });
+  const imported = await router.invoke('datasets/import', {
+    root: join(dataset, TYPE),
+    objectType: TYPE,
+  });
+  jobOutcome(await services.ctx.jobs.settled(imported.jobId));
+  const retrain = await router.invoke('retrain/start', { objectType: TYPE, inputSize: SIZE });
+  const model = jobOutcome<RetrainSummary>(await services.ctx.jobs.settled(retrain.jobId));
+  const sources: string[] = [];
+  for (const split of ['train', 'test'])
+    for (const kind of readdirSync(join(dataset, TYPE, split)))
+      for (const name of readdirSync(join(dataset, TYPE, split, kind)))
+        sources.push(join(dataset, TYPE, split, kind, name));
+  console.error(`model ${model.modelId} fitted; ${sources.length} distinct images`);
+
+  for (const n of sizes) {
+    const folder = join(work, `camera-${n}`);
+    mkdirSync(folder);
+    for (let i = 0; i < n; i++)
+      copyFileSync(
+        sources[i % sources.length]!,
+        join(folder, `img-${String(i).padStart(6, '0')}.png`),
+      );
+    // The host is already warm (it fitted the model), so the time is scanning, not start-up.
+    let peak = treeRss(process.pid);
+    const sampler = setInterval(() => (peak = Math.max(peak, treeRss(process.pid))), 250);
+    const started = performance.now();
+    const { jobId } = await router.invoke('inspect/start', { folder, objectType: TYPE });
+    const summary = jobOutcome<InspectSummary>(await services.ctx.jobs.settled(jobId));
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    peak = Math.max(peak, treeRss(process.pid));
+    const row = {
+      images: n,
+      img_s: Math.round((summary.scored / seconds) * 10) / 10,
+      peak_rss_mb: Math.round(peak / 2 ** 20),
+    };
+    console.error(
+      `${n} images: ${summary.scored} scored (${summary.flagged} DEFECT, ${summary.unsure} UNSURE) in ${seconds.toFixed(1)} s`,
+    );
+    results.push(row);
+    rmSync(folder, { recursive: true, force: true });
+  }
+} finally {
+  await services.close();
+  rmSync(work, { recursive: true, force: true });
+}
+console.log(JSON.stringify({ results }));
