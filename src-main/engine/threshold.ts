@@ -85,9 +85,11 @@ export function calibrate(
 }
 
 /**
- * Calibrates from the scores of an unlabeled folder (zero-shot): most images are assumed good,
- * so the threshold is a robust outlier bound, median + k·1.4826·MAD (k = 3 by default), which
- * the defective minority cannot drag along as it would a mean and standard deviation.
+ * Calibrates from the scores of an unlabeled folder (zero-shot). Most images are assumed good,
+ * but a batch may hold many defects, which inflate a median and its MAD. So the good images'
+ * distribution is read off the lower tail alone, which defects (high scores) do not reach: with
+ * q05 and q30 of all scores as the good scores' 5th and 30th percentiles, σ = (q30 − q05) / 1.121
+ * and the mean is q30 + 0.524σ (normal quantiles); the threshold is that mean + kσ (k = 3).
  */
 export function calibrateUnlabeled(
   scores: ArrayLike<number>,
@@ -96,12 +98,13 @@ export function calibrateUnlabeled(
   if (scores.length < 2)
     throw new BadArgumentError('Calibrating an unlabeled folder needs at least 2 scores.');
   const unsureBand = options.unsureBand ?? DEFAULT_UNSURE_BAND;
-  const median = quantile(scores, 0.5);
-  const deviations = Array.from(scores, (s) => Math.abs(s - median));
-  const spread = Math.max(1.4826 * quantile(deviations, 0.5), 1e-12);
-  const threshold = median + (options.k ?? 3) * spread;
-  const span = threshold - median;
-  return { method: 'robust-outlier', threshold, low: median, high: threshold + span, unsureBand };
+  const q05 = quantile(scores, 0.05);
+  const q30 = quantile(scores, 0.3);
+  const sigma = Math.max((q30 - q05) / 1.121, 1e-12);
+  const mean = q30 + 0.524 * sigma;
+  const threshold = mean + (options.k ?? 3) * sigma;
+  const span = threshold - mean;
+  return { method: 'robust-outlier', threshold, low: mean, high: threshold + span, unsureBand };
 }
 
 /** Raw score → 0..1 with the threshold at 0.5 (piecewise linear, monotonic, clipped). */

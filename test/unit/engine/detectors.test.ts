@@ -68,6 +68,12 @@ describe('detectors', () => {
     expect(groups).toEqual(['a', 'b', 'c']);
     expect(await greedyCoreset(points, { size: 10 })).toHaveLength(6);
     points.dispose();
+    // Many patches: the search runs on a sample of candidates but returns indices of all rows.
+    const many = tf.randomUniform([1000, 4], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const picked = await greedyCoreset(many, { size: 10, maxCandidates: 100, seed: 2 });
+    expect(new Set(picked).size).toBe(10);
+    expect(picked.every((i) => Number.isInteger(i) && i >= 0 && i < 1000)).toBe(true);
+    many.dispose();
   });
 
   it('one-class: fitted on good surfaces, flags a dark blot it has never seen, and its map points at it', async () => {

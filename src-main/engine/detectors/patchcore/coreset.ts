@@ -3,6 +3,7 @@
 // Distances are computed in a seeded random projection (Johnson–Lindenstrauss) for speed.
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError } from '../../../shared/errors.js';
+import { Rng } from '../../augment.js';
 
 export interface CoresetOptions {
   /** How many patches to keep. */
@@ -10,6 +11,11 @@ export interface CoresetOptions {
   /** Dimensions of the random projection used only for selection. */
   projection?: number;
   seed?: number;
+  /**
+   * Candidates the greedy search considers; beyond this a seeded uniform sample of the patches is
+   * searched. Time grows with candidates × size, so this bounds fitting on many images.
+   */
+  maxCandidates?: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -23,9 +29,9 @@ export async function greedyCoreset(
   features: tf.Tensor2D,
   options: CoresetOptions,
 ): Promise<number[]> {
-  const [count, channels] = features.shape;
-  const size = Math.min(options.size, count);
-  if (size >= count) return Array.from({ length: count }, (_, i) => i);
+  const [total, channels] = features.shape;
+  const size = Math.min(options.size, total);
+  if (size >= total) return Array.from({ length: total }, (_, i) => i);
   const dims = Math.min(options.projection ?? 32, channels);
   const seed = options.seed ?? 0;
   const projected = tf.tidy(() =>
@@ -36,8 +42,17 @@ export async function greedyCoreset(
           tf.randomNormal([channels, dims], 0, 1 / Math.sqrt(dims), 'float32', seed),
         ),
   );
-  const x = (await projected.data()) as Float32Array;
+  const projectedValues = (await projected.data()) as Float32Array;
   projected.dispose();
+  const candidates = candidateRows(total, options.maxCandidates ?? 200_000, seed);
+  const count = candidates.length;
+  const picks = Math.min(size, count);
+  const x = candidates.length === total ? projectedValues : new Float32Array(count * dims);
+  if (x !== projectedValues) {
+    candidates.forEach((row, i) =>
+      x.set(projectedValues.subarray(row * dims, (row + 1) * dims), i * dims),
+    );
+  }
 
   const norms = new Float32Array(count);
   for (let i = 0; i < count; i++) {
@@ -48,7 +63,7 @@ export async function greedyCoreset(
   const minDistance = new Float32Array(count).fill(Infinity);
   const chosen: number[] = [];
   let next = seed % count;
-  for (let step = 0; step < size; step++) {
+  for (let step = 0; step < picks; step++) {
     chosen.push(next);
     const c = next * dims;
     const centerNorm = norms[next]!;
@@ -66,11 +81,21 @@ export async function greedyCoreset(
     }
     next = farthest;
     if (step % 256 === 255) {
-      options.onProgress?.(step + 1, size);
+      options.onProgress?.(step + 1, picks);
       await new Promise((resolve) => setImmediate(resolve)); // let progress and cancel through
       if (options.signal?.aborted) throw new CancelledError('Fitting was cancelled.');
     }
   }
-  options.onProgress?.(size, size);
-  return chosen;
+  options.onProgress?.(picks, picks);
+  return chosen.map((i) => candidates[i]!);
+}
+
+/** All rows, or a seeded uniform sample of `limit` of them in ascending order. */
+function candidateRows(total: number, limit: number, seed: number): number[] {
+  const all = Array.from({ length: total }, (_, i) => i);
+  if (total <= limit) return all;
+  return new Rng(seed)
+    .shuffle(all)
+    .slice(0, limit)
+    .sort((a, b) => a - b);
 }
