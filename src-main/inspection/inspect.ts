@@ -471,7 +471,10 @@ export async function runInspection(
     if (!(request.watch && job.signal.aborted && error instanceof CancelledError)) throw error;
   } finally {
     await watcher?.close();
-    if (scorer) await engine.run('inspect-release', {}).catch(() => undefined);
+    // Only a host that is still up holds the detector; a crashed or closed one held it last
+    // (and asking would start a fresh host for nothing).
+    if (scorer && engine.pid !== null)
+      await engine.run('inspect-release', {}).catch(() => undefined);
   }
   store.inspections.finish(inspectionId);
   const summary = summarise(store, inspectionId, (Date.now() - started) / 1000);

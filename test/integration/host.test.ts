@@ -221,9 +221,10 @@ describe('engine host', () => {
         error: { code: 'not-found' },
       },
     );
-    expect(await router.answer('models/list', {})).toMatchObject({
+    expect(await router.answer('models/list', {})).toEqual({ ok: true, value: [] });
+    expect(await router.answer('models/activate', { modelId: 99_999 })).toMatchObject({
       ok: false,
-      error: { code: 'unavailable' },
+      error: { code: 'not-found' },
     });
     expect(
       await router.answer('datasets/relabel', { imageIds: [99_999], label: 'good' }),

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openServices, type AppServices } from '../../src-main/api/services.js';
 import { runCli } from '../../src-main/cli/main.js';
+import { resumeInterruptedInspections } from '../../src-main/api/handlers/inspection.js';
 import type { InspectSummary, InspectionResultDto } from '../../src-main/shared/dto.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
 import { gradient, tempDir } from '../fixtures/images.js';
@@ -258,9 +259,43 @@ describe('inspecting a camera folder', () => {
     expect(job.result).toMatchObject({ scored: 10, failed: 1 });
   });
 
+  it('resumes an inspection the app was closed during, under the same job, when the app starts again', async () => {
+    const images = cameraFolder(root, 'pill', 2);
+    const folder = join(images[0]!, '..');
+    const dataDir = tempDir();
+    const first = openServices({ dataDir });
+    const { jobId } = await first.router.invoke('inspect/start', {
+      folder,
+      objectType: 'pill',
+      inputSize: 128,
+    });
+    await new Promise<void>((resolveFirst) => {
+      const off = first.ctx.events.on('inspect/result', () => {
+        off();
+        resolveFirst();
+      });
+    });
+    const inspectionId = first.ctx.store.inspections.forJob(jobId)!.id;
+    await first.close(); // records the job interrupted, as a closing app does
+
+    const second = openServices({ dataDir });
+    try {
+      const before = second.ctx.store.results.counts(inspectionId);
+      expect(before.files).toBeLessThan(images.length);
+      expect(second.ctx.jobs.get(jobId)!.status).toBe('interrupted');
+      expect(resumeInterruptedInspections(second.ctx)).toEqual([jobId]);
+      const job = await second.ctx.jobs.settled(jobId);
+      expect(job.status).toBe('done');
+      expect(job.result).toMatchObject({ scored: images.length });
+      expect(job.progress.total).toBe(images.length - before.files);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('fails cleanly when the engine host is killed mid-inspection, and the resumed inspection scores each image once', async () => {
     // Several batches of files, so the host dies with work left.
-    const images = cameraFolder(root, 'pill', 6);
+    const images = cameraFolder(root, 'pill', 4);
     const folder = join(images[0]!, '..');
     const seen = new Map<string, number>();
     const off = services.ctx.events.on('inspect/result', (r) =>

@@ -28,6 +28,28 @@ export function startInspection(ctx: HandlerContext, request: InspectRequest) {
   return ctx.jobs.start('inspect', args, work);
 }
 
+/**
+ * Resumes every inspection whose job was interrupted (the app closed or crashed while it ran),
+ * under the same job id, skipping the files it had already scored. The desktop app and the
+ * headless server call this once at start-up; a one-off CLI command does not, as it would stop
+ * them again when it exits.
+ */
+export function resumeInterruptedInspections(ctx: HandlerContext): string[] {
+  const resumed: string[] = [];
+  for (const job of ctx.jobs.interruptedJobs('inspect')) {
+    const inspection = ctx.store.inspections.forJob(job.id);
+    if (!inspection) continue;
+    try {
+      startInspection(ctx, { ...job.args, inspectionId: inspection.id });
+      resumed.push(job.id);
+    } catch (error) {
+      // The folder may be gone (a removed USB drive); the job stays interrupted and says why.
+      console.error(`Inspection ${inspection.id} was not resumed: ${String(error)}`);
+    }
+  }
+  return resumed;
+}
+
 export async function recordVerdict(
   ctx: Pick<HandlerContext, 'store' | 'engine' | 'settings' | 'events'>,
   request: VerdictRequest,
