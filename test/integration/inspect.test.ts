@@ -260,7 +260,7 @@ describe('inspecting a camera folder', () => {
   });
 
   it('resumes an inspection the app was closed during, under the same job, when the app starts again', async () => {
-    const images = cameraFolder(root, 'pill', 2);
+    const images = cameraFolder(root, 'pill', 4);
     const folder = join(images[0]!, '..');
     const dataDir = tempDir();
     const first = openServices({ dataDir });
