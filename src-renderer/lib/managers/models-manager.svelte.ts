@@ -50,7 +50,7 @@ export class ModelsManager {
       };
     }
     if (this.reviewed && this.reviewed.scores.length > 0) {
-      return { data: this.reviewed, source: 'images reviewed by inspectors' };
+      return { data: this.reviewed, source: 'labeled or reviewed images it scored in inspections' };
     }
     return null;
   }
@@ -79,25 +79,34 @@ export class ModelsManager {
     await this.loadReviewed();
   }
 
-  /** Reviewed results of the selected model: real verdicts make an honest curve too. */
+  /**
+   * Labeled images the selected model scored in inspections: the verdict where an inspector gave
+   * one, else the image's own label from its dataset. Real truth, so an honest curve.
+   */
   private async loadReviewed(): Promise<void> {
     const model = this.selected;
     this.reviewed = null;
     if (!model || model.validation?.scores.length) return;
     const objectType = model.objectTypes[0];
-    const page = await this.app.attempt(() =>
-      this.client.invoke('inspect/results', {
-        ...(objectType ? { objectType } : {}),
-        limit: 1000,
-      }),
-    );
-    const reviewed = (page?.items ?? []).filter(
-      (r) => r.modelId === model.id && r.review && r.score !== null,
-    );
-    this.reviewed = {
-      scores: reviewed.map((r) => r.score!),
-      labels: reviewed.map((r) => (r.review!.verdict === 'defect' ? 1 : 0)),
-    };
+    if (!objectType) return;
+    const [results, images] = await Promise.all([
+      this.app.attempt(() => this.client.invoke('inspect/results', { objectType, limit: 1000 })),
+      this.app.attempt(() =>
+        this.client.invoke('datasets/images', { objectTypes: [objectType], limit: 1000 }),
+      ),
+    ]);
+    const labelOf = new Map((images?.items ?? []).map((image) => [image.id, image.label]));
+    const scores: number[] = [];
+    const labels: (0 | 1)[] = [];
+    for (const result of results?.items ?? []) {
+      if (result.modelId !== model.id || result.score === null) continue;
+      const truth =
+        result.review?.verdict ?? (result.imageId !== null ? labelOf.get(result.imageId) : null);
+      if (!truth) continue;
+      scores.push(result.score);
+      labels.push(truth === 'defect' ? 1 : 0);
+    }
+    this.reviewed = { scores, labels };
   }
 
   async activate(modelId: number): Promise<void> {

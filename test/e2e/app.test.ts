@@ -1,0 +1,231 @@
+// The inspector's loop in the real UI: `defectscope serve` on a fresh data folder, driven in
+// Debian's Chromium — import a generated dataset, train and watch progress, inspect a folder and
+// see the flags, review with the keyboard, and find the verdicts still there after a reload.
+// A screenshot of every view goes to test/e2e/screenshots/ on each run.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = '/usr/bin/chromium';
+const root = join(import.meta.dirname, '..', '..');
+const shots = join(root, 'test', 'e2e', 'screenshots');
+const cli = join(root, 'bin', 'defectscope.js');
+const hasChromium = existsSync(CHROMIUM);
+
+const title = hasChromium
+  ? 'DefectScope in Chromium'
+  : `DefectScope in Chromium — skipped: ${CHROMIUM} is not installed (apt-get install chromium)`;
+
+describe.skipIf(!hasChromium)(title, () => {
+  let scratch: string;
+  let samples: string;
+  let camera: string;
+  let server: ChildProcess;
+  let browser: Browser;
+  let page: Page;
+  let url: string;
+
+  const nav = (view: string) => page.getByRole('button', { name: view, exact: true }).click();
+  /** Once every image has loaded and bars have finished moving, so the picture is the view. */
+  const shot = async (name: string) => {
+    await expect
+      .poll(() =>
+        page.evaluate(
+          // Runs in the page (a string: this file is type-checked without the DOM library).
+          `[...document.images]
+            .filter((img) => img.getBoundingClientRect().top < window.innerHeight)
+            .every((img) => img.complete && img.naturalWidth > 0)`,
+        ),
+      )
+      .toBe(true);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+  };
+
+  beforeAll(async () => {
+    scratch = mkdtempSync(join(tmpdir(), 'ds-e2e-'));
+    samples = join(scratch, 'samples');
+    mkdirSync(shots, { recursive: true });
+    if (!existsSync(join(root, 'dist', 'renderer', 'index.html'))) {
+      const built = spawnSync('npx', ['vite', 'build'], { cwd: root, encoding: 'utf8' });
+      expect(built.status, built.stderr).toBe(0);
+    }
+    const synth = spawnSync(
+      process.execPath,
+      [cli, 'synth', samples, '--types', 'nut,wood', '--per-type', '16', '--size', '128'],
+      { encoding: 'utf8' },
+    );
+    expect(synth.status, synth.stderr).toBe(0);
+    // A camera writes one flat folder: the nut test images, named by what they show.
+    camera = join(scratch, 'camera');
+    mkdirSync(camera);
+    const test = join(samples, 'nut', 'test');
+    for (const kind of readdirSync(test)) {
+      for (const file of readdirSync(join(test, kind))) {
+        copyFileSync(join(test, kind, file), join(camera, `${kind}_${file}`));
+      }
+    }
+
+    server = spawn(process.execPath, [cli, 'serve', '--data-dir', join(scratch, 'data')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`serve printed no address: ${out}`)), 30_000);
+      server.stdout!.on('data', (data) => {
+        out += String(data);
+        const match = /http:\/\/127\.0\.0\.1:\d+\/\?token=\w+/.exec(out);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[0]);
+        }
+      });
+      server.stderr!.on('data', (data) => (out += String(data)));
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await page.goto(url);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (server && server.exitCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('imports a generated dataset and shows its types, counts and thumbnails', async () => {
+    // The token went into a cookie and out of the address bar.
+    expect(page.url()).not.toContain('token=');
+    await page.locator('input[name="import-root"]').fill(samples);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await expect
+      .poll(() => page.locator('[data-testid="job-progress"]').getAttribute('data-status'), {
+        timeout: 90_000,
+      })
+      .toBe('done');
+    const types = page.locator('[data-testid="type-list"] tbody tr');
+    await expect.poll(() => types.count()).toBe(2);
+    await page.getByRole('button', { name: 'nut', exact: true }).click();
+    const thumbs = page.locator('[data-testid="image-grid"] img');
+    await expect.poll(() => thumbs.count()).toBeGreaterThan(10);
+    // Thumbnails really load (the file route lets them through).
+    await expect
+      .poll(() =>
+        thumbs.first().evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
+      )
+      .toBeGreaterThan(0);
+    await shot('datasets');
+  }, 120_000);
+
+  it('starts a training job and shows its progress and loss', async () => {
+    await nav('Train');
+    await page.getByText('SimCLR encoder across types').click();
+    await page.getByRole('checkbox', { name: 'wood' }).check();
+    await page.locator('summary', { hasText: 'Advanced' }).click();
+    await page.getByLabel('Epochs').fill('2');
+    await page.getByLabel('Batch size').fill('8');
+    await page.getByLabel('Image size (px)').fill('64');
+    await page.getByRole('button', { name: 'Start training' }).click();
+    const progress = page.locator('[data-testid="job-progress"]');
+    await expect
+      .poll(() => progress.getAttribute('data-status'), { timeout: 60_000 })
+      .toMatch(/running|done/);
+    // The loss chart draws once the first steps report their loss.
+    await expect.poll(() => page.locator('canvas').count(), { timeout: 120_000 }).toBe(1);
+    await expect
+      .poll(() => progress.getAttribute('data-status'), { timeout: 180_000 })
+      .toBe('done');
+    await shot('train');
+  }, 300_000);
+
+  it('retrains a type in one click and shows the new model as active', async () => {
+    await nav('Models');
+    await page.locator('select').first().selectOption('nut');
+    await page.getByRole('button', { name: /Retrain nut/ }).click();
+    await expect
+      .poll(() => page.locator('[data-testid="job-progress"]').getAttribute('data-status'), {
+        timeout: 240_000,
+      })
+      .toBe('done');
+    await expect
+      .poll(() => page.locator('[data-testid="model-table"] .status.active').count())
+      .toBe(1);
+  }, 300_000);
+
+  it('inspects a folder and shows the flagged images worst first', async () => {
+    await nav('Inspect');
+    await page.locator('input[name="inspect-folder"]').fill(camera);
+    await page.locator('select[name="inspect-type"]').selectOption('nut');
+    await page.getByRole('button', { name: 'Start inspection' }).click();
+    await expect
+      .poll(() => page.locator('[data-testid="job-progress"]').getAttribute('data-status'), {
+        timeout: 240_000,
+      })
+      .toBe('done');
+    const tiles = page.locator('[data-testid="result-grid"] figure');
+    await expect.poll(() => tiles.count()).toBe(readdirSync(camera).length);
+    await expect
+      .poll(() => page.locator('figure.DEFECT, figure.UNSURE').count())
+      .toBeGreaterThan(0);
+    expect(await page.getByTestId('inspect-backend').textContent()).not.toContain('starting');
+    await shot('inspect');
+  }, 300_000);
+
+  it('reviews two images with the keyboard, and the verdicts survive a reload', async () => {
+    await nav('Settings');
+    await page.locator('input[name="inspector"]').fill('A. Novak');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await nav('Review');
+    await expect.poll(() => page.getByText('Saved as A. Novak').count()).toBe(1);
+    const remaining = page.getByTestId('review-remaining');
+    await expect.poll(async () => Number(await remaining.textContent())).toBeGreaterThan(2);
+    const before = Number(await remaining.textContent());
+    await page.keyboard.press('h'); // heatmap off and on again: the keys reach the view
+    await page.keyboard.press('h');
+    // The inspector's verdict: the file name says what the generator drew.
+    for (let reviewed = 1; reviewed <= 2; reviewed++) {
+      const name = await page.getByTestId('review-name').textContent();
+      await page.keyboard.press(name?.startsWith('good') ? 'g' : 'd');
+      await expect.poll(async () => Number(await remaining.textContent())).toBe(before - reviewed);
+    }
+    await expect.poll(() => page.getByTestId('recent-verdicts').locator('li').count()).toBe(2);
+    await shot('review');
+
+    await page.reload();
+    await nav('Review');
+    await expect.poll(async () => Number(await remaining.textContent())).toBe(before - 2);
+    await nav('Inspect');
+    await expect
+      .poll(() => page.locator('[data-testid="result-grid"] .verdict').count(), { timeout: 30_000 })
+      .toBe(2);
+  }, 120_000);
+
+  it('shows the model with its curves and confusion matrix, and the settings', async () => {
+    await nav('Models');
+    await page.locator('select').first().selectOption('nut');
+    // ROC, precision-recall and the histogram, from the labeled images the model scored.
+    await expect.poll(() => page.locator('canvas').count(), { timeout: 30_000 }).toBe(3);
+    await expect.poll(() => page.getByTestId('confusion-matrix').isVisible()).toBe(true);
+    await shot('models');
+    await nav('Settings');
+    await expect.poll(() => page.locator('input[name="inspector"]').inputValue()).not.toBe('');
+    await shot('settings');
+  }, 60_000);
+});
