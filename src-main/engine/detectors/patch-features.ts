@@ -4,6 +4,7 @@
 // detectors work on these local features, never only on the pooled embedding.
 import * as tf from '@tensorflow/tfjs';
 import type { Encoder, FeatureName } from '../encoders/encoder.js';
+import type { ScoreResult } from './detector.js';
 
 export interface PatchFeatureConfig {
   layers: FeatureName[];
@@ -109,4 +110,42 @@ export function nearestDistances(
     }
     return tf.relu(best!) as tf.Tensor1D; // rounding can go slightly negative
   });
+}
+
+/**
+ * Per-image results from patch scores [B, h, w]: the image score is the largest patch score;
+ * with `anomalyMaps`, each image also gets its map at the scored images' size. Disposes
+ * `patchScores` (the patch detectors hand it over).
+ */
+export async function patchResults(
+  patchScores: tf.Tensor3D,
+  size: [number, number],
+  anomalyMaps: boolean,
+): Promise<ScoreResult[]> {
+  const [height, width] = size;
+  try {
+    const maxima = tf.max(patchScores, [1, 2]);
+    const scores = (await maxima.data()) as Float32Array;
+    maxima.dispose();
+    const maps = anomalyMaps ? toAnomalyMaps(patchScores, size) : undefined;
+    try {
+      const mapData = maps ? ((await maps.data()) as Float32Array) : undefined;
+      return Array.from(scores, (score, i) => ({
+        score,
+        ...(mapData
+          ? {
+              anomalyMap: {
+                width,
+                height,
+                data: mapData.slice(i * height * width, (i + 1) * height * width),
+              },
+            }
+          : {}),
+      }));
+    } finally {
+      maps?.dispose();
+    }
+  } finally {
+    patchScores.dispose();
+  }
 }

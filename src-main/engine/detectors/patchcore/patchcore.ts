@@ -12,7 +12,7 @@ import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js
 import {
   nearestDistances,
   patchFeatures,
-  toAnomalyMaps,
+  patchResults,
   type PatchFeatureConfig,
 } from '../patch-features.js';
 import { greedyCoreset } from './coreset.js';
@@ -135,35 +135,7 @@ export class PatchcoreDetector implements Detector {
         .sqrt(nearestDistances(f.reshape([-1, c]) as tf.Tensor2D, bankT, bankNorms))
         .reshape([count, h, w]) as tf.Tensor3D;
     });
-    try {
-      const maxima = tf.max(patchScores, [1, 2]);
-      const scores = (await maxima.data()) as Float32Array;
-      maxima.dispose();
-      const results: ScoreResult[] = [];
-      const maps = options.anomalyMaps ? toAnomalyMaps(patchScores, [height, width]) : undefined;
-      try {
-        const mapData = maps ? ((await maps.data()) as Float32Array) : undefined;
-        for (let i = 0; i < count; i++) {
-          results.push({
-            score: scores[i]!,
-            ...(mapData
-              ? {
-                  anomalyMap: {
-                    width,
-                    height,
-                    data: mapData.slice(i * height * width, (i + 1) * height * width),
-                  },
-                }
-              : {}),
-          });
-        }
-      } finally {
-        maps?.dispose();
-      }
-      return results;
-    } finally {
-      patchScores.dispose();
-    }
+    return patchResults(patchScores, [height, width], options.anomalyMaps ?? false);
   }
 
   async save(dir: string): Promise<void> {

@@ -15,7 +15,7 @@ import {
   defaultPatchFeatures,
   nearestDistances,
   patchFeatures,
-  toAnomalyMaps,
+  patchResults,
   type PatchFeatureConfig,
 } from '../patch-features.js';
 
@@ -175,33 +175,8 @@ export class ZeroShotDetector implements Detector {
     images: tf.Tensor4D,
     options: { anomalyMaps?: boolean } = {},
   ): Promise<ScoreResult[]> {
-    const [count, height, width] = images.shape;
-    const patches = this.patchScores(images);
-    try {
-      const maxima = tf.max(patches, [1, 2]);
-      const scores = (await maxima.data()) as Float32Array;
-      maxima.dispose();
-      const maps = options.anomalyMaps ? toAnomalyMaps(patches, [height, width]) : undefined;
-      try {
-        const mapData = maps ? ((await maps.data()) as Float32Array) : undefined;
-        return Array.from({ length: count }, (_, i) => ({
-          score: scores[i]!,
-          ...(mapData
-            ? {
-                anomalyMap: {
-                  width,
-                  height,
-                  data: mapData.slice(i * height * width, (i + 1) * height * width),
-                },
-              }
-            : {}),
-        }));
-      } finally {
-        maps?.dispose();
-      }
-    } finally {
-      patches.dispose();
-    }
+    const [, height, width] = images.shape;
+    return patchResults(this.patchScores(images), [height, width], options.anomalyMaps ?? false);
   }
 
   async save(dir: string): Promise<void> {
