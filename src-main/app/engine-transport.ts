@@ -1,16 +1,28 @@
 // The engine host as an Electron utility process: the same EngineTransport the CLI gets from
 // child_process.fork, so the engine client cannot tell them apart.
-import { utilityProcess } from 'electron';
+import { app, utilityProcess } from 'electron';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EngineLauncher, HostExit } from '../jobs/engine-client.js';
 
 const hostEntry = fileURLToPath(new URL('../engine/host.js', import.meta.url));
 
+/**
+ * Installers carry the MobileNetV3 backbone under resources/models/backbone (electron-builder.yml
+ * leaves the 166 MB npm package out); the engine is told where it is.
+ */
+function packagedEnv(): Record<string, string> {
+  if (!app.isPackaged) return {};
+  return {
+    DEFECTSCOPE_BACKBONE: join(process.resourcesPath, 'models', 'backbone', 'centernet.json'),
+  };
+}
+
 export const utilityEngineHost: EngineLauncher = ({ env }) => {
   const child = utilityProcess.fork(hostEntry, [], {
     serviceName: 'DefectScope engine',
     stdio: 'pipe',
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...packagedEnv(), ...env },
   });
   const exitListeners: ((exit: HostExit) => void)[] = [];
   const outputListeners: ((text: string) => void)[] = [];
