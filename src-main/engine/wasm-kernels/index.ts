@@ -7,7 +7,12 @@ import { conv2dBackpropInputKernel } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterKernel } from './depthwise-conv2d-backprop-filter.js';
 import { depthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.js';
 import { captureStock, type WasmKernel } from './kernel-utils.js';
+import { maxPoolGradKernel } from './max-pool-grad.js';
+import { meanKernel } from './mean.js';
+import { sumKernel } from './sum.js';
+import { tileKernel } from './tile.js';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.js';
+import { batchMatMulKernel } from './batch-mat-mul.js';
 
 /** Every kernel we register, in the order they are registered. */
 export const wasmKernels: readonly WasmKernel[] = [
@@ -16,8 +21,13 @@ export const wasmKernels: readonly WasmKernel[] = [
   depthwiseConv2dBackpropFilterKernel,
   depthwiseConv2dBackpropInputKernel,
   unsortedSegmentSumKernel,
-  // Replacements for slow stock kernels.
+  // Replacements for stock kernels that dominated a training step, largest share first.
+  tileKernel,
   conv2dBackpropInputKernel,
+  sumKernel,
+  meanKernel,
+  maxPoolGradKernel,
+  batchMatMulKernel,
 ];
 
 let registered = false;

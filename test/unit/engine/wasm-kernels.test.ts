@@ -280,16 +280,14 @@ describe('wasm kernels against the cpu backend', () => {
                 { x: tf.tensor(xData, x), dy: tf.tensor(dyData, dyShape) },
                 { ...cpuAttrs, filterShape: [wide, wide, 3, multiplier] },
               ) as tf.Tensor,
-            tf
-              .engine()
-              .runKernel(
-                'DepthwiseConv2dNativeBackpropInput',
-                {
-                  dy: tf.tensor(dyData, dyShape),
-                  filter: tf.tensor(wideFilter, [wide, wide, 3, multiplier]),
-                },
-                { ...cpuAttrs, inputShape: x },
-              ) as tf.Tensor,
+            tf.engine().runKernel(
+              'DepthwiseConv2dNativeBackpropInput',
+              {
+                dy: tf.tensor(dyData, dyShape),
+                filter: tf.tensor(wideFilter, [wide, wide, 3, multiplier]),
+              },
+              { ...cpuAttrs, inputShape: x },
+            ) as tf.Tensor,
           ].map((t) => t.dataSync()),
         ),
       );
@@ -302,6 +300,112 @@ describe('wasm kernels against the cpu backend', () => {
       }
       expect(relativeError(wasmFilterGrad!, cpuFilterGrad)).toBeLessThan(1e-4);
       expect(relativeError(wasmInputGrad!, cpuInputGrad!)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('Tile, of every dtype and pattern batch norm and broadcasting use', async () => {
+    const cases: [number[], number[], ('float32' | 'int32')?][] = [
+      [
+        [1, 1, 1, 5],
+        [3, 4, 5, 1],
+      ],
+      [
+        [2, 3],
+        [2, 1],
+      ],
+      [
+        [2, 3],
+        [1, 40],
+      ],
+      [
+        [7, 1],
+        [1, 4],
+      ],
+      [
+        [2, 1, 3],
+        [2, 3, 2],
+      ],
+      [[4], [3]],
+      [[2, 2, 3], [1, 2, 1], 'int32'],
+      [
+        [3, 1, 1, 2],
+        [1, 1, 1, 1],
+      ],
+    ];
+    for (const [shape, reps, dtype] of cases) {
+      await expectMatchesCpu('Tile', { x: { shape, ...(dtype ? { dtype } : {}) } }, { reps });
+    }
+  });
+
+  it('Sum and Mean over leading, middle and trailing axes', async () => {
+    const cases: [number[], number | number[], boolean][] = [
+      [[4, 5, 6, 7], [0, 1, 2], false],
+      [[4, 5, 6, 7], [0, 1, 2], true],
+      [[3, 9, 9, 5], [1, 2], false],
+      [[3, 9, 9, 5], [1, 2], true],
+      [[6, 5], 0, false],
+      [[2, 3, 4], [-1], false],
+      [[2, 3, 4], [0, 2], false],
+      [[2, 3, 4], [0, 1, 2], false],
+      [[1, 4, 1, 3], [0, 1, 2], true],
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      await expectMatchesCpu('Sum', { x: { shape } }, { axis, keepDims });
+      await expectMatchesCpu('Mean', { x: { shape } }, { axis, keepDims });
+    }
+  });
+
+  it('MaxPoolGrad, including ties after a ReLU', async () => {
+    const cases: [number[], number, number, 'same' | 'valid'][] = [
+      [[2, 9, 9, 3], 3, 2, 'same'],
+      [[1, 8, 7, 2], 2, 2, 'valid'],
+      [[3, 7, 7, 4], 3, 1, 'same'],
+      [[2, 10, 10, 5], 3, 2, 'valid'],
+    ];
+    for (const [shape, filterSize, strides, pad] of cases) {
+      for (const relu of [false, true]) {
+        const x = materialise({ shape });
+        if (relu) x.forEach((v, i) => (x[i] = Math.max(v, 0)));
+        const pooled = await withBackend('cpu', () =>
+          tf.tidy(() =>
+            tf.maxPool(tf.tensor4d(x, shape as never), filterSize, strides, pad).dataSync(),
+          ),
+        );
+        const outShape = tf.backend_util.computePool2DInfo(
+          shape as never,
+          filterSize,
+          strides,
+          1,
+          pad,
+        ).outShape;
+        await expectMatchesCpu(
+          'MaxPoolGrad',
+          {
+            dy: { shape: outShape },
+            input: { shape, values: Array.from(x) },
+            output: { shape: outShape, values: Array.from(pooled) },
+          },
+          { filterSize, strides, pad },
+        );
+      }
+    }
+  });
+
+  it('BatchMatMul with and without transposes', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[5, 7], [7, 3], false, false],
+      [[7, 5], [7, 3], true, false],
+      [[5, 7], [3, 7], false, true],
+      [[7, 5], [3, 7], true, true],
+      [[1, 7, 5], [1, 7, 3], true, false],
+      [[2, 5, 7], [2, 3, 7], false, true],
+    ];
+    for (const [a, b, transposeA, transposeB] of cases) {
+      await expectMatchesCpu(
+        'BatchMatMul',
+        { a: { shape: a }, b: { shape: b } },
+        { transposeA, transposeB },
+      );
     }
   });
 
