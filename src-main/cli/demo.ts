@@ -95,7 +95,8 @@ export const command: Command = {
         objectTypes: SEEN,
         encoder: 'resnet',
         inputSize: 64,
-        epochs: 3,
+        // About a minute of wasm on two cores: enough to show the loss falling, bounded by design.
+        epochs: 8,
         batchSize: 16,
         limitPerType: 16,
         seed: 7,
