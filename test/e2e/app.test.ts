@@ -15,6 +15,10 @@ const shots = join(root, 'test', 'e2e', 'screenshots');
 const cli = join(root, 'bin', 'defectscope.js');
 const hasChromium = existsSync(CHROMIUM);
 
+/** expect.poll with room for a busy CI machine (its default gives up after one second). */
+const poll = <T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) =>
+  expect.poll(read, { timeout: 20_000, interval: 100, ...options });
+
 const title = hasChromium
   ? 'DefectScope in Chromium'
   : `DefectScope in Chromium — skipped: ${CHROMIUM} is not installed (apt-get install chromium)`;
@@ -121,10 +125,10 @@ describe.skipIf(!hasChromium)(title, () => {
       })
       .toBe('done');
     const types = page.locator('[data-testid="type-list"] tbody tr');
-    await expect.poll(() => types.count()).toBe(2);
+    await poll(() => types.count()).toBe(2);
     await page.getByRole('button', { name: 'nut', exact: true }).click();
     const thumbs = page.locator('[data-testid="image-grid"] img');
-    await expect.poll(() => thumbs.count()).toBeGreaterThan(10);
+    await poll(() => thumbs.count()).toBeGreaterThan(10);
     // Thumbnails really load (the file route lets them through).
     await expect
       .poll(() =>
@@ -148,7 +152,7 @@ describe.skipIf(!hasChromium)(title, () => {
       .poll(() => progress.getAttribute('data-status'), { timeout: 60_000 })
       .toMatch(/running|done/);
     // The loss chart draws once the first steps report their loss.
-    await expect.poll(() => page.locator('canvas').count(), { timeout: 120_000 }).toBe(1);
+    await poll(() => page.locator('canvas').count(), { timeout: 120_000 }).toBe(1);
     await expect
       .poll(() => progress.getAttribute('data-status'), { timeout: 180_000 })
       .toBe('done');
@@ -180,7 +184,7 @@ describe.skipIf(!hasChromium)(title, () => {
       })
       .toBe('done');
     const tiles = page.locator('[data-testid="result-grid"] figure');
-    await expect.poll(() => tiles.count()).toBe(readdirSync(camera).length);
+    await poll(() => tiles.count()).toBe(readdirSync(camera).length);
     await expect
       .poll(() => page.locator('figure.DEFECT, figure.UNSURE').count())
       .toBeGreaterThan(0);
@@ -193,9 +197,9 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.locator('input[name="inspector"]').fill('A. Novak');
     await page.getByRole('button', { name: 'Save' }).click();
     await nav('Review');
-    await expect.poll(() => page.getByText('Saved as A. Novak').count()).toBe(1);
+    await poll(() => page.getByText('Saved as A. Novak').count()).toBe(1);
     const remaining = page.getByTestId('review-remaining');
-    await expect.poll(async () => Number(await remaining.textContent())).toBeGreaterThan(2);
+    await poll(async () => Number(await remaining.textContent())).toBeGreaterThan(2);
     const before = Number(await remaining.textContent());
     await page.keyboard.press('h'); // heatmap off and on again: the keys reach the view
     await page.keyboard.press('h');
@@ -203,14 +207,14 @@ describe.skipIf(!hasChromium)(title, () => {
     for (let reviewed = 1; reviewed <= 2; reviewed++) {
       const name = await page.getByTestId('review-name').textContent();
       await page.keyboard.press(name?.startsWith('good') ? 'g' : 'd');
-      await expect.poll(async () => Number(await remaining.textContent())).toBe(before - reviewed);
+      await poll(async () => Number(await remaining.textContent())).toBe(before - reviewed);
     }
-    await expect.poll(() => page.getByTestId('recent-verdicts').locator('li').count()).toBe(2);
+    await poll(() => page.getByTestId('recent-verdicts').locator('li').count()).toBe(2);
     await shot('review');
 
     await page.reload();
     await nav('Review');
-    await expect.poll(async () => Number(await remaining.textContent())).toBe(before - 2);
+    await poll(async () => Number(await remaining.textContent())).toBe(before - 2);
     await nav('Inspect');
     await expect
       .poll(() => page.locator('[data-testid="result-grid"] .verdict').count(), { timeout: 30_000 })
@@ -221,11 +225,11 @@ describe.skipIf(!hasChromium)(title, () => {
     await nav('Models');
     await page.locator('select').first().selectOption('nut');
     // ROC, precision-recall and the histogram, from the labeled images the model scored.
-    await expect.poll(() => page.locator('canvas').count(), { timeout: 30_000 }).toBe(3);
-    await expect.poll(() => page.getByTestId('confusion-matrix').isVisible()).toBe(true);
+    await poll(() => page.locator('canvas').count(), { timeout: 30_000 }).toBe(3);
+    await poll(() => page.getByTestId('confusion-matrix').isVisible()).toBe(true);
     await shot('models');
     await nav('Settings');
-    await expect.poll(() => page.locator('input[name="inspector"]').inputValue()).not.toBe('');
+    await poll(() => page.locator('input[name="inspector"]').inputValue()).not.toBe('');
     await shot('settings');
   }, 60_000);
 });
