@@ -193,6 +193,13 @@ export async function startHttpBridge(options: HttpBridgeOptions): Promise<HttpB
   const rendererDir = options.rendererDir ? resolve(options.rendererDir) : undefined;
   const streams = new Set<ServerResponse>();
   let port = 0;
+  // A grid asks for a hundred images at once; the folder list changes only with a new job.
+  let folders = { at: 0, list: [] as string[] };
+  const forgetFolders = services.ctx.events.on('job/queued', () => (folders.at = 0));
+  const currentFolders = () => {
+    if (Date.now() - folders.at > 1000) folders = { at: Date.now(), list: chosenFolders(services) };
+    return folders.list;
+  };
 
   const unsubscribe = services.ctx.events.onAny((name, payload) => {
     const frame = `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
@@ -285,7 +292,7 @@ export async function startHttpBridge(options: HttpBridgeOptions): Promise<HttpB
 
     if (url.pathname === '/files') {
       if (req.method !== 'GET') return send(res, 405, 'Files are read with GET.');
-      const check = allowedImage(url.searchParams.get('path') ?? '', chosenFolders(services));
+      const check = allowedImage(url.searchParams.get('path') ?? '', currentFolders());
       if (!check.ok) {
         return send(
           res,
@@ -322,6 +329,7 @@ export async function startHttpBridge(options: HttpBridgeOptions): Promise<HttpB
     server,
     async close() {
       unsubscribe();
+      forgetFolders();
       clearInterval(heartbeat);
       for (const res of streams) res.end();
       streams.clear();
