@@ -143,7 +143,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.getByText('SimCLR encoder across types').click();
     await page.getByRole('checkbox', { name: 'wood' }).check();
     await page.locator('summary', { hasText: 'Advanced' }).click();
-    await page.getByLabel('Epochs').fill('2');
+    await page.getByLabel('Epochs').fill('4');
     await page.getByLabel('Batch size').fill('8');
     await page.getByLabel('Image size (px)').fill('64');
     await page.getByRole('button', { name: 'Start training' }).click();
