@@ -455,12 +455,13 @@ export async function runInspection(
     }
     if (request.watch) {
       job.log(`watching ${folder} for new images (cancel to stop)`);
+      // How many files the camera will write is unknown: 0 is the job's "unknown total".
+      total = 0;
       while (!job.signal.aborted) {
         await queue.sleep(queue.waiting > 0 ? 100 : 1000, job.signal);
         if (job.signal.aborted) break;
         queue.settle(Number.POSITIVE_INFINITY);
         const before = done;
-        total = Math.max(total, done + queue.waiting);
         await scoreReady();
         if (done > before) job.progress(done, total, `${counts.scored} scored, watching`);
       }
