@@ -223,10 +223,43 @@ describe('inspecting a camera folder', () => {
     expect(lines.some((l) => l.includes('second look'))).toBe(true);
   });
 
+  it('retrains a never-imported type from reviewed verdicts alone, through the engine host', async () => {
+    const [inspection] = services.ctx.store.inspections.list(1);
+    const results = (
+      await services.router.invoke('inspect/results', {
+        inspectionId: inspection!.id,
+        order: 'newest-first',
+        limit: 1000,
+      })
+    ).items.filter((r) => r.score !== null && !r.review);
+    for (const [i, r] of results.slice(0, 12).entries())
+      await services.router.invoke('review/verdict', {
+        resultId: r.id,
+        verdict: i < 10 ? 'good' : 'defect',
+      });
+    const changed: string[][] = [];
+    const off = services.ctx.events.on('models/changed', (e) => changed.push(e.objectTypes));
+    const { jobId } = await services.router.invoke('retrain/start', {
+      objectType: 'wood',
+      inputSize: 128,
+    });
+    const job = await services.ctx.jobs.settled(jobId);
+    off();
+    expect(job.status).toBe('done');
+    // 10 good verdicts (2 held out for validation), 2 defect verdicts plus the one given above.
+    expect(job.result).toMatchObject({
+      activated: true,
+      metrics: { defects: 'labels', goodImages: 2, defectImages: 3 },
+    });
+    const models = await services.router.invoke('models/list', { objectType: 'wood' });
+    expect(models).toEqual([expect.objectContaining({ kind: 'one-class', status: 'active' })]);
+    expect(changed).toEqual([['wood']]);
+  });
+
   it('keeps scoring files the camera writes into a watched folder until cancelled', async () => {
     const source = cameraFolder(root, 'wood');
     const folder = tempDir('defectscope-watch-');
-    // wood has no model: the watch scores zero-shot once enough files have arrived.
+    // wood now has the model retrained from verdicts above; the watch scores with it.
     for (const path of source.slice(0, 9)) copyFileSync(path, join(folder, path.split('/').pop()!));
     const results: InspectionResultDto[] = [];
     const off = services.ctx.events.on('inspect/result', (r) => results.push(r));
