@@ -1,6 +1,6 @@
 // Compares patch-feature choices for the one-class detector on one object type of an MVTec-layout
 // folder: fits on train/good, scores test/*, prints one JSON line with the image AUROC.
-// Usage: npx tsx bench/patch-variants.ts <root> <type> <size> [layers=stride4,stride8] [neighbourhood=3]
+// Usage: npx tsx bench/patch-variants.ts <root> <type> <size> [layers=stride4,stride8] [neighbourhood=3] [maxBank=2048]
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../src-main/engine/backend.js';
@@ -10,8 +10,14 @@ import type { FeatureName } from '../src-main/engine/encoders/encoder.js';
 import { createEncoder } from '../src-main/engine/encoders/registry.js';
 import { auroc } from '../src-main/engine/metrics.js';
 
-const [root, type, sizeText, layersText = 'stride4,stride8', neighbourhoodText = '3'] =
-  process.argv.slice(2);
+const [
+  root,
+  type,
+  sizeText,
+  layersText = 'stride4,stride8',
+  neighbourhoodText = '3',
+  maxBankText = '2048',
+] = process.argv.slice(2);
 if (!root || !type || !sizeText) {
   console.error('usage: tsx bench/patch-variants.ts <root> <type> <size> [layers] [neighbourhood]');
   process.exit(2);
@@ -19,6 +25,7 @@ if (!root || !type || !sizeText) {
 const size = Number(sizeText);
 const layers = layersText.split(',') as FeatureName[];
 const neighbourhood = Number(neighbourhoodText);
+const maxBank = Number(maxBankText);
 await initBackend();
 const files = (dir: string) =>
   readdirSync(join(root, type, dir))
@@ -49,6 +56,7 @@ console.log(
     size,
     layers,
     neighbourhood,
+    maxBank,
     image_auroc: +auroc(scores, truth).toFixed(4),
     seconds: Math.round((performance.now() - started) / 1000),
   }),
