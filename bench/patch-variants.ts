@@ -38,6 +38,7 @@ for (const kind of readdirSync(join(root, type, 'test')))
 const detector = new PatchcoreDetector(await createEncoder('mobilenetv3', { inputSize: size }), {
   inputSize: size,
   features: { layers, neighbourhood },
+  maxBank,
 });
 const started = performance.now();
 await detector.fit(decodedBatches(files('train/good'), size, { batchSize: 8 }));
