@@ -22,6 +22,7 @@ export const command: Command = {
     'Usage: defectscope retrain --type NAME [--size PX] [--encoder MODEL_DIR] [--json]',
     '',
     `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}; reviewed "good" verdicts count),`,
+    'and, once the type has 20+ defect labels, a classifier head on half of them to compete with it;',
     'validates it on held-out good images and the defect labels (reviewed "defect" verdicts too; synthetic',
     'defects when there are none yet), and makes it active only if it is at least as good as the active',
     'model. Older models stay for rollback (defectscope models).',
@@ -63,7 +64,7 @@ export const command: Command = {
       }
       const m = result.metrics as unknown as ValidationMetrics;
       ctx.out(
-        `Model ${result.modelId} for ${objectType}: ${result.activated ? 'ACTIVE' : 'kept as a candidate'} — ${result.reason}.\n` +
+        `Model ${result.modelId} (${result.kind ?? 'one-class'}) for ${objectType}: ${result.activated ? 'ACTIVE' : 'kept as a candidate'} — ${result.reason}.\n` +
           `Validation (${m.goodImages} good, ${m.defectImages} ${m.defects === 'labels' ? 'labeled' : 'synthetic'} defects): ` +
           `AUROC ${m.imageAuroc.toFixed(3)}, F1 ${m.f1.toFixed(3)} at the threshold, false alarms ${(100 * m.falseAlarmRate).toFixed(1)} %.`,
       );

@@ -1,7 +1,7 @@
 // One-click retrain for an object type, the main side: choose the good images (imported and
 // reviewed) to fit on and the validation images (held-out good ones and every defect label,
 // reviewed verdicts included), let the engine host fit, validate and save the model folder
-// (engine/tasks/retrain.ts), then record the model and activate it only if it is at least as
+// (engine/tasks/retrain.ts; with 20+ defect labels a classifier head competes), then record the model and activate it only if it is at least as
 // good as the active model on the same validation images. Older versions stay for rollback.
 import { join } from 'node:path';
 import type { ImageDto, RetrainSummary } from '../shared/dto.js';
@@ -22,6 +22,9 @@ export interface RetrainOptions {
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
   encoderFrom?: string;
+  /** Defect labels from which a classifier head competes with the one-class model (default 20). */
+  classifierMinDefects?: number;
+  classifierEpochs?: number;
   onProgress?: (message: string, done?: number, total?: number) => void;
   onLog?: (line: string) => void;
   signal?: AbortSignal;
@@ -73,7 +76,7 @@ export async function retrainObjectType(
   }
   const active = store.models.active(objectType);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const out = join(store.paths.models, objectType, `one-class-${stamp}`);
+  const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
     `fitting on ${split.fit.length} good images; validating on ${split.validationGood.length} good and ` +
       `${split.validationDefect.length || 'synthetic'} defect images`,
@@ -92,6 +95,10 @@ export async function retrainObjectType(
       inputSize,
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
+      ...(options.classifierMinDefects
+        ? { classifierMinDefects: options.classifierMinDefects }
+        : {}),
+      ...(options.classifierEpochs ? { classifierEpochs: options.classifierEpochs } : {}),
     },
     {
       ...(options.signal ? { signal: options.signal } : {}),
@@ -106,8 +113,8 @@ export async function retrainObjectType(
       : undefined;
   const activated = !previous || metrics.imageAuroc >= previous.imageAuroc;
   const modelId = store.models.insert({
-    kind: 'one-class',
-    name: `${objectType} one-class ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
+    kind: fitted.kind,
+    name: `${objectType} ${fitted.kind} ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
     objectTypes: [objectType],
     config: {
       encoder: fitted.encoder,
@@ -130,6 +137,7 @@ export async function retrainObjectType(
       : `kept the active model: its validation AUROC ${previous.imageAuroc.toFixed(3)} beats the new ${metrics.imageAuroc.toFixed(3)}`;
   return {
     modelId,
+    kind: fitted.kind,
     activated,
     reason,
     metrics: { ...metrics },

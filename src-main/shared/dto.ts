@@ -235,6 +235,8 @@ export interface RetrainRequest {
 
 export interface RetrainSummary {
   modelId: number;
+  /** 'one-class', or 'classifier' when a head trained on the defect labels validated better. */
+  kind?: string;
   /** Whether the new model replaced the active one. */
   activated: boolean;
   /** Why it was or was not activated, for the inspector. */

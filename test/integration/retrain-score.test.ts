@@ -88,6 +88,31 @@ describe('one-click retrain, model versions and scoring', () => {
     ]);
   });
 
+  it('lets a classifier head compete with the one-class model once the type has enough defect labels', async () => {
+    const defects = store.images.list({ objectTypes: ['nut'], label: 'defect' }).length;
+    const logs: string[] = [];
+    const result = await retrainObjectType(
+      { store, engine },
+      {
+        objectType: 'nut',
+        inputSize: SIZE,
+        // The app waits for 20 defect labels; this small set has fewer.
+        classifierMinDefects: 6,
+        classifierEpochs: 3,
+        onLog: (line) => logs.push(line),
+      },
+    );
+    expect(logs.some((line) => /one-class .* classifier head/.test(line))).toBe(true);
+    // Half the defects trained the head; the other half judged both candidates.
+    expect(result.metrics.defectImages).toBe(Math.floor(defects / 2));
+    expect(['one-class', 'classifier']).toContain(result.kind);
+    expect(store.models.get(result.modelId)!.kind).toBe(result.kind);
+    // Whichever won is a model folder inspection can load and score with.
+    const prepared = await engine.run('inspect-prepare', { model: result.path });
+    expect(prepared.calibration.threshold).toBe(result.calibration.threshold);
+    await engine.run('inspect-release', {});
+  });
+
   it('scores a type with no model zero-shot, and refuses too few good images with a clear message', async () => {
     const pills = store.images.list({ objectTypes: ['pill'], split: 'test' }).map((i) => i.path);
     const scoring = await scoreForType(store, 'pill', pills, { inputSize: SIZE });

@@ -101,6 +101,9 @@ export const inspectBatchArgs = z.object({
   batchSize: z.number().int().min(1).max(256).default(16),
 });
 
+/** With at least this many defect labels a classifier head competes with the one-class model. */
+export const CLASSIFIER_MIN_DEFECTS = 20;
+
 export const retrainArgs = z.object({
   objectType: z.string(),
   /** Good images the memory bank is built from. */
@@ -117,6 +120,9 @@ export const retrainArgs = z.object({
   inputSize: z.number().int().min(32).max(1024),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
+  /** A classifier head competes once the type has this many defect labels. */
+  classifierMinDefects: z.number().int().min(2).default(CLASSIFIER_MIN_DEFECTS),
+  classifierEpochs: z.number().int().min(1).max(100).default(10),
 });
 
 export type InspectPrepareArgs = z.output<typeof inspectPrepareArgs>;

@@ -5,7 +5,7 @@
 import { Rng, cutPaste, defaultCutPaste } from '../augment.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
-import type { Detector } from '../detectors/detector.js';
+import type { Detector, FitBatch } from '../detectors/detector.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
@@ -35,6 +35,8 @@ export interface ValidationMetrics {
 }
 
 export interface FittedModel {
+  /** The detector that won on validation and was saved. */
+  kind: 'one-class' | 'classifier';
   path: string;
   metrics: ValidationMetrics;
   calibration: Calibration;
@@ -142,12 +144,68 @@ async function encoderFor(args: RetrainArgs): Promise<{ encoder: Encoder; name: 
   return { encoder: model.encoder, name: args.encoderFrom };
 }
 
+/** Decoded batches with the label of each file, as a classifier fits on them. */
+async function* labeledBatches(
+  paths: string[],
+  labels: Map<string, number>,
+  args: RetrainArgs,
+  signal: AbortSignal,
+): AsyncGenerator<FitBatch & { paths: string[] }> {
+  for await (const batch of decodedBatches(paths, args.inputSize, {
+    batchSize: args.batchSize,
+    signal,
+  }))
+    yield { ...batch, labels: batch.paths.map((p) => labels.get(p) ?? 0) };
+}
+
+function calibrationOf(v: Validation): Calibration {
+  return v.kind === 'labels'
+    ? calibrate([...v.good, ...v.defect], [...v.good.map(() => 0), ...v.defect.map(() => 1)])
+    : calibrate(v.good);
+}
+
+/**
+ * The seed's downstream task, once the type has enough defect labels: a classifier head on the
+ * pretrained encoder, trained on the fit images and half the defects. Returns it with its
+ * validation on `judged` (the held-out good images and the other half of the defects).
+ */
+async function fitClassifier(
+  args: RetrainArgs,
+  trainDefects: string[],
+  judged: RetrainArgs,
+  ctx: TaskContext,
+): Promise<{ detector: Detector; validation: Validation }> {
+  const detector = detectorEntry('classifier').create(
+    await createEncoder('mobilenetv3', { inputSize: args.inputSize }),
+    {
+      inputSize: args.inputSize,
+      seed: args.seed,
+      epochs: args.classifierEpochs,
+      batchSize: args.batchSize,
+    },
+  );
+  try {
+    const labels = new Map<string, number>([
+      ...args.fit.map((p): [string, number] => [p, 0]),
+      ...trainDefects.map((p): [string, number] => [p, 1]),
+    ]);
+    await detector.fit(labeledBatches([...args.fit, ...trainDefects], labels, args, ctx.signal), {
+      signal: ctx.signal,
+      onProgress: (done, total) => ctx.progress(done, total, 'training the classifier head'),
+    });
+    return { detector, validation: await validate(detector, judged, ctx.signal) };
+  } catch (error) {
+    detector.dispose();
+    throw error;
+  }
+}
+
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
   const { inputSize, batchSize, seed } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
   const { encoder, name } = await encoderFor(args);
-  const detector = detectorEntry('one-class').create(encoder, { inputSize, seed });
+  let detector: Detector = detectorEntry('one-class').create(encoder, { inputSize, seed });
   try {
     await detector.fit(decodedBatches(args.fit, inputSize, { batchSize, signal: ctx.signal }), {
       total: args.fit.length,
@@ -155,15 +213,35 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       onProgress: (done, total, message) => ctx.progress(done, total, message ?? 'fitting'),
     });
     ctx.progress(0, 0, 'validating');
-    const validation = await validate(detector, args, ctx.signal);
-    const calibration =
-      validation.kind === 'labels'
-        ? calibrate(
-            [...validation.good, ...validation.defect],
-            [...validation.good.map(() => 0), ...validation.defect.map(() => 1)],
-          )
-        : calibrate(validation.good);
-    const metrics = metricsOf(validation, calibration);
+    // With enough defect labels, half of them train a classifier head and the other half judge
+    // both candidates on equal terms; the better one (by validation AUROC) is the new model.
+    const withClassifier = args.validationDefect.length >= args.classifierMinDefects;
+    const trainDefects = withClassifier ? args.validationDefect.filter((_, i) => i % 2 === 0) : [];
+    const judged: RetrainArgs = withClassifier
+      ? { ...args, validationDefect: args.validationDefect.filter((_, i) => i % 2 === 1) }
+      : args;
+    let validation = await validate(detector, judged, ctx.signal);
+    let calibration = calibrationOf(validation);
+    let metrics = metricsOf(validation, calibration);
+    let kind: FittedModel['kind'] = 'one-class';
+    if (withClassifier) {
+      const classifier = await fitClassifier(args, trainDefects, judged, ctx);
+      const classifierCalibration = calibrationOf(classifier.validation);
+      const classifierMetrics = metricsOf(classifier.validation, classifierCalibration);
+      ctx.log(
+        `validation AUROC: one-class ${metrics.imageAuroc.toFixed(3)}, classifier head ${classifierMetrics.imageAuroc.toFixed(3)}`,
+      );
+      if (classifierMetrics.imageAuroc > metrics.imageAuroc) {
+        detector.dispose();
+        detector = classifier.detector;
+        validation = classifier.validation;
+        calibration = classifierCalibration;
+        metrics = classifierMetrics;
+        kind = 'classifier';
+      } else {
+        classifier.detector.dispose();
+      }
+    }
 
     // The active model, judged on exactly the same validation images.
     let previousAuroc: number | null = null;
@@ -180,16 +258,21 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       }
     }
     await saveDetectorModel(args.out, detector, {
-      kind: 'one-class',
+      kind,
       objectTypes: [args.objectType],
       inputSize,
       preprocessing: standardPreprocessing,
       threshold: calibration,
       metrics: { ...metrics },
       ...(args.parent ? { parent: args.parent } : {}),
-      training: { goodImages: args.fit.length, seed, encoder: name },
+      training: {
+        goodImages: args.fit.length,
+        defectImages: trainDefects.length,
+        seed,
+        encoder: name,
+      },
     });
-    return { path: args.out, metrics, calibration, previousAuroc, encoder: name };
+    return { kind, path: args.out, metrics, calibration, previousAuroc, encoder: name };
   } finally {
     detector.dispose();
   }
