@@ -10,6 +10,7 @@ import {
   shell,
   type MenuItemConstructorOptions,
 } from 'electron';
+import { resumeInterruptedInspections } from '../api/handlers/inspection.js';
 import { openServices, type AppServices } from '../api/services.js';
 import { errorMessage } from '../shared/errors.js';
 import { EVENT_CHANNEL, INVOKE_CHANNEL } from './channels.js';
@@ -89,6 +90,8 @@ function start(): void {
     if (window && !window.isDestroyed()) window.webContents.send(EVENT_CHANNEL, name, payload);
   });
   serveFiles(services);
+  // An app that closed or crashed mid-inspection picks it up where it left off.
+  resumeInterruptedInspections(services.ctx);
   applySecurityPolicy();
   buildMenu();
   window = createMainWindow();

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from './command.js';
 import { dataDirHelp, dataDirOption, intOption, stringOption } from './common.js';
+import { resumeInterruptedInspections } from '../api/handlers/inspection.js';
 import { openServices } from '../api/services.js';
 import { startHttpBridge } from '../api/http-bridge.js';
 
@@ -46,6 +47,9 @@ export const command: Command = {
       ctx.err(`The user interface is not built in ${rendererDir}; run \`npm run build:renderer\`.`);
     }
     ctx.err(`Data folder: ${services.ctx.store.paths.root}`);
+    // A server that stopped mid-inspection picks it up where it left off.
+    for (const jobId of resumeInterruptedInspections(services.ctx))
+      ctx.err(`Resumed inspection job ${jobId}.`);
     ctx.out(`DefectScope is serving on ${bridge.url}`);
     const signal = await new Promise<NodeJS.Signals>((done) => {
       process.once('SIGINT', () => done('SIGINT'));
