@@ -20,6 +20,8 @@ export interface InspectDeps {
   store: Store;
   engine: EngineClient;
   emit: Emit;
+  /** The inspector's unsure band (Settings); the model's own calibration band when absent. */
+  unsureBand?: number;
 }
 
 /** Files per host round trip: small enough that a cancel or a crash loses little. */
@@ -289,11 +291,15 @@ export async function runInspection(
             },
             options,
           );
+    const calibration =
+      deps.unsureBand === undefined
+        ? prepared.calibration
+        : { ...prepared.calibration, unsureBand: deps.unsureBand };
     store.inspections.setModel(inspectionId, {
       modelId: model?.id ?? null,
       modelPath: prepared.modelPath,
-      threshold: prepared.calibration.threshold,
-      unsureBand: prepared.calibration.unsureBand,
+      threshold: calibration.threshold,
+      unsureBand: calibration.unsureBand,
     });
     job.log(
       model
@@ -304,7 +310,7 @@ export async function runInspection(
       modelId: model?.id ?? null,
       modelKind: model?.kind ?? prepared.kind,
       modelPath: prepared.modelPath,
-      calibration: prepared.calibration,
+      calibration,
     };
   };
 

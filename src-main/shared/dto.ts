@@ -405,6 +405,11 @@ export interface Settings {
   inspector: string;
   /** The TF.js backend the engine starts with; 'auto' picks the fastest installed. */
   backend: BackendChoice;
+  /**
+   * Half-width of the band around the 0.5 threshold whose images go to review as UNSURE
+   * instead of being decided (0 = decide everything). Applies to inspections started after.
+   */
+  unsureBand: number;
 }
 
 export interface EngineBackendDto {

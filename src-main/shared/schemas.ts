@@ -64,6 +64,7 @@ export const evalRequest = z.strictObject({
 export const settingsSchema = z.object({
   inspector: who,
   backend: z.enum(['auto', 'gpu', 'node', 'wasm', 'cpu']),
+  unsureBand: z.number().min(0).max(0.25),
 });
 
 const jobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);

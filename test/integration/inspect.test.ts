@@ -88,6 +88,8 @@ describe('inspecting a camera folder', () => {
 
     const events: InspectionResultDto[] = [];
     const off = services.ctx.events.on('inspect/result', (r) => events.push(r));
+    // A wide unsure band from the settings: more images go to review instead of being decided.
+    await services.router.invoke('settings/set', { unsureBand: 0.2 });
     const { jobId } = await services.router.invoke('inspect/start', {
       folder,
       objectType: 'wood',
@@ -110,8 +112,11 @@ describe('inspecting a camera folder', () => {
       const result = byName.get(path.split('/').pop()!)!;
       expect(result.error).toBeNull();
       expect(result.score).toBeGreaterThanOrEqual(0);
-      expect(['OK', 'DEFECT', 'UNSURE']).toContain(result.decision);
+      expect(result.decision).toBe(
+        result.score! >= 0.7 ? 'DEFECT' : result.score! < 0.3 ? 'OK' : 'UNSURE',
+      );
     }
+    expect(services.ctx.store.inspections.get(summary.inspectionId)!.unsureBand).toBe(0.2);
     expect(byName.get('zero.png')!.error).toMatch(/^empty/);
     expect(byName.get('notes.png')!.error).toMatch(/^not-an-image/);
     expect(byName.get('truncated.png')!.error).toMatch(/^corrupt/);

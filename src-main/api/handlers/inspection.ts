@@ -14,7 +14,16 @@ import { readSettings } from './settings.js';
 export function startInspection(ctx: HandlerContext, request: InspectRequest) {
   const args = { ...request, folder: existingFolder(request.folder, 'The folder to inspect') };
   const work = (job: Parameters<typeof runInspection>[2]) =>
-    runInspection({ store: ctx.store, engine: ctx.engine, emit: ctx.events.emit }, args, job);
+    runInspection(
+      {
+        store: ctx.store,
+        engine: ctx.engine,
+        emit: ctx.events.emit,
+        unsureBand: readSettings(ctx.settings).unsureBand,
+      },
+      args,
+      job,
+    );
   if (args.inspectionId !== undefined) {
     const inspection = ctx.store.inspections.get(args.inspectionId);
     if (!inspection) throw new NotFoundError(`No inspection ${args.inspectionId}.`);

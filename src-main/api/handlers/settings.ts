@@ -1,6 +1,7 @@
 // settings/get and settings/set. Stored values are checked against the schema when read, so a
 // value from an older or newer DefectScope falls back to its default instead of breaking start-up.
 import { userInfo } from 'node:os';
+import { DEFAULT_UNSURE_BAND } from '../../engine/threshold.js';
 import type { Settings } from '../../shared/dto.js';
 import { settingsSchema } from '../../shared/schemas.js';
 import type { SettingsRepo } from '../../store/repos/settings.repo.js';
@@ -15,7 +16,7 @@ function defaultInspector(): string {
 }
 
 export function defaultSettings(): Settings {
-  return { inspector: defaultInspector(), backend: 'auto' };
+  return { inspector: defaultInspector(), backend: 'auto', unsureBand: DEFAULT_UNSURE_BAND };
 }
 
 export function readSettings(repo: SettingsRepo): Settings {
