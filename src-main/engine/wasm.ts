@@ -44,7 +44,6 @@ export function prepareWasm(): Promise<void> {
 
 async function prepare(): Promise<void> {
   registerWasmKernels();
-  const wanted = wantedThreads();
   if (tf.engine().registry['wasm']) {
     threading = {
       threads: safeThreadsCount(),
@@ -52,42 +51,58 @@ async function prepare(): Promise<void> {
     };
     return;
   }
-  if (wanted.threads <= 1) {
-    wasmBackend.setThreadsCount(1);
-    threading = { threads: 1, ...(wanted.note ? { note: wanted.note } : {}) };
-    return;
-  }
-  let workerPath: string;
-  try {
-    workerPath = await writeWorkerScript();
-  } catch (error) {
-    wasmBackend.setThreadsCount(1);
-    threading = {
-      threads: 1,
-      note: `threads off: cannot write the wasm worker script (${errorMessage(error)})`,
-    };
-    return;
+  const wanted = wantedThreads();
+  let note = wanted.note;
+  let workerPath: string | undefined;
+  if (wanted.threads > 1) {
+    try {
+      workerPath = await writeWorkerScript();
+    } catch (error) {
+      note = `threads off: cannot write the wasm worker script (${errorMessage(error)})`;
+    }
   }
   const stockFactory = tf.findBackendFactory('wasm');
   tf.removeBackend('wasm');
   tf.registerBackend(
     'wasm',
-    async () => {
-      try {
-        const backend = await startThreadedBackend(wanted.threads, workerPath);
-        threading = { threads: wasmBackend.getThreadsCount() };
-        return backend;
-      } catch (error) {
-        threading = {
-          threads: 1,
-          note: `threads off: the threaded wasm build did not start (${errorMessage(error)})`,
-        };
+    () =>
+      withoutEmscriptenProcessHandlers(async () => {
+        if (workerPath) {
+          try {
+            const backend = await startThreadedBackend(wanted.threads, workerPath);
+            threading = { threads: wasmBackend.getThreadsCount(), ...(note ? { note } : {}) };
+            return backend;
+          } catch (error) {
+            note = `threads off: the threaded wasm build did not start (${errorMessage(error)})`;
+          }
+        }
         wasmBackend.setThreadsCount(1);
-        return stockFactory();
-      }
-    },
+        const backend = await stockFactory();
+        threading = { threads: safeThreadsCount(), ...(note ? { note } : {}) };
+        return backend;
+      }),
     2,
   );
+}
+
+/**
+ * Emscripten's Node glue adds process handlers that rethrow every uncaught exception and
+ * unhandled rejection from inside its minified code, so any crash of ours would print a 60 kB
+ * line of wasm glue instead of our stack. Node's own handling is what we want: drop them.
+ */
+async function withoutEmscriptenProcessHandlers<T>(start: () => Promise<T>): Promise<T> {
+  const exceptions = new Set(process.listeners('uncaughtException'));
+  const rejections = new Set(process.listeners('unhandledRejection'));
+  try {
+    return await start();
+  } finally {
+    for (const listener of process.listeners('uncaughtException')) {
+      if (!exceptions.has(listener)) process.removeListener('uncaughtException', listener);
+    }
+    for (const listener of process.listeners('unhandledRejection')) {
+      if (!rejections.has(listener)) process.removeListener('unhandledRejection', listener);
+    }
+  }
 }
 
 /** Threads the wasm backend runs with (1 until it has started). */

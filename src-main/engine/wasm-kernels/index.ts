@@ -14,14 +14,16 @@ import { tileKernel } from './tile.js';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.js';
 import { batchMatMulKernel } from './batch-mat-mul.js';
 
-/** Every kernel we register, in the order they are registered. */
-export const wasmKernels: readonly WasmKernel[] = [
-  // Missing from tfjs-backend-wasm: training fails without them.
+/** Missing from tfjs-backend-wasm: training fails without them. */
+export const missingKernels: readonly WasmKernel[] = [
   conv2dBackpropFilterKernel,
   depthwiseConv2dBackpropFilterKernel,
   depthwiseConv2dBackpropInputKernel,
   unsortedSegmentSumKernel,
-  // Replacements for stock kernels that dominated a training step, largest share first.
+];
+
+/** Replacements for stock kernels that dominated a training step, largest share first. */
+export const fasterKernels: readonly WasmKernel[] = [
   tileKernel,
   conv2dBackpropInputKernel,
   sumKernel,
@@ -30,10 +32,19 @@ export const wasmKernels: readonly WasmKernel[] = [
   batchMatMulKernel,
 ];
 
-let registered = false;
+let registered: readonly WasmKernel[] | undefined;
 
-export function registerWasmKernels(): void {
-  if (registered) return;
+/**
+ * Registers the missing kernels and, unless DEFECTSCOPE_WASM_STOCK_KERNELS=1 (for measuring the
+ * stock kernels, or ruling ours out when hunting a bug), the faster replacements. Returns what
+ * was registered.
+ */
+export function registerWasmKernels(): readonly WasmKernel[] {
+  if (registered) return registered;
+  const wasmKernels =
+    process.env.DEFECTSCOPE_WASM_STOCK_KERNELS === '1'
+      ? missingKernels
+      : [...missingKernels, ...fasterKernels];
   // Capture every stock kernel first: a replacement may delegate to any of them.
   for (const kernel of wasmKernels) captureStock(kernel.kernelName);
   for (const kernel of wasmKernels) {
@@ -48,5 +59,6 @@ export function registerWasmKernels(): void {
       ...(existing?.disposeFunc ? { disposeFunc: existing.disposeFunc } : {}),
     });
   }
-  registered = true;
+  registered = wasmKernels;
+  return registered;
 }
