@@ -11,7 +11,8 @@ export const TEMPERATURE = 0.5;
 export class SimclrWorkload {
   readonly head: tf.Sequential;
   readonly optimizer: tf.AdamOptimizer;
-  private readonly variables: tf.Variable[];
+  /** Everything the step updates: the encoder's trainable weights, then the head's. */
+  readonly variables: tf.Variable[];
 
   constructor(
     readonly encoder: Encoder,

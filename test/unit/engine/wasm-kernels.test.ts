@@ -2,7 +2,10 @@
 // gradients equal to cpu's, the loss going down, and no tensors left behind.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SimclrWorkload } from '../../../bench/workloads.js';
 import { withBackend } from '../../../src-main/engine/backend.js';
+import { createResnetEncoder } from '../../../src-main/engine/encoders/resnet.js';
+import { ntXentLoss } from '../../../src-main/engine/ssl/simclr.js';
 import { wasmThreading } from '../../../src-main/engine/wasm.js';
 import { fasterKernels, missingKernels } from '../../../src-main/engine/wasm-kernels/index.js';
 
@@ -428,5 +431,133 @@ describe('wasm kernels against the cpu backend', () => {
       { x: { shape: [5] }, segmentIds: { shape: [5], dtype: 'int32', values: [1, 1, 0, 3, 1] } },
       { numSegments: 3 },
     );
+  });
+});
+
+/** Gradients of `loss` for `variables` on one backend, as plain arrays. */
+async function gradientsOn(
+  backend: 'cpu' | 'wasm',
+  variables: tf.Variable[],
+  loss: () => tf.Scalar,
+): Promise<{ loss: number; grads: Float32Array[] }> {
+  return withBackend(backend, () => {
+    const { value, grads } = tf.variableGrads(loss, variables);
+    const result = {
+      loss: value.dataSync()[0]!,
+      grads: variables.map((v) => grads[v.name]!.dataSync() as Float32Array),
+    };
+    tf.dispose([value, ...Object.values(grads)]);
+    return result;
+  });
+}
+
+async function expectSameGradients(variables: tf.Variable[], loss: () => tf.Scalar): Promise<void> {
+  const cpu = await gradientsOn('cpu', variables, loss);
+  const wasm = await gradientsOn('wasm', variables, loss);
+  expect(Math.abs(wasm.loss - cpu.loss) / Math.abs(cpu.loss)).toBeLessThan(1e-4);
+  variables.forEach((v, i) => {
+    // A whole network's gradient adds up float32 rounding over many kernels: 1e-3 of its scale.
+    expect(relativeError(wasm.grads[i]!, cpu.grads[i]!), v.name).toBeLessThan(1e-3);
+  });
+}
+
+describe('training on wasm', () => {
+  it('gives a ResNet + SimCLR head the same gradients as cpu', async () => {
+    const before = tf.memory().numTensors;
+    const encoder = createResnetEncoder({ inputSize: 32, widths: [8, 8, 16, 16, 24], seed: 5 });
+    const workload = new SimclrWorkload(encoder, { hidden: 32, projection: 16, seed: 5 });
+    const views = tf.tensor4d(
+      materialise({ shape: [8, 32, 32, 3] }).map((v) => (v + 1) / 2),
+      [8, 32, 32, 3],
+    );
+    await expectSameGradients(workload.variables, () =>
+      tf.tidy(() => {
+        const { embedding, features } = encoder.encode(views, { training: true });
+        tf.dispose(Object.values(features));
+        const z = workload.head.apply(embedding) as tf.Tensor2D;
+        return ntXentLoss(z.slice([0, 0], [4, -1]), z.slice([4, 0], [4, -1]), 0.5);
+      }),
+    );
+    views.dispose();
+    workload.dispose();
+    encoder.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('gives a MobileNetV3-style block, a softmax head and an embedding lookup the same gradients as cpu', async () => {
+    const before = tf.memory().numTensors;
+    const v = (name: string, shape: number[]) =>
+      tf.tidy(() => tf.variable(tf.tensor(materialise({ shape }), shape), true, name));
+    const weights = {
+      expand: v('expand', [1, 1, 8, 16]),
+      depthwise: v('depthwise', [3, 3, 16, 1]),
+      seReduce: v('se_reduce', [16, 4]),
+      seExpand: v('se_expand', [4, 16]),
+      project: v('project', [1, 1, 16, 8]),
+      dense: v('dense', [8, 3]),
+      embedding: v('embedding', [10, 8]),
+    };
+    const x = tf.tensor4d(materialise({ shape: [3, 9, 9, 8] }), [3, 9, 9, 8]);
+    const labels = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 2, 1], 'int32'), 3));
+    const ids = tf.tensor1d([1, 4, 4, 9, 0, 4], 'int32');
+    const hardSwish = (t: tf.Tensor) => tf.mul(t, tf.div(tf.relu6(tf.add(t, 3)), 6));
+    await expectSameGradients(Object.values(weights), () =>
+      tf.tidy(() => {
+        let y = hardSwish(tf.conv2d(x, weights.expand as tf.Tensor4D, 1, 'same'));
+        y = hardSwish(
+          tf.depthwiseConv2d(y as tf.Tensor4D, weights.depthwise as tf.Tensor4D, 2, 'same'),
+        );
+        const squeezed = tf.mean(y, [1, 2]);
+        const excite = tf.div(
+          tf.relu6(
+            tf.add(tf.matMul(tf.relu(tf.matMul(squeezed, weights.seReduce)), weights.seExpand), 3),
+          ),
+          6,
+        );
+        y = tf.mul(y, tf.reshape(excite, [3, 1, 1, 16]));
+        y = tf.conv2d(y as tf.Tensor4D, weights.project as tf.Tensor4D, 1, 'same');
+        y = tf.add(
+          tf.avgPool(y as tf.Tensor4D, 2, 2, 'same'),
+          tf.maxPool(y as tf.Tensor4D, 2, 2, 'same'),
+        );
+        const logits = tf.matMul(tf.mean(y, [1, 2]), weights.dense);
+        const classification = tf.losses.softmaxCrossEntropy(labels, logits);
+        const looked = tf.gather(weights.embedding, ids);
+        const unit = tf.div(looked, tf.norm(looked, 'euclidean', -1, true));
+        const contrast = tf.mean(tf.logSumExp(tf.matMul(unit, unit, false, true), 1));
+        return tf.add(classification, contrast) as tf.Scalar;
+      }),
+    );
+    tf.dispose([x, labels, ids, ...Object.values(weights)]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('trains the ResNet encoder with SimCLR: the loss goes down, no tensors leak', async () => {
+    await withBackend('wasm', () => {
+      const encoder = createResnetEncoder({ inputSize: 32, widths: [8, 8, 16, 16, 24], seed: 7 });
+      const workload = new SimclrWorkload(encoder, {
+        hidden: 32,
+        projection: 16,
+        learningRate: 3e-3,
+        seed: 7,
+      });
+      const images = tf.tensor4d(
+        materialise({ shape: [6, 32, 32, 3] }).map((v) => (v + 1) / 2),
+        [6, 32, 32, 3],
+      );
+      // Two views of each image: itself and its mirror image.
+      const views = tf.concat([images, tf.reverse(images, 2)]) as tf.Tensor4D;
+      // The first step creates Adam's moment variables; every later one must add nothing.
+      const losses = [workload.step(views)];
+      const before = tf.memory().numTensors;
+      for (let step = 0; step < 6; step++) {
+        losses.push(workload.step(views));
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.9);
+      tf.dispose([images, views]);
+      workload.dispose();
+      encoder.dispose();
+    });
   });
 });
