@@ -238,7 +238,7 @@ describe('engine host', () => {
     });
     expect(await router.answer('settings/get', {})).toEqual({
       ok: true,
-      value: { inspector: 'test-inspector', backend: 'cpu' },
+      value: { inspector: 'test-inspector', backend: 'cpu', unsureBand: 0.05 },
     });
   });
 });
