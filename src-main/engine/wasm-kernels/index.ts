@@ -6,6 +6,8 @@ import { conv2dBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputKernel } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterKernel } from './depthwise-conv2d-backprop-filter.js';
 import { depthwiseConv2dBackpropInputKernel } from './depthwise-conv2d-backprop-input.js';
+import { castKernel } from './cast.js';
+import { identityKernel } from './identity.js';
 import { captureStock, type WasmKernel } from './kernel-utils.js';
 import { maxPoolGradKernel } from './max-pool-grad.js';
 import { meanKernel } from './mean.js';
@@ -30,6 +32,8 @@ export const fasterKernels: readonly WasmKernel[] = [
   meanKernel,
   maxPoolGradKernel,
   batchMatMulKernel,
+  identityKernel,
+  castKernel,
 ];
 
 let registered: readonly WasmKernel[] | undefined;

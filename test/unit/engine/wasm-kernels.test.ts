@@ -412,6 +412,24 @@ describe('wasm kernels against the cpu backend', () => {
     }
   });
 
+  it('Identity and Cast, sharing the buffer where they can', async () => {
+    await expectMatchesCpu('Identity', { x: { shape: [3, 4] } }, {});
+    await expectMatchesCpu('Identity', { x: { shape: [5], dtype: 'int32' } }, {});
+    await expectMatchesCpu('Cast', { x: { shape: [2, 3] } }, { dtype: 'float32' });
+    await expectMatchesCpu('Cast', { x: { shape: [2, 3] } }, { dtype: 'int32' });
+    await expectMatchesCpu('Cast', { x: { shape: [4], dtype: 'int32' } }, { dtype: 'float32' });
+    // The shared buffer outlives the input it came from.
+    await withBackend('wasm', () => {
+      const before = tf.memory().numTensors;
+      const x = tf.tensor1d([1, 2, 3]);
+      const y = tf.clone(x);
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+      y.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+
   it('UnsortedSegmentSum, with repeated and out-of-range segment ids', async () => {
     await expectMatchesCpu(
       'UnsortedSegmentSum',
