@@ -382,7 +382,10 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ backend: report.tfName, threads: report.threads || 1, results }));
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exit(1);
-});
+main()
+  // Threaded wasm's workers keep Node alive after the work is done.
+  .then(() => process.exit(0))
+  .catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  });

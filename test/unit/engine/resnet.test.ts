@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-main/engine/backend.js';
 import {
+  FusedBatchNorm,
   createResnetEncoder,
   defaultResnetConfig,
   loadResnetEncoder,
@@ -47,6 +48,50 @@ describe('ResNet encoder', () => {
     expect(encoder.model.countParams()).toBeLessThan(1.27e6);
     expect(resnetForwardGflop(encoder.config, 64)).toBeCloseTo(0.133, 3);
     expect(resnetForwardGflop(defaultResnetConfig, 64)).toBeCloseTo(0.133 / 4, 2);
+    encoder.dispose();
+  });
+
+  it('infers with batch norms folded into the convolutions exactly as the layers model does', () => {
+    // Depth 2 in a stage checks blocks without a projection; non-trivial moving statistics and
+    // γ/β check the folding itself.
+    const encoder = createResnetEncoder({
+      inputSize: 64,
+      widths: [8, 8, 16, 16, 24],
+      depths: [1, 2, 1, 1],
+      stemStride: 1,
+      seed: 5,
+    });
+    const start = tf.memory().numTensors;
+    encoder.model.layers
+      .filter((layer) => layer instanceof FusedBatchNorm)
+      .forEach((layer, i) => {
+        const c = layer.getWeights()[0]!.shape[0]!;
+        const values = tf.tidy(() => [
+          tf.randomUniform([c], 0.5, 1.5, 'float32', 4 * i),
+          tf.randomNormal([c], 0, 0.5, 'float32', 4 * i + 1),
+          tf.randomNormal([c], 0, 0.5, 'float32', 4 * i + 2),
+          tf.randomUniform([c], 0.2, 2, 'float32', 4 * i + 3),
+        ]);
+        layer.setWeights(values);
+        tf.dispose(values);
+      });
+    const images = randomImages(3, 64);
+    const folded = encoder.encode(images);
+    const reference = encoder.model.apply(images, { training: false }) as tf.Tensor[];
+    const ours = [
+      folded.features.stride4!,
+      folded.features.stride8,
+      folded.features.stride16,
+      folded.embedding,
+    ];
+    ours.forEach((t, i) => {
+      expect(t.shape).toEqual(reference[i]!.shape);
+      const scale = tf.tidy(() => tf.max(tf.abs(reference[i]!)).dataSync()[0]!);
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(t, reference[i]!))).dataSync()[0]!);
+      expect(diff / scale, `output ${i}`).toBeLessThan(1e-5);
+    });
+    tf.dispose([images, ...ours, ...reference]);
+    expect(tf.memory().numTensors).toBe(start);
     encoder.dispose();
   });
 
@@ -109,5 +154,48 @@ describe('ResNet encoder', () => {
     expect(() => encoder.encode(gray)).toThrow(/\[batch, height, width, 3\]/);
     gray.dispose();
     encoder.dispose();
+  });
+
+  it('normalises like tfjs-layers BatchNormalization: outputs, gradients, moving statistics', () => {
+    const start = tf.memory().numTensors;
+    // A mean well away from 0 checks the closed-form gradient for cancellation.
+    const x = tf.tidy(() =>
+      tf.add(tf.mul(tf.randomNormal([3, 5, 4, 6], 0, 1, 'float32', 11), 2), 3),
+    ) as tf.Tensor4D;
+    const dy = tf.randomNormal([3, 5, 4, 6], 0, 1, 'float32', 12) as tf.Tensor4D;
+    const ours = new FusedBatchNorm({ momentum: 0.9, name: 'ours' });
+    const keras = tf.layers.batchNormalization({ axis: -1, momentum: 0.9, name: 'keras' });
+    const results = [ours, keras].map((layer) =>
+      tf.tidy(() => {
+        layer.apply(x); // builds the weights
+        const [gamma, beta] = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+        gamma!.assign(tf.linspace(0.5, 1.5, 6));
+        beta!.assign(tf.linspace(-1, 1, 6));
+        const input = tf.variable(x);
+        const { value, grads } = tf.variableGrads(
+          () =>
+            tf.sum(tf.mul(layer.apply(input, { training: true }) as tf.Tensor, dy)) as tf.Scalar,
+          [input, gamma!, beta!],
+        );
+        input.dispose();
+        const inference = layer.apply(x) as tf.Tensor;
+        return [
+          value,
+          ...Object.values(grads),
+          inference,
+          ...layer.nonTrainableWeights.map((w) => w.read().clone()),
+        ];
+      }),
+    );
+    const [a, b] = results as [tf.Tensor[], tf.Tensor[]];
+    a.forEach((t, i) => {
+      const scale = tf.tidy(() => tf.max(tf.abs(b[i]!)).dataSync()[0]!);
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(t, b[i]!))).dataSync()[0]!);
+      expect(diff / scale, `output ${i}`).toBeLessThan(1e-4);
+    });
+    tf.dispose([x, dy, ...a, ...b]);
+    ours.dispose();
+    keras.dispose();
+    expect(tf.memory().numTensors).toBe(start);
   });
 });
