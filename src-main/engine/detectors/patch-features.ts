@@ -85,6 +85,9 @@ export function toAnomalyMaps(
   });
 }
 
+/** Floats in one block of the query × bank distance matrix (64 MB). */
+const DISTANCE_BLOCK = 16 * 1024 * 1024;
+
 /**
  * Squared Euclidean distances from each row of `queries` [N, C] to the nearest column of a bank
  * stored pre-transposed as [C, M] with its squared norms [M] (matMul without transposeB runs
@@ -94,11 +97,13 @@ export function nearestDistances(
   queries: tf.Tensor2D,
   bankT: tf.Tensor2D,
   bankNorms: tf.Tensor1D,
-  chunk = 8192,
 ): tf.Tensor1D {
   return tf.tidy(() => {
     const queryNorms = tf.sum(tf.square(queries), 1, true);
     const total = bankT.shape[1];
+    // Each chunk's distance matrix is queries × chunk floats: keep it near 64 MB, so a batch of
+    // stride-4 patches against a large bank does not fill wasm's 4 GB heap.
+    const chunk = Math.max(256, Math.floor(DISTANCE_BLOCK / queries.shape[0]));
     let best: tf.Tensor1D | undefined;
     for (let start = 0; start < total; start += chunk) {
       const size = Math.min(chunk, total - start);
