@@ -17,12 +17,29 @@ export const defaultPatchFeatures: PatchFeatureConfig = {
   neighbourhood: 3,
 };
 
+/** Pixels encoded in one forward pass: 16 images at 224 px (4 at 448). */
+const ENCODE_PIXELS = 16 * 224 * 224;
+
 /** [B, H, W, 3] images → [B, h, w, C] patch features on the grid of the first layer. */
 export function patchFeatures(
   encoder: Encoder,
   images: tf.Tensor4D,
   config: PatchFeatureConfig = defaultPatchFeatures,
 ): tf.Tensor4D {
+  const [count, height, width] = images.shape;
+  const perPass = Math.max(1, Math.floor(ENCODE_PIXELS / (height * width)));
+  if (count > perPass) {
+    // Encoder activations grow with batch × pixels; a batch of 16 at 448 px overflowed wasm's
+    // heap. Encode in slices of at most ENCODE_PIXELS; the features themselves are small.
+    return tf.tidy(() => {
+      const parts: tf.Tensor4D[] = [];
+      for (let start = 0; start < count; start += perPass) {
+        const slice = images.slice([start], [Math.min(perPass, count - start)]);
+        parts.push(patchFeatures(encoder, slice, config));
+      }
+      return tf.concat(parts);
+    });
+  }
   return tf.tidy(() => {
     const { features } = encoder.encode(images);
     const maps = config.layers.map((name) => {
@@ -91,30 +108,49 @@ const DISTANCE_BLOCK = 16 * 1024 * 1024;
 /**
  * Squared Euclidean distances from each row of `queries` [N, C] to the nearest column of a bank
  * stored pre-transposed as [C, M] with its squared norms [M] (matMul without transposeB runs
- * ~10× faster on wasm). Processed in column chunks to bound memory.
+ * ~10× faster on wasm). Works through blocks of rows × columns of at most DISTANCE_BLOCK
+ * distances, so a batch of stride-4 patches against a large bank never fills wasm's 4 GB heap.
  */
 export function nearestDistances(
   queries: tf.Tensor2D,
   bankT: tf.Tensor2D,
   bankNorms: tf.Tensor1D,
 ): tf.Tensor1D {
-  return tf.tidy(() => {
-    const queryNorms = tf.sum(tf.square(queries), 1, true);
-    const total = bankT.shape[1];
-    // Each chunk's distance matrix is queries × chunk floats: keep it near 64 MB, so a batch of
-    // stride-4 patches against a large bank does not fill wasm's 4 GB heap.
-    const chunk = Math.max(256, Math.floor(DISTANCE_BLOCK / queries.shape[0]));
-    let best: tf.Tensor1D | undefined;
-    for (let start = 0; start < total; start += chunk) {
-      const size = Math.min(chunk, total - start);
-      const part = bankT.slice([0, start], [-1, size]);
-      const norms = bankNorms.slice(start, size);
-      const d = tf.add(tf.sub(queryNorms, tf.mul(2, tf.matMul(queries, part))), norms);
-      const min = tf.min(d, 1) as tf.Tensor1D;
-      best = best ? (tf.minimum(best, min) as tf.Tensor1D) : min;
+  const [rows] = queries.shape;
+  const columns = bankT.shape[1];
+  const chunk = Math.min(columns, Math.max(256, Math.floor(DISTANCE_BLOCK / rows)));
+  const rowBlock = Math.max(1, Math.floor(DISTANCE_BLOCK / chunk));
+  // Each block in its own tidy: one tidy around the loops would keep every block's distance
+  // matrix alive until the end.
+  const results: tf.Tensor1D[] = [];
+  try {
+    for (let first = 0; first < rows; first += rowBlock) {
+      const count = Math.min(rowBlock, rows - first);
+      let best: tf.Tensor1D | undefined;
+      for (let start = 0; start < columns; start += chunk) {
+        const size = Math.min(chunk, columns - start);
+        const next = tf.tidy(() => {
+          const block = queries.slice([first, 0], [count, -1]);
+          const d = tf.add(
+            tf.sub(
+              tf.sum(tf.square(block), 1, true),
+              tf.mul(2, tf.matMul(block, bankT.slice([0, start], [-1, size]))),
+            ),
+            bankNorms.slice(start, size),
+          );
+          const min = tf.min(d, 1) as tf.Tensor1D;
+          return best ? (tf.minimum(best, min) as tf.Tensor1D) : min;
+        });
+        best?.dispose();
+        best = next;
+      }
+      results.push(tf.tidy(() => tf.relu(best!) as tf.Tensor1D)); // rounding can go below 0
+      best!.dispose();
     }
-    return tf.relu(best!) as tf.Tensor1D; // rounding can go slightly negative
-  });
+    return results.length === 1 ? results.pop()! : (tf.concat(results) as tf.Tensor1D);
+  } finally {
+    tf.dispose(results);
+  }
 }
 
 /**

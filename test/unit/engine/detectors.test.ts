@@ -213,28 +213,35 @@ describe('nearestDistances', () => {
     await initBackend();
   });
 
-  it('equals brute force when the bank is split into several blocks', async () => {
-    // 4096 queries × 8192 bank columns is twice the 64 MB block, so two chunks are compared.
-    const [n, m, c] = [4096, 8192, 4];
-    const start = tf.memory().numTensors;
-    const queries = tf.randomUniform([n, c], -1, 1, 'float32', 1) as tf.Tensor2D;
-    const bank = tf.randomUniform([m, c], -1, 1, 'float32', 2) as tf.Tensor2D;
-    const bankT = bank.transpose<tf.Tensor2D>();
-    const norms = tf.tidy(() => tf.sum<tf.Tensor1D>(tf.square(bank), 1));
-    const result = nearestDistances(queries, bankT, norms);
-    const got = await result.data();
-    const q = await queries.data();
-    const b = await bank.data();
-    for (let i = 0; i < n; i += 97) {
-      let best = Infinity;
-      for (let j = 0; j < m; j++) {
-        let d = 0;
-        for (let k = 0; k < c; k++) d += (q[i * c + k]! - b[j * c + k]!) ** 2;
-        best = Math.min(best, d);
+  it.each([
+    // Twice the 64 MB block in bank columns: two column chunks.
+    [4096, 8192],
+    // More query rows than one block holds at the smallest chunk: two row blocks × two chunks.
+    [70000, 512],
+  ])(
+    'equals brute force for %i queries against %i bank patches, split into blocks',
+    async (n, m) => {
+      const c = 4;
+      const start = tf.memory().numTensors;
+      const queries = tf.randomUniform([n, c], -1, 1, 'float32', 1) as tf.Tensor2D;
+      const bank = tf.randomUniform([m, c], -1, 1, 'float32', 2) as tf.Tensor2D;
+      const bankT = bank.transpose<tf.Tensor2D>();
+      const norms = tf.tidy(() => tf.sum<tf.Tensor1D>(tf.square(bank), 1));
+      const result = nearestDistances(queries, bankT, norms);
+      const got = await result.data();
+      const q = await queries.data();
+      const b = await bank.data();
+      for (let i = 0; i < n; i += 97 + Math.floor(n / 200)) {
+        let best = Infinity;
+        for (let j = 0; j < m; j++) {
+          let d = 0;
+          for (let k = 0; k < c; k++) d += (q[i * c + k]! - b[j * c + k]!) ** 2;
+          best = Math.min(best, d);
+        }
+        expect(got[i]!).toBeCloseTo(best, 4);
       }
-      expect(got[i]!).toBeCloseTo(best, 4);
-    }
-    tf.dispose([queries, bank, bankT, norms, result]);
-    expect(tf.memory().numTensors).toBe(start);
-  });
+      tf.dispose([queries, bank, bankT, norms, result]);
+      expect(tf.memory().numTensors).toBe(start);
+    },
+  );
 });
