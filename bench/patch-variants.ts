@@ -1,8 +1,10 @@
 // Compares patch-feature choices for the one-class detector on one object type of an MVTec-layout
-// folder: fits on train/good, scores test/*, prints one JSON line with the image AUROC.
+// folder: fits on train/good, scores test/*, prints one JSON line with the image AUROC (image
+// score = largest patch score, as the detector gives it), the AUROC with the largest value of the
+// smoothed anomaly map as the score instead, and the AUROC of each defect kind against the good.
 // Usage: npx tsx bench/patch-variants.ts <root> <type> <size> [layers=stride4,stride8] [neighbourhood=3] [maxBank=2048]
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { initBackend } from '../src-main/engine/backend.js';
 import { decodedBatches } from '../src-main/engine/decoded-batches.js';
 import { PatchcoreDetector } from '../src-main/engine/detectors/patchcore/patchcore.js';
@@ -39,18 +41,35 @@ const detector = new PatchcoreDetector(await createEncoder('mobilenetv3', { inpu
   inputSize: size,
   features: { layers, neighbourhood },
   maxBank,
+  coresetRatio: 1, // the bank is maxBank patches, whatever the number of fit images
 });
 const started = performance.now();
 await detector.fit(decodedBatches(files('train/good'), size, { batchSize: 8 }));
 const scores: number[] = [];
+const smoothed: number[] = [];
 const truth: number[] = [];
+const kinds: string[] = [];
 for await (const batch of decodedBatches([...labels.keys()], size, { batchSize: 8 })) {
-  (await detector.score(batch.images)).forEach((r, i) => {
+  (await detector.score(batch.images, { anomalyMaps: true })).forEach((r, i) => {
     scores.push(r.score);
+    smoothed.push(r.anomalyMap!.data.reduce((a, b) => Math.max(a, b), 0));
     truth.push(labels.get(batch.paths[i]!)!);
+    kinds.push(basename(dirname(batch.paths[i]!)));
   });
 }
 detector.dispose();
+const perKind = Object.fromEntries(
+  [...new Set(kinds)]
+    .filter((kind) => kind !== 'good')
+    .map((kind) => {
+      const rows = kinds.flatMap((k, i) => (k === kind || k === 'good' ? [i] : []));
+      const value = auroc(
+        rows.map((i) => scores[i]!),
+        rows.map((i) => truth[i]!),
+      );
+      return [kind, +value.toFixed(3)];
+    }),
+);
 console.log(
   JSON.stringify({
     type,
@@ -59,6 +78,8 @@ console.log(
     neighbourhood,
     maxBank,
     image_auroc: +auroc(scores, truth).toFixed(4),
+    smoothed_map_auroc: +auroc(smoothed, truth).toFixed(4),
+    per_kind_auroc: perKind,
     seconds: Math.round((performance.now() - started) / 1000),
   }),
 );
