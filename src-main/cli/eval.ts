@@ -10,6 +10,7 @@ import {
   type EvalDetector,
   type EvalReport,
 } from '../engine/evaluation.js';
+import { DEFAULT_INPUT_SIZE } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 
 const list = (value: string | undefined) =>
@@ -76,7 +77,7 @@ export const command: Command = {
     '           the pretrain types only), or the folder of a saved encoder or model.',
     '',
     'Options:',
-    '  --size PX        input side (default 224)',
+    `  --size PX        input side (default ${DEFAULT_INPUT_SIZE})`,
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --batch N        batch size (default 16)',
     '  --seed N         seed for sampling and training (default 1)',
@@ -120,7 +121,7 @@ export const command: Command = {
       detector: detector as EvalDetector,
       encoder: stringOption(args, 'encoder') ?? 'mobilenetv3',
       ...(shots !== undefined ? { shots } : {}),
-      inputSize: intOption(args, 'size', 224, 32),
+      inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),
       seed: intOption(args, 'seed', 1, 0),

@@ -12,7 +12,7 @@ import {
   table,
 } from './common.js';
 import { followJob, jobOutcome, servicesFor } from './follow-job.js';
-import type { InspectSummary } from '../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, type InspectSummary } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 
 export const command: Command = {
@@ -31,7 +31,7 @@ export const command: Command = {
     '  --watch            keep scoring new files as they arrive, until Ctrl-C',
     '  --top N            rows of the worst-first table (default 15)',
     '  --model ID         score with this model instead of the active one',
-    '  --size PX          zero-shot input side (default 224)',
+    `  --size PX          zero-shot input side (default ${DEFAULT_INPUT_SIZE})`,
     '  --heatmaps WHICH   flagged (default), all or none',
     '  --resume ID        continue inspection ID (after a crash): score only files without a result',
     '  --backend NAME     gpu, node, wasm or cpu',
@@ -62,7 +62,9 @@ export const command: Command = {
     const top = intOption(args, 'top', 15);
     const modelId = stringOption(args, 'model') ? intOption(args, 'model', 1) : undefined;
     const inspectionId = stringOption(args, 'resume') ? intOption(args, 'resume', 1) : undefined;
-    const size = stringOption(args, 'size') ? intOption(args, 'size', 224, 32) : undefined;
+    const size = stringOption(args, 'size')
+      ? intOption(args, 'size', DEFAULT_INPUT_SIZE, 32)
+      : undefined;
     const services = servicesFor(args);
     try {
       const watch = Boolean(args.values.watch);

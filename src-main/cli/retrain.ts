@@ -11,7 +11,7 @@ import {
 } from './common.js';
 import { followJob, jobOutcome, servicesFor } from './follow-job.js';
 import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
-import type { RetrainSummary } from '../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 import { BadArgumentError } from '../shared/errors.js';
 
@@ -29,7 +29,7 @@ export const command: Command = {
     '',
     'Options:',
     '  --type NAME        object type to retrain',
-    '  --size PX          input side (default 224)',
+    `  --size PX          input side (default ${DEFAULT_INPUT_SIZE})`,
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --backend NAME     gpu, node, wasm or cpu',
     dataDirHelp,
@@ -46,7 +46,7 @@ export const command: Command = {
   async run(args, ctx) {
     const objectType = stringOption(args, 'type');
     if (!objectType) throw new BadArgumentError('--type NAME is required.');
-    const inputSize = intOption(args, 'size', 224, 32);
+    const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32);
     const encoderFrom = stringOption(args, 'encoder');
     const services = servicesFor(args);
     try {

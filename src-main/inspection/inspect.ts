@@ -6,7 +6,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { watch } from 'chokidar';
 import type { Emit } from '../shared/contract.js';
-import type { InspectRequest, InspectSummary, InspectionResultDto } from '../shared/dto.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  type InspectRequest,
+  type InspectSummary,
+  type InspectionResultDto,
+} from '../shared/dto.js';
 import { BadArgumentError, CancelledError, NotFoundError } from '../shared/errors.js';
 import { IMAGE_EXTENSIONS } from '../data/image-io.js';
 import type { Calibration } from '../engine/threshold.js';
@@ -285,7 +290,7 @@ export async function runInspection(
                 objectType,
                 files: spread(candidates, ZERO_SHOT_SAMPLE),
                 out: zeroShotFolder(store, inspectionId),
-                inputSize: request.inputSize ?? 224,
+                inputSize: request.inputSize ?? DEFAULT_INPUT_SIZE,
                 references: ZERO_SHOT_REFERENCES,
               },
             },

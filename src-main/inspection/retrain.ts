@@ -4,7 +4,7 @@
 // (engine/tasks/retrain.ts; with 20+ defect labels a classifier head competes), then record the model and activate it only if it is at least as
 // good as the active model on the same validation images. Older versions stay for rollback.
 import { join } from 'node:path';
-import type { ImageDto, RetrainSummary } from '../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, type ImageDto, type RetrainSummary } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
@@ -59,7 +59,7 @@ export async function retrainObjectType(
 ): Promise<RetrainResult> {
   const { store, engine } = deps;
   const { objectType } = options;
-  const inputSize = options.inputSize ?? 224;
+  const inputSize = options.inputSize ?? DEFAULT_INPUT_SIZE;
   if (store.objectTypes.idOf(objectType) === undefined) {
     throw new BadArgumentError(
       `No object type '${objectType}'. Import its images first (defectscope import <folder> --type ${objectType}).`,

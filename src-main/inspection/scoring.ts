@@ -3,7 +3,7 @@
 // a per-file error and never stop the rest.
 import { join, parse } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Decision } from '../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, type Decision } from '../shared/dto.js';
 import { BadArgumentError, ImageError, ModelError, errorMessage } from '../shared/errors.js';
 import { writeHeatmapOverlay } from '../data/heatmap.js';
 import type { Detector } from '../engine/detectors/detector.js';
@@ -157,7 +157,7 @@ export async function scoreForType(
       `Object type '${objectType}' has no model yet. Score a folder of its images (zero-shot needs at least two), or run \`defectscope retrain --type ${objectType}\` once it has ${MIN_GOOD_IMAGES}+ good images.`,
     );
   }
-  const inputSize = options.inputSize ?? 224;
+  const inputSize = options.inputSize ?? DEFAULT_INPUT_SIZE;
   const detector = detectorEntry('zero-shot').create(
     await createEncoder('mobilenetv3', { inputSize }),
     { inputSize },

@@ -1,5 +1,5 @@
 // The seed's cross-type protocol as a host task; its progress messages become the job's log.
-import type { EvalRequest } from '../../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, type EvalRequest } from '../../shared/dto.js';
 import { initBackend } from '../backend.js';
 import { runEvaluation, type EvalReport } from '../evaluation.js';
 import type { TaskContext } from './index.js';
@@ -14,7 +14,7 @@ export async function evaluate(request: EvalRequest, ctx: TaskContext): Promise<
     detector: request.detector,
     encoder: request.encoder ?? 'mobilenetv3',
     ...(request.shots !== undefined ? { shots: request.shots } : {}),
-    inputSize: request.inputSize ?? 224,
+    inputSize: request.inputSize ?? DEFAULT_INPUT_SIZE,
     epochs: request.epochs ?? 5,
     batchSize: request.batchSize ?? 16,
     seed: request.seed ?? 1,

@@ -4,6 +4,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_INPUT_SIZE } from '../../../shared/dto.js';
 import { BadArgumentError, ModelError } from '../../../shared/errors.js';
 import type { Encoder } from '../../encoders/encoder.js';
 import { loadEncoder } from '../../encoders/registry.js';
@@ -27,7 +28,7 @@ export interface ClassifierDetectorConfig {
 }
 
 export const defaultClassifierDetectorConfig: ClassifierDetectorConfig = {
-  inputSize: 224,
+  inputSize: DEFAULT_INPUT_SIZE,
   epochs: 10,
   batchSize: 16,
   learningRate: 1e-4,

@@ -6,6 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_INPUT_SIZE } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import { Rng } from '../../augment.js';
 import type { Encoder } from '../../encoders/encoder.js';
@@ -33,7 +34,7 @@ export interface ZeroShotConfig {
 }
 
 export const defaultZeroShotConfig: ZeroShotConfig = {
-  inputSize: 224,
+  inputSize: DEFAULT_INPUT_SIZE,
   features: defaultPatchFeatures,
   references: 24,
   closestFraction: 0.3,
