@@ -125,27 +125,31 @@ export function nearestDistances(
   const results: tf.Tensor1D[] = [];
   try {
     for (let first = 0; first < rows; first += rowBlock) {
-      const count = Math.min(rowBlock, rows - first);
+      // The block's rows and their squared norms, once for all of the bank's chunks.
+      const [block, blockNorms] = tf.tidy(() => {
+        const rowsHere = queries.slice([first, 0], [Math.min(rowBlock, rows - first), -1]);
+        return [rowsHere, tf.sum(tf.square(rowsHere), 1, true)];
+      });
       let best: tf.Tensor1D | undefined;
-      for (let start = 0; start < columns; start += chunk) {
-        const size = Math.min(chunk, columns - start);
-        const next = tf.tidy(() => {
-          const block = queries.slice([first, 0], [count, -1]);
-          const d = tf.add(
-            tf.sub(
-              tf.sum(tf.square(block), 1, true),
-              tf.mul(2, tf.matMul(block, bankT.slice([0, start], [-1, size]))),
-            ),
-            bankNorms.slice(start, size),
-          );
-          const min = tf.min(d, 1) as tf.Tensor1D;
-          return best ? (tf.minimum(best, min) as tf.Tensor1D) : min;
-        });
+      try {
+        for (let start = 0; start < columns; start += chunk) {
+          const size = Math.min(chunk, columns - start);
+          const next = tf.tidy(() => {
+            const d = tf.add(
+              tf.sub(blockNorms, tf.mul(2, tf.matMul(block, bankT.slice([0, start], [-1, size])))),
+              bankNorms.slice(start, size),
+            );
+            const min = tf.min(d, 1) as tf.Tensor1D;
+            return best ? (tf.minimum(best, min) as tf.Tensor1D) : min;
+          });
+          best?.dispose();
+          best = next;
+        }
+        results.push(tf.tidy(() => tf.relu(best!) as tf.Tensor1D)); // rounding can go below 0
+      } finally {
+        tf.dispose([block, blockNorms]);
         best?.dispose();
-        best = next;
       }
-      results.push(tf.tidy(() => tf.relu(best!) as tf.Tensor1D)); // rounding can go below 0
-      best!.dispose();
     }
     return results.length === 1 ? results.pop()! : (tf.concat(results) as tf.Tensor1D);
   } finally {
