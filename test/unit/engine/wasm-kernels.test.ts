@@ -8,6 +8,7 @@ import { createResnetEncoder } from '../../../src-main/engine/encoders/resnet.js
 import { ntXentLoss } from '../../../src-main/engine/ssl/simclr.js';
 import { wasmThreading } from '../../../src-main/engine/wasm.js';
 import { fasterKernels, missingKernels } from '../../../src-main/engine/wasm-kernels/index.js';
+import { relativeError } from '../../fixtures/numeric.js';
 
 interface InputSpec {
   shape: number[];
@@ -31,17 +32,6 @@ function materialise(spec: InputSpec): Float32Array | Int32Array {
   if (spec.dtype === 'int32')
     return Int32Array.from({ length: n }, () => Math.floor(random() * (spec.maxInt ?? 10)));
   return Float32Array.from({ length: n }, () => random() * 2 - 1);
-}
-
-/** max |a − b| / max |b|: the error relative to the reference's scale. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 async function runOn(
