@@ -7,7 +7,7 @@ import { f1Max } from './metrics.js';
 
 export interface Calibration {
   /** How the threshold was chosen. */
-  method: 'f1-max' | 'good-percentile' | 'robust-outlier';
+  method: 'f1-max' | 'good-percentile' | 'robust-outlier' | 'mixture';
   /** Raw-score threshold (maps to 0.5). */
   threshold: number;
   /** Raw score mapped to 0 (typical good). */
@@ -89,7 +89,15 @@ export function calibrate(
  * but a batch may hold many defects, which inflate a median and its MAD. So the good images'
  * distribution is read off the lower tail alone, which defects (high scores) do not reach: with
  * q05 and q30 of all scores as the good scores' 5th and 30th percentiles, σ = (q30 − q05) / 1.121
- * and the mean is q30 + 0.524σ (normal quantiles); the threshold is that mean + kσ (k = 3).
+ * and the mean is q30 + 0.524σ (normal quantiles); the bound is that mean + kσ (k = 3)
+ * ('robust-outlier').
+ *
+ * That bound is made for a few outliers. When a folder holds a population of defects (a bad lot;
+ * a test set that is half defective) their scores form a cluster of their own, and the bound
+ * sits above much of it. So a two-Gaussian mixture is fitted to the log scores; when its upper
+ * component is centred beyond the bound — a cluster of outliers, not the good scores' spread cut
+ * in two — the threshold moves down to where that component becomes the more likely one
+ * ('mixture'). It never moves up: the bound stays the most a good image may score.
  */
 export function calibrateUnlabeled(
   scores: ArrayLike<number>,
@@ -102,9 +110,91 @@ export function calibrateUnlabeled(
   const q30 = quantile(scores, 0.3);
   const sigma = Math.max((q30 - q05) / 1.121, 1e-12);
   const mean = q30 + 0.524 * sigma;
-  const threshold = mean + (options.k ?? 3) * sigma;
+  const bound = mean + (options.k ?? 3) * sigma;
+  const crossing = Array.from(scores).every((s) => s > 0)
+    ? defectClusterStart(Array.from(scores, Math.log), Math.log(bound))
+    : undefined;
+  const [method, threshold] =
+    crossing !== undefined && Math.exp(crossing) < bound
+      ? (['mixture', Math.max(Math.exp(crossing), mean)] as const)
+      : (['robust-outlier', bound] as const);
   const span = threshold - mean;
-  return { method: 'robust-outlier', threshold, low: mean, high: threshold + span, unsureBand };
+  return { method, threshold, low: mean, high: threshold + Math.max(span, 1e-12), unsureBand };
+}
+
+/**
+ * Where the upper component of a two-Gaussian mixture fitted to `values` becomes more likely than
+ * the lower one, if the upper component is centred above `bound`; otherwise undefined.
+ */
+function defectClusterStart(values: number[], bound: number): number | undefined {
+  const m = twoGaussians(values);
+  if (m === undefined) return undefined;
+  const [lo, hi] = m.means[0] <= m.means[1] ? [0, 1] : [1, 0];
+  if (!(m.means[hi]! > bound)) return undefined;
+  const logDensity = (k: number, x: number): number =>
+    Math.log(m.weights[k]!) -
+    0.5 * Math.log(m.variances[k]!) -
+    (x - m.means[k]!) ** 2 / (2 * m.variances[k]!);
+  // Bisection between the two centres: the upper component's log-odds rise across it.
+  let a = m.means[lo]!;
+  let b = m.means[hi]!;
+  if (logDensity(hi, a) >= logDensity(lo, a)) return a;
+  for (let i = 0; i < 60; i++) {
+    const mid = (a + b) / 2;
+    if (logDensity(hi, mid) >= logDensity(lo, mid)) b = mid;
+    else a = mid;
+  }
+  return b;
+}
+
+interface Mixture {
+  weights: [number, number];
+  means: [number, number];
+  variances: [number, number];
+}
+
+/** Two-component 1-D Gaussian mixture by EM, started from the lower and upper quartiles. */
+function twoGaussians(values: number[], iterations = 200): Mixture | undefined {
+  const n = values.length;
+  if (n < 4) return undefined;
+  const total = values.reduce((a, b) => a + b, 0) / n;
+  const spread = values.reduce((a, v) => a + (v - total) ** 2, 0) / n;
+  if (!(spread > 0)) return undefined;
+  // A floor on each variance keeps a component from collapsing onto one value.
+  const floor = spread * 1e-3;
+  const m: Mixture = {
+    weights: [0.5, 0.5],
+    means: [quantile(values, 0.25), quantile(values, 0.75)],
+    variances: [spread / 4, spread / 4],
+  };
+  const resp = new Float64Array(n);
+  for (let it = 0; it < iterations; it++) {
+    for (let i = 0; i < n; i++) {
+      const p = [0, 1].map(
+        (k) =>
+          (m.weights[k]! / Math.sqrt(m.variances[k]!)) *
+          Math.exp(-((values[i]! - m.means[k]!) ** 2) / (2 * m.variances[k]!)),
+      );
+      resp[i] = p[1]! / Math.max(p[0]! + p[1]!, 1e-300); // responsibility of component 1
+    }
+    for (const k of [0, 1] as const) {
+      const r = (i: number): number => (k === 1 ? resp[i]! : 1 - resp[i]!);
+      let weight = 0;
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        weight += r(i);
+        sum += r(i) * values[i]!;
+      }
+      if (weight < 1e-9) return undefined; // one component took everything: no mixture
+      const mean = sum / weight;
+      let sq = 0;
+      for (let i = 0; i < n; i++) sq += r(i) * (values[i]! - mean) ** 2;
+      m.weights[k] = weight / n;
+      m.means[k] = mean;
+      m.variances[k] = Math.max(sq / weight, floor);
+    }
+  }
+  return m;
 }
 
 /** Raw score → 0..1 with the threshold at 0.5 (piecewise linear, monotonic, clipped). */

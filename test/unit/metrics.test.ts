@@ -127,4 +127,35 @@ describe('unlabeled calibration', () => {
     expect(normalise(c.threshold, c)).toBe(0.5);
     expect(() => calibrateUnlabeled([1])).toThrow(/at least 2/);
   });
+
+  // Deterministic normal samples (Box–Muller on a fixed LCG).
+  const normals = (count: number, mean: number, sd: number, seed: number): number[] => {
+    let state = seed;
+    const uniform = (): number => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return (state + 1) / (2 ** 31 + 1);
+    };
+    return Array.from(
+      { length: count },
+      () => mean + sd * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+    );
+  };
+
+  it('moves the threshold down to a cluster of defects when a folder holds many', () => {
+    const good = normals(30, 1, 0.05, 1);
+    const defects = normals(25, 1.6, 0.15, 2);
+    const c = calibrateUnlabeled([...good, ...defects]);
+    expect(c.method).toBe('mixture');
+    // Between the clusters: every good image below, nearly every defect above.
+    expect(c.threshold).toBeGreaterThan(Math.max(...good));
+    expect(defects.filter((d) => d >= c.threshold).length).toBeGreaterThanOrEqual(23);
+    expect(normalise(c.threshold, c)).toBe(0.5);
+  });
+
+  it('keeps the lower-tail bound for a folder of good images only', () => {
+    for (const seed of [3, 4, 5, 6]) {
+      const c = calibrateUnlabeled(normals(40, 1, 0.1, seed));
+      expect(c.method).toBe('robust-outlier');
+    }
+  });
 });

@@ -63,7 +63,7 @@ export const selfCheckArgs = z.object({
 });
 
 const calibration = z.object({
-  method: z.enum(['f1-max', 'good-percentile', 'robust-outlier']),
+  method: z.enum(['f1-max', 'good-percentile', 'robust-outlier', 'mixture']),
   threshold: z.number(),
   low: z.number(),
   high: z.number(),
