@@ -17,7 +17,9 @@ export function fileLoader(modelJsonPath: string): tf.io.IOHandler {
       try {
         json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
       } catch (error) {
-        throw new ModelError(`Cannot read model ${modelJsonPath}: ${errorMessage(error)}`, { cause: error });
+        throw new ModelError(`Cannot read model ${modelJsonPath}: ${errorMessage(error)}`, {
+          cause: error,
+        });
       }
       const dir = dirname(modelJsonPath);
       const specs: tf.io.WeightsManifestEntry[] = [];
@@ -55,7 +57,9 @@ export function fileSaver(dir: string): tf.io.IOHandler {
         generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy,
         weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
-        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
+        ...(artifacts.userDefinedMetadata
+          ? { userDefinedMetadata: artifacts.userDefinedMetadata }
+          : {}),
         ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
       };
       await writeFile(join(dir, MODEL_JSON), JSON.stringify(json));
@@ -73,7 +77,10 @@ export function modelJsonPath(dir: string): string {
  * Writes a folder atomically: `fill` writes into a temporary sibling, which is then renamed onto
  * `dir` (replacing an older one). Readers see the old folder or the new one, never a mix.
  */
-export async function writeFolderAtomically(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
+export async function writeFolderAtomically(
+  dir: string,
+  fill: (tmpDir: string) => Promise<void>,
+): Promise<void> {
   const parent = dirname(dir);
   await mkdir(parent, { recursive: true });
   const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);

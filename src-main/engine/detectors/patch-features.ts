@@ -158,8 +158,26 @@ export function nearestDistances(
 }
 
 /**
- * Per-image results from patch scores [B, h, w]: the image score is the largest patch score;
- * with `anomalyMaps`, each image also gets its map at the scored images' size. Disposes
+ * Share of an image's patches whose scores are averaged into the image score. The single largest
+ * patch score (PatchCore's choice) lets one odd patch of a good image decide; the mean of the top
+ * 1 % still follows a defect that covers ≥ 1 % of the patches and is steadier on good images.
+ * Measured on the synthetic types (224 px, EVALUATION.md): one-class grid 0.938 → 0.973,
+ * zero-shot overall 0.886 → 0.929.
+ */
+export const IMAGE_SCORE_TOP_FRACTION = 0.01;
+
+/** Image scores [B] from patch scores [B, h, w]: mean of the top IMAGE_SCORE_TOP_FRACTION. */
+export function imageScores(patchScores: tf.Tensor3D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [count, h, w] = patchScores.shape;
+    const k = Math.max(1, Math.round(IMAGE_SCORE_TOP_FRACTION * h * w));
+    return tf.mean(tf.topk(patchScores.reshape([count, h * w]), k).values, 1) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Per-image results from patch scores [B, h, w]: the image score is `imageScores`'; with
+ * `anomalyMaps`, each image also gets its map at the scored images' size. Disposes
  * `patchScores` (the patch detectors hand it over).
  */
 export async function patchResults(
@@ -169,9 +187,9 @@ export async function patchResults(
 ): Promise<ScoreResult[]> {
   const [height, width] = size;
   try {
-    const maxima = tf.max(patchScores, [1, 2]);
-    const scores = (await maxima.data()) as Float32Array;
-    maxima.dispose();
+    const perImage = imageScores(patchScores);
+    const scores = (await perImage.data()) as Float32Array;
+    perImage.dispose();
     const maps = anomalyMaps ? toAnomalyMaps(patchScores, size) : undefined;
     try {
       const mapData = maps ? ((await maps.data()) as Float32Array) : undefined;
