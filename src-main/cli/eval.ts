@@ -5,7 +5,9 @@ import type { Command } from './command.js';
 import { intOption, jsonHelp, stringOption, table } from './common.js';
 import { initBackend } from '../engine/backend.js';
 import {
+  classifierInputs,
   evalDetectors,
+  type ClassifierInput,
   runEvaluation,
   type EvalDetector,
   type EvalReport,
@@ -64,14 +66,18 @@ export const command: Command = {
   summary: "evaluate a detector on object types never seen in training (the seed's protocol)",
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
-    '                        [--shots K] [--encoder MODEL] [--size PX] [--epochs N] [--batch N] [--json FILE]',
+    '                        [--shots K] [--encoder MODEL] [--head evidence|embedding] [--size PX]',
+    '                        [--epochs N] [--batch N] [--json FILE]',
     '',
     'DIR is any folder in MVTec AD layout (<type>/train/good, <type>/test/<good|defect kind>,',
     'optional <type>/ground_truth/<kind>/*_mask.png) — the real MVTec AD works as is.',
     '',
     "Detectors: one-class fits on each test type's train/good (K of them with --shots);",
     "           zero-shot sees only the test type's unlabeled test folder;",
-    "           classifier trains a dense head on the pretrain types' labels (encoder frozen);",
+    "           classifier trains a dense head on the pretrain types' labels (encoder frozen) and",
+    '           judges each test type from its unlabeled test folder; its head reads how far an',
+    "           image's patches are from its own type's (--head evidence, default) or, as the",
+    '           seed did, the pooled embedding (--head embedding);',
     "           baseline trains the seed's VGG-16 end to end on the pretrain types' labels.",
     'Encoders:  mobilenetv3 (pretrained, default), resnet-simclr or mobilenetv3-simclr (SimCLR on',
     '           the pretrain types only), or the folder of a saved encoder or model.',
@@ -98,6 +104,7 @@ export const command: Command = {
     seed: { type: 'string' },
     backend: { type: 'string' },
     json: { type: 'string' },
+    head: { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -110,6 +117,13 @@ export const command: Command = {
         `--detector must be one of ${evalDetectors.join(', ')}, not '${detector}'.`,
       );
     }
+    const head = stringOption(args, 'head') ?? 'evidence';
+    if (!classifierInputs.includes(head as ClassifierInput))
+      throw new BadArgumentError(
+        `--head must be one of ${classifierInputs.join(', ')}, not '${head}'.`,
+      );
+    if (stringOption(args, 'head') !== undefined && detector !== 'classifier')
+      throw new BadArgumentError('--head applies to --detector classifier only.');
     const shots =
       stringOption(args, 'shots') === undefined ? undefined : intOption(args, 'shots', 0, 1);
     const backend = await initBackend(stringOption(args, 'backend'));
@@ -121,6 +135,7 @@ export const command: Command = {
       detector: detector as EvalDetector,
       encoder: stringOption(args, 'encoder') ?? 'mobilenetv3',
       ...(shots !== undefined ? { shots } : {}),
+      head: head as ClassifierInput,
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),

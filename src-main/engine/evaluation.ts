@@ -10,6 +10,11 @@ import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
 import { decodeImage } from '../data/image-io.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
 import { Rng } from './augment.js';
+import {
+  EvidenceClassifier,
+  EvidenceHead,
+  type EvidenceSample,
+} from './detectors/classifier/evidence-classifier.js';
 import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
 import type { Encoder } from './encoders/encoder.js';
@@ -28,6 +33,8 @@ import { simclrConfig, trainSimclr } from './ssl/simclr.js';
 import { calibrate, calibrateUnlabeled, type Calibration } from './threshold.js';
 
 export type EvalDetector = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
+export type ClassifierInput = 'evidence' | 'embedding';
+export const classifierInputs: ClassifierInput[] = ['evidence', 'embedding'];
 export const evalDetectors: EvalDetector[] = ['one-class', 'zero-shot', 'classifier', 'baseline'];
 
 export interface EvalOptions {
@@ -42,6 +49,11 @@ export interface EvalOptions {
   inputSize: number;
   /** SimCLR epochs for the -simclr encoders; classifier/baseline epochs. */
   epochs: number;
+  /**
+   * What the classifier's head reads: 'evidence' (default) — the image's patch distances to
+   * other images of its own type; 'embedding' — the pooled embedding, as the seed's head did.
+   */
+  head?: ClassifierInput;
   batchSize: number;
   seed: number;
   onProgress?: (message: string) => void;
@@ -71,6 +83,8 @@ export interface TypeResult extends TypeMetrics {
 export interface EvalReport {
   detector: EvalDetector;
   encoder: string;
+  /** What the classifier's head read; null for the other detectors. */
+  classifier_head: ClassifierInput | null;
   input_size: number;
   shots: number | null;
   pretrain_types: string[];
@@ -347,6 +361,99 @@ async function evaluateDetectorType(
   }
 }
 
+/**
+ * The classifier whose head reads type-relative evidence (detectors/classifier/
+ * evidence-classifier.ts). Each pretrain type's labeled images are measured against that type's
+ * own images, unlabeled, as a new type will be; the head learns from those measurements and their
+ * labels, its threshold is F1-max on a held-out fifth of them, and each test type is then judged
+ * from its own unlabeled test folder: no label of a test type is ever read.
+ */
+async function evaluateEvidenceClassifier(
+  makeEncoder: () => Promise<Encoder>,
+  loader: ImageBatchLoader,
+  options: EvalOptions,
+): Promise<TypeResult[]> {
+  const config = { inputSize: options.inputSize, seed: options.seed };
+  const samples: EvidenceSample[] = [];
+  for (const type of options.pretrainTypes) {
+    const data = typeData(options.root, type);
+    const entries = [...data.trainGood, ...data.test];
+    const defect = new Map(entries.map((e) => [e.path, e.label === 'defect']));
+    const paths = entries.map((e) => e.path);
+    const detector = EvidenceClassifier.create(await makeEncoder(), undefined, config);
+    try {
+      options.onProgress?.(`${type}: measuring ${paths.length} labeled images against their type`);
+      const failed: string[] = [];
+      await detector.fit(
+        decodedBatches(paths, loader.size, batchOptions(loader, options, failed)),
+        {
+          total: paths.length,
+        },
+      );
+      for await (const batch of decodedBatches(
+        paths,
+        loader.size,
+        batchOptions(loader, options, failed),
+      )) {
+        const evidence = await detector.evidence(batch.images);
+        batch.paths.forEach((path, i) =>
+          samples.push({ evidence: evidence[i]!, defect: defect.get(path)! }),
+        );
+      }
+    } finally {
+      detector.dispose();
+    }
+  }
+  const shuffled = sample(samples, samples.length, options.seed);
+  const held = Math.max(2, Math.round(0.2 * shuffled.length));
+  const validation = shuffled.slice(0, held);
+  options.onProgress?.(
+    `classifier: training the evidence head on ${shuffled.length - held} images`,
+  );
+  const head = await EvidenceHead.train(shuffled.slice(held), { seed: options.seed });
+  try {
+    const vScores = head.predict(validation.map((s) => s.evidence));
+    const vLabels = validation.map((s) => (s.defect ? 1 : 0));
+    const threshold =
+      vLabels.includes(1) && vLabels.includes(0) ? calibrate(vScores, vLabels).threshold : 0.5;
+    const results: TypeResult[] = [];
+    for (const type of options.testTypes) {
+      const data = typeData(options.root, type);
+      const failed: string[] = [];
+      const detector = EvidenceClassifier.create(
+        await makeEncoder(),
+        EvidenceHead.fromJSON(head.toJSON()),
+        config,
+      );
+      try {
+        options.onProgress?.(`${type}: measuring its ${data.test.length} unlabeled test images`);
+        await detector.fit(
+          decodedBatches(
+            data.test.map((e) => e.path),
+            loader.size,
+            batchOptions(loader, options, failed),
+          ),
+          { total: data.test.length },
+        );
+        const result = await scoreEntries(detector, loader, data.test, options, failed);
+        results.push({
+          type,
+          images: result.scores.length,
+          defects: result.labels.filter((l) => l === 1).length,
+          ...metricsOf(result.scores, result.labels, { threshold }, result.pixel),
+          threshold_method: 'classifier-validation',
+          failed_images: new Set(failed).size,
+        });
+      } finally {
+        detector.dispose();
+      }
+    }
+    return results;
+  } finally {
+    head.dispose();
+  }
+}
+
 /** The seed's classifier (head on a frozen encoder) or baseline (VGG-16 trained end to end). */
 async function evaluateClassifier(
   makeEncoder: () => Promise<Encoder>,
@@ -444,7 +551,9 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       ? await prepareEncoder(options, workDir)
       : () => createEncoder('vgg16', { inputSize: options.inputSize });
     let types: TypeResult[];
-    if (options.detector === 'classifier' || options.detector === 'baseline') {
+    if (options.detector === 'classifier' && (options.head ?? 'evidence') === 'evidence') {
+      types = await evaluateEvidenceClassifier(makeEncoder, loader, options);
+    } else if (options.detector === 'classifier' || options.detector === 'baseline') {
       types = await evaluateClassifier(makeEncoder, loader, options);
     } else {
       types = [];
@@ -472,6 +581,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
     return {
       detector: options.detector,
       encoder: options.detector === 'baseline' ? 'vgg16' : options.encoder,
+      classifier_head: options.detector === 'classifier' ? (options.head ?? 'evidence') : null,
       input_size: options.inputSize,
       shots: options.shots ?? null,
       pretrain_types: options.pretrainTypes,

@@ -72,6 +72,29 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     expect(report.types[0]!.image_auroc).toBeGreaterThan(0.6);
   });
 
+  it("classifier learns from one type's labels and judges an unseen type from its unlabeled folder", async () => {
+    const report = await runEvaluation({
+      root,
+      pretrainTypes: ['nut'],
+      testTypes: ['pill'],
+      detector: 'classifier',
+      encoder: 'mobilenetv3',
+      inputSize: 128,
+      epochs: 1,
+      batchSize: 8,
+      seed: 1,
+    });
+    expect(report.classifier_head).toBe('evidence');
+    expect(report.types[0]).toMatchObject({
+      type: 'pill',
+      images: 16,
+      threshold_method: 'classifier-validation',
+    });
+    expect(report.types[0]!.image_auroc).toBeGreaterThan(0.7);
+    // Its anomaly maps are the zero-shot ones, so pixel AUROC is measured too.
+    expect(report.types[0]!.pixel_auroc).toBeGreaterThan(0.7);
+  });
+
   it('writes the JSON report the issue specifies and refuses a type in both sets', async () => {
     const json = join(tempDir(), 'report.json');
     const out: string[] = [];
@@ -121,6 +144,10 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     expect(
       await runCli(['eval', '--root', root, '--test-types', 'nut', '--detector', 'magic'], ctx),
     ).toBe(2);
+    expect(
+      await runCli(['eval', '--root', root, '--test-types', 'nut', '--head', 'embedding'], ctx),
+    ).toBe(2);
+    expect(err.at(-1)).toMatch(/--head applies to --detector classifier only/);
     expect(await runCli(['eval', '--root', root, '--test-types', 'screw'], ctx)).toBe(2);
     expect(err.at(-1)).toMatch(/'screw' not found/);
   });

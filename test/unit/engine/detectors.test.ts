@@ -2,6 +2,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-main/engine/backend.js';
+import {
+  EVIDENCE,
+  EvidenceClassifier,
+  EvidenceHead,
+} from '../../../src-main/engine/detectors/classifier/evidence-classifier.js';
 import type { FitBatch } from '../../../src-main/engine/detectors/detector.js';
 import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/coreset.js';
 import { nearestDistances } from '../../../src-main/engine/detectors/patch-features.js';
@@ -154,6 +159,65 @@ describe('detectors', () => {
     tf.dispose([folder, lone]);
     detector.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('evidence classifier: a head trained on one surface judges another it never saw, and reloads', async () => {
+    const before = tf.memory().numTensors;
+    const config = { inputSize: SIZE, references: 8 };
+    // Training type: the surfaces as drawn. Unseen type: inverted and turned a quarter, so its
+    // defects are bright blots on vertical stripes.
+    const seen = tf.tidy(() => tf.concat([surfaces(10, 700, false), surfaces(4, 800, true)]));
+    const unseen = tf.tidy(() =>
+      tf.sub(
+        1,
+        tf.concat([surfaces(10, 900, false), surfaces(3, 1000, true)]).transpose([0, 2, 1, 3]),
+      ),
+    ) as tf.Tensor4D;
+    const seenLabels = [...Array(10).fill(false), ...Array(4).fill(true)];
+    const unseenLabels = [...Array(10).fill(0), 1, 1, 1];
+
+    const gatherer = EvidenceClassifier.create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      undefined,
+      config,
+    );
+    await expect(gatherer.evidence(seen)).rejects.toThrow(/Fit the classifier/);
+    await gatherer.fit(batches(seen));
+    const evidence = await gatherer.evidence(seen);
+    gatherer.dispose();
+    expect(evidence[0]).toHaveLength(EVIDENCE.length);
+    const head = await EvidenceHead.train(
+      evidence.map((e, i) => ({ evidence: e, defect: seenLabels[i]! })),
+      { seed: 3 },
+    );
+
+    const detector = EvidenceClassifier.create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      head,
+      config,
+    );
+    await detector.fit(batches(unseen));
+    const results = await detector.score(unseen, { anomalyMaps: true });
+    const p = results.map((r) => r.score);
+    for (const v of p) {
+      expect(v).toBeGreaterThanOrEqual(0);
+      expect(v).toBeLessThanOrEqual(1);
+    }
+    expect(auroc(p, unseenLabels)).toBeGreaterThanOrEqual(0.9);
+    expect(results[0]!.anomalyMap).toMatchObject({ width: SIZE, height: SIZE });
+
+    const dir = join(tempDir(), 'evidence-classifier');
+    await detector.save(dir);
+    const reloaded = await EvidenceClassifier.load(dir);
+    const again = (await reloaded.score(unseen)).map((r) => r.score);
+    again.forEach((score, i) => expect(score).toBeCloseTo(p[i]!, 4));
+    reloaded.dispose();
+    detector.dispose();
+    tf.dispose([seen, unseen]);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(EvidenceHead.train([{ evidence: [0, 0, 0], defect: false }])).rejects.toThrow(
+      /both good and defect/,
+    );
   });
 
   it('refuses an unknown detector and an unfitted one-class score with clear messages', async () => {

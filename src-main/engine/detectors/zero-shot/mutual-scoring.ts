@@ -52,6 +52,39 @@ interface Reference {
   norms: tf.Tensor1D;
 }
 
+/**
+ * Patch scores [B, P] for patch features [B, P, C]: per patch, the nearest-patch distance to each
+ * reference, averaged over the closest `closestFraction` of the references. A reference that is
+ * the scored image itself is left out.
+ */
+function mutualScores(
+  queries: tf.Tensor3D,
+  references: Reference[],
+  closestFraction: number,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [count, patches, channels] = queries.shape;
+    const flat = queries.reshape([count * patches, channels]) as tf.Tensor2D;
+    // [K, B, P] distances from every patch to its nearest patch in each reference.
+    const distances = tf.stack(
+      references.map((r) =>
+        tf.sqrt(nearestDistances(flat, r.featuresT, r.norms)).reshape([count, patches]),
+      ),
+    ) as tf.Tensor3D;
+    // A reference identical to the image says nothing about it: push it out of the closest set.
+    const same = tf.less(tf.mean(distances, 2, true), SAME_IMAGE);
+    const far = tf.add(tf.max(distances), 1);
+    const usable = tf.where(
+      tf.broadcastTo(same, distances.shape),
+      tf.broadcastTo(far, distances.shape),
+      distances,
+    );
+    const closest = Math.max(1, Math.round(closestFraction * (references.length - 1)));
+    const perPatch = tf.neg(tf.topk(tf.neg(tf.transpose(usable, [1, 2, 0])), closest).values); // [B, P, closest]
+    return tf.mean(perPatch, 2) as tf.Tensor2D;
+  });
+}
+
 export class ZeroShotDetector implements Detector {
   readonly kind = 'zero-shot' as const;
   readonly config: ZeroShotConfig;
@@ -129,11 +162,11 @@ export class ZeroShotDetector implements Detector {
   }
 
   /** Patch scores [B, h, w]: mean over the closest references of the nearest-patch distance. */
-  private patchScores(images: tf.Tensor4D): tf.Tensor3D {
+  patchScores(images: tf.Tensor4D): tf.Tensor3D {
     return tf.tidy(() => {
       const f = patchFeatures(this.encoder, images, this.config.features);
       const [count, h, w, c] = f.shape;
-      const queries = f.reshape([count * h * w, c]) as tf.Tensor2D;
+      const queries = f.reshape([count, h * w, c]) as tf.Tensor3D;
       let references = this.references;
       if (references.length === 0) {
         // Not fitted: the batch is its own reference set.
@@ -142,34 +175,41 @@ export class ZeroShotDetector implements Detector {
             'Zero-shot scoring of a single image needs reference images: fit on the folder first.',
           );
         references = Array.from({ length: count }, (_, i) => {
-          const p = f.slice([i, 0, 0, 0], [1, h, w, c]).reshape([h * w, c]) as tf.Tensor2D;
+          const p = queries.slice([i, 0, 0], [1, h * w, c]).reshape([h * w, c]) as tf.Tensor2D;
           return {
             featuresT: p.transpose<tf.Tensor2D>(),
             norms: tf.sum<tf.Tensor1D>(tf.square(p), 1),
           };
         });
       }
-      // [K, B, P] distances from every patch to its nearest patch in each reference.
-      const distances = tf.stack(
-        references.map((r) =>
-          tf.sqrt(nearestDistances(queries, r.featuresT, r.norms)).reshape([count, h * w]),
-        ),
-      ) as tf.Tensor3D;
-      // A reference identical to the image says nothing about it: push it out of the closest set.
-      const same = tf.less(tf.mean(distances, 2, true), SAME_IMAGE);
-      const far = tf.add(tf.max(distances), 1);
-      const usable = tf.where(
-        tf.broadcastTo(same, distances.shape),
-        tf.broadcastTo(far, distances.shape),
-        distances,
-      );
-      const closest = Math.max(
-        1,
-        Math.round(this.config.closestFraction * (references.length - 1)),
-      );
-      const perPatch = tf.neg(tf.topk(tf.neg(tf.transpose(usable, [1, 2, 0])), closest).values); // [B, P, closest]
-      return tf.mean(perPatch, 2).reshape([count, h, w]) as tf.Tensor3D;
+      return mutualScores(queries, references, this.config.closestFraction).reshape([
+        count,
+        h,
+        w,
+      ]) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * Patch scores [K, P] of each reference image against the other references: how the folder's
+   * own images score, for scaling a type's scores without labels.
+   */
+  referencePatchScores(): tf.Tensor2D {
+    if (this.references.length < 2)
+      throw new ModelError(
+        'Reference scores need a zero-shot detector fitted on 2 or more images.',
+      );
+    const rows = this.references.map((r) =>
+      tf.tidy(() => {
+        const queries = r.featuresT.transpose().expandDims(0) as tf.Tensor3D;
+        return mutualScores(queries, this.references, this.config.closestFraction);
+      }),
+    );
+    try {
+      return tf.concat(rows) as tf.Tensor2D;
+    } finally {
+      tf.dispose(rows);
+    }
   }
 
   async score(

@@ -1,0 +1,275 @@
+// The seed's protocol — a classifier trained on the labels of some object types and judged on
+// types it never saw — with a head that reads type-relative anomaly evidence instead of the
+// pooled embedding. A pooled embedding says what an image looks like, so a head on it learns
+// what defects looked like on the training types, which carries over poorly to a new product
+// (EVALUATION.md). The evidence here is how far an image's patches are from the patches of
+// other images of its own type (the zero-shot detector's mutual scores), scaled by how that
+// type's own images score against each other. "A defect is what the rest of the type does not
+// have" holds for every type, so what the head learns on some types carries over to others.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { BadArgumentError, ModelError } from '../../../shared/errors.js';
+import type { Encoder } from '../../encoders/encoder.js';
+import { quantile } from '../../threshold.js';
+import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';
+import { IMAGE_SCORE_TOP_FRACTION, patchResults } from '../patch-features.js';
+import { ZeroShotDetector, type ZeroShotConfig } from '../zero-shot/mutual-scoring.js';
+
+/** Statistics of an image's patch scores the head reads, each as log(value / type's scale). */
+export const EVIDENCE = ['largest patch', 'mean of top 10', 'mean of top 1 %'] as const;
+
+/** A type's typical value of each statistic: this quantile over its reference images. */
+const SCALE_QUANTILE = 0.25;
+const HEAD_FILE = 'evidence-head.json';
+const ZERO_SHOT_DIR = 'zero-shot';
+
+/** [B, P] patch scores → per image [largest, mean of top 10, mean of top 1 %]. */
+async function statistics(patchScores: tf.Tensor2D): Promise<number[][]> {
+  const [, patches] = patchScores.shape;
+  const top1 = Math.max(1, Math.round(IMAGE_SCORE_TOP_FRACTION * patches));
+  const k = Math.min(patches, Math.max(10, top1));
+  const top = tf.topk(patchScores, k);
+  try {
+    const values = (await top.values.array()) as number[][];
+    const mean = (v: number[], n: number): number =>
+      v.slice(0, n).reduce((a, b) => a + b, 0) / Math.min(n, v.length);
+    return values.map((v) => [v[0]!, mean(v, 10), mean(v, top1)]);
+  } finally {
+    tf.dispose([top.values, top.indices]);
+  }
+}
+
+export interface EvidenceSample {
+  evidence: number[];
+  defect: boolean;
+}
+
+export interface EvidenceHeadWeights {
+  layers: { kernel: number[][]; bias: number[] }[];
+}
+
+/** Two dense layers on the evidence → P(defect). */
+export class EvidenceHead {
+  private constructor(private readonly model: tf.Sequential) {}
+
+  private static build(seed: number): tf.Sequential {
+    return tf.sequential({
+      layers: [
+        tf.layers.dense({
+          inputShape: [EVIDENCE.length],
+          units: 8,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        }),
+        tf.layers.dense({
+          units: 1,
+          activation: 'sigmoid',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+        }),
+      ],
+    });
+  }
+
+  /**
+   * Trains on labeled evidence (class-weighted binary cross-entropy, Adam). The data are a few
+   * numbers per image, so it runs full-batch for many epochs in well under a second.
+   */
+  static async train(
+    samples: EvidenceSample[],
+    options: { epochs?: number; learningRate?: number; seed?: number } = {},
+  ): Promise<EvidenceHead> {
+    const defects = samples.filter((s) => s.defect).length;
+    if (defects === 0 || defects === samples.length)
+      throw new BadArgumentError('The evidence head needs both good and defect images to learn.');
+    const model = EvidenceHead.build(options.seed ?? 1);
+    // Ours to dispose: a model does not dispose an optimizer it was handed.
+    const optimizer = tf.train.adam(options.learningRate ?? 0.01);
+    model.compile({ optimizer, loss: 'binaryCrossentropy' });
+    const x = tf.tensor2d(samples.map((s) => s.evidence));
+    const y = tf.tensor2d(samples.map((s) => [s.defect ? 1 : 0]));
+    try {
+      const good = samples.length - defects;
+      await model.fit(x, y, {
+        epochs: options.epochs ?? 400,
+        batchSize: samples.length,
+        shuffle: false,
+        verbose: 0,
+        // Each class weighs as much in all: a type's defects are usually the minority.
+        classWeight: { 0: samples.length / (2 * good), 1: samples.length / (2 * defects) },
+      });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    } finally {
+      tf.dispose([x, y]);
+      optimizer.dispose();
+    }
+    return new EvidenceHead(model);
+  }
+
+  predict(evidence: number[][]): number[] {
+    if (evidence.length === 0) return [];
+    return tf.tidy(() =>
+      Array.from((this.model.predict(tf.tensor2d(evidence)) as tf.Tensor).dataSync()),
+    );
+  }
+
+  toJSON(): EvidenceHeadWeights {
+    return {
+      layers: this.model.layers.map((layer) => {
+        const [kernel, bias] = layer.getWeights();
+        return { kernel: kernel!.arraySync() as number[][], bias: bias!.arraySync() as number[] };
+      }),
+    };
+  }
+
+  static fromJSON(weights: EvidenceHeadWeights): EvidenceHead {
+    const model = EvidenceHead.build(1);
+    if (weights.layers.length !== model.layers.length)
+      throw new ModelError('The evidence head file does not match the head it should load into.');
+    model.layers.forEach((layer, i) => {
+      const values = [tf.tensor2d(weights.layers[i]!.kernel), tf.tensor1d(weights.layers[i]!.bias)];
+      layer.setWeights(values);
+      tf.dispose(values);
+    });
+    return new EvidenceHead(model);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/**
+ * Scores one object type: `fit` takes the type's unlabeled images (as the zero-shot detector
+ * does) and works out the type's scale; `score` turns each image's evidence into P(defect) with
+ * a head trained on other types (`EvidenceHead.train`). Anomaly maps are the zero-shot ones.
+ */
+export class EvidenceClassifier implements Detector {
+  readonly kind = 'classifier' as const;
+  private scale: number[] | undefined;
+
+  /**
+   * `head` is owned (disposed) by the detector; it may be set later, e.g. after gathering the
+   * training types' evidence with head-less detectors.
+   */
+  constructor(
+    private readonly zeroShot: ZeroShotDetector,
+    public head?: EvidenceHead,
+  ) {}
+
+  static create(
+    encoder: Encoder,
+    head?: EvidenceHead,
+    config: Partial<ZeroShotConfig> = {},
+  ): EvidenceClassifier {
+    return new EvidenceClassifier(new ZeroShotDetector(encoder, config), head);
+  }
+
+  get encoder(): Encoder {
+    return this.zeroShot.encoder;
+  }
+
+  get inputSize(): number {
+    return this.zeroShot.inputSize;
+  }
+
+  /** Takes the type's unlabeled images as references and measures how they score together. */
+  async fit(
+    batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
+    options: FitOptions = {},
+  ): Promise<void> {
+    await this.zeroShot.fit(batches, options);
+    const own = this.zeroShot.referencePatchScores();
+    let stats: number[][];
+    try {
+      stats = await statistics(own);
+    } finally {
+      own.dispose();
+    }
+    this.scale = EVIDENCE.map((_, j) =>
+      Math.max(
+        quantile(
+          stats.map((s) => s[j]!),
+          SCALE_QUANTILE,
+        ),
+        1e-12,
+      ),
+    );
+  }
+
+  /** Per image, log(statistic / the type's scale) for each of EVIDENCE. */
+  async evidence(images: tf.Tensor4D): Promise<number[][]> {
+    const patches = this.zeroShot.patchScores(images);
+    try {
+      return await this.evidenceOf(patches);
+    } finally {
+      patches.dispose();
+    }
+  }
+
+  private async evidenceOf(patchScores: tf.Tensor3D): Promise<number[][]> {
+    const scale = this.scale;
+    if (!scale) throw new ModelError('Fit the classifier on images of the type first.');
+    const [count, h, w] = patchScores.shape;
+    const flat = patchScores.reshape([count, h * w]) as tf.Tensor2D;
+    try {
+      return (await statistics(flat)).map((s) =>
+        s.map((v, j) => Math.log(Math.max(v, 1e-12) / scale[j]!)),
+      );
+    } finally {
+      flat.dispose();
+    }
+  }
+
+  async score(
+    images: tf.Tensor4D,
+    options: { anomalyMaps?: boolean } = {},
+  ): Promise<ScoreResult[]> {
+    const head = this.head;
+    if (!head) throw new ModelError('This classifier has no trained head yet.');
+    const patches = this.zeroShot.patchScores(images);
+    let evidence: number[][];
+    try {
+      evidence = await this.evidenceOf(patches);
+    } catch (error) {
+      patches.dispose();
+      throw error;
+    }
+    const [, height, width] = images.shape;
+    const results = await patchResults(patches, [height, width], options.anomalyMaps ?? false);
+    const p = head.predict(evidence);
+    return results.map((r, i) => ({ ...r, score: p[i]! }));
+  }
+
+  async save(dir: string): Promise<void> {
+    if (!this.head || !this.scale)
+      throw new ModelError('Cannot save a classifier before its head is trained and it is fitted.');
+    await mkdir(dir, { recursive: true });
+    await this.zeroShot.save(join(dir, ZERO_SHOT_DIR));
+    await writeFile(
+      join(dir, HEAD_FILE),
+      JSON.stringify({ kind: 'evidence-classifier', scale: this.scale, head: this.head.toJSON() }),
+    );
+  }
+
+  static async load(dir: string): Promise<EvidenceClassifier> {
+    const saved = JSON.parse(await readFile(join(dir, HEAD_FILE), 'utf8')) as {
+      scale: number[];
+      head: EvidenceHeadWeights;
+    };
+    const detector = new EvidenceClassifier(
+      await ZeroShotDetector.load(join(dir, ZERO_SHOT_DIR)),
+      EvidenceHead.fromJSON(saved.head),
+    );
+    detector.scale = saved.scale;
+    return detector;
+  }
+
+  dispose(): void {
+    this.head?.dispose();
+    this.head = undefined;
+    this.zeroShot.dispose(); // disposes the encoder too
+  }
+}
