@@ -66,7 +66,8 @@ export const command: Command = {
   summary: "evaluate a detector on object types never seen in training (the seed's protocol)",
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
-    '                        [--shots K] [--encoder MODEL] [--head evidence|embedding] [--size PX]',
+    '                        [--shots K] [--scales S,...] [--encoder MODEL] [--head evidence|embedding]',
+    '                        [--size PX]',
     '                        [--epochs N] [--batch N] [--json FILE]',
     '',
     'DIR is any folder in MVTec AD layout (<type>/train/good, <type>/test/<good|defect kind>,',
@@ -84,6 +85,8 @@ export const command: Command = {
     '',
     'Options:',
     `  --size PX        input side (default ${DEFAULT_INPUT_SIZE})`,
+    '  --scales S,...   one-class: also take patch features at these fractions of --size, one',
+    '                   memory bank each (e.g. --size 448 --scales 1,0.5 sees 448 and 224 px)',
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --batch N        batch size (default 16)',
     '  --seed N         seed for sampling and training (default 1)',
@@ -105,6 +108,7 @@ export const command: Command = {
     backend: { type: 'string' },
     json: { type: 'string' },
     head: { type: 'string' },
+    scales: { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -124,6 +128,14 @@ export const command: Command = {
       );
     if (stringOption(args, 'head') !== undefined && detector !== 'classifier')
       throw new BadArgumentError('--head applies to --detector classifier only.');
+    const scalesText = stringOption(args, 'scales');
+    const scales = scalesText === undefined ? undefined : list(scalesText).map(Number);
+    if (scales && (scales.length === 0 || scales.some((s) => !(s > 0 && s <= 1))))
+      throw new BadArgumentError(
+        `--scales takes fractions in (0, 1], e.g. 1,0.5; got '${scalesText}'.`,
+      );
+    if (scales && detector !== 'one-class')
+      throw new BadArgumentError('--scales applies to --detector one-class only.');
     const shots =
       stringOption(args, 'shots') === undefined ? undefined : intOption(args, 'shots', 0, 1);
     const backend = await initBackend(stringOption(args, 'backend'));
@@ -136,6 +148,7 @@ export const command: Command = {
       encoder: stringOption(args, 'encoder') ?? 'mobilenetv3',
       ...(shots !== undefined ? { shots } : {}),
       head: head as ClassifierInput,
+      ...(scales ? { scales } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),

@@ -46,6 +46,8 @@ export interface EvalOptions {
   encoder: string;
   /** Good images one-class may fit on (all when absent). */
   shots?: number;
+  /** One-class: image scales to take patch features at, relative to inputSize (default [1]). */
+  scales?: number[];
   inputSize: number;
   /** SimCLR epochs for the -simclr encoders; classifier/baseline epochs. */
   epochs: number;
@@ -87,6 +89,8 @@ export interface EvalReport {
   classifier_head: ClassifierInput | null;
   input_size: number;
   shots: number | null;
+  /** One-class: the image scales patch features were taken at. */
+  scales: number[] | null;
   pretrain_types: string[];
   test_types: string[];
   types: TypeResult[];
@@ -307,6 +311,7 @@ async function evaluateDetectorType(
   const detector = detectorEntry(kind).create(await makeEncoder(), {
     inputSize: options.inputSize,
     seed: options.seed,
+    ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
   });
   try {
     let calibration: Calibration;
@@ -584,6 +589,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       classifier_head: options.detector === 'classifier' ? (options.head ?? 'evidence') : null,
       input_size: options.inputSize,
       shots: options.shots ?? null,
+      scales: options.detector === 'one-class' ? (options.scales ?? [1]) : null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,
       types,

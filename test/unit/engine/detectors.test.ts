@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +117,68 @@ describe('detectors', () => {
     reloaded.dispose();
     detector.dispose();
     tf.dispose([good, testGood, testBad]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('one-class at two scales: one bank per scale, scores relative to each, and reloads', async () => {
+    const before = tf.memory().numTensors;
+    const make = async (scales: number[]) =>
+      detectorEntry('one-class').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
+        inputSize: SIZE,
+        scales,
+      });
+    const encoder = await createEncoder('mobilenetv3', { inputSize: SIZE });
+    expect(() =>
+      detectorEntry('one-class').create(encoder, { inputSize: SIZE, scales: [1, 0.25] }),
+    ).toThrow(/at least 32 px/);
+    encoder.dispose();
+    const detector = await make([1, 0.5]);
+    const good = surfaces(12, 1, false);
+    await detector.fit(batches(good));
+    const test = tf.tidy(() => tf.concat([surfaces(6, 100, false), surfaces(6, 200, true)]));
+    const results = await detector.score(test, { anomalyMaps: true });
+    const scores = results.map((r) => r.score);
+    expect(auroc(scores, [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])).toBeGreaterThanOrEqual(0.9);
+    // Relative to the typical good score at each scale, good images score near 1.
+    const goodMedian = [...scores.slice(0, 6)].sort((a, b) => a - b)[3]!;
+    expect(goodMedian).toBeGreaterThan(0.5);
+    expect(goodMedian).toBeLessThan(2);
+    expect(results[0]!.anomalyMap).toMatchObject({ width: SIZE, height: SIZE });
+
+    const dir = join(tempDir(), 'one-class-two-scales');
+    await detector.save(dir);
+    const saved = JSON.parse(readFileSync(join(dir, 'detector.json'), 'utf8')) as {
+      banks: { typical: number }[];
+    };
+    expect(saved.banks).toHaveLength(2);
+    const reloaded = await loadDetector(dir);
+    const again = await reloaded.score(test);
+    again.forEach((r, i) => expect(r.score).toBeCloseTo(scores[i]!, 4));
+    reloaded.dispose();
+    detector.dispose();
+
+    // A single-scale folder from before banks per scale ("bank", no typical score) still loads,
+    // with its scores undivided as they were.
+    const single = await make([1]);
+    await single.fit(batches(good));
+    const singleScores = (await single.score(test)).map((r) => r.score);
+    const oldDir = join(tempDir(), 'one-class-old');
+    await single.save(oldDir);
+    const config = JSON.parse(readFileSync(join(oldDir, 'detector.json'), 'utf8')) as {
+      banks: { size: number; channels: number; typical: number }[];
+      bank?: { size: number; channels: number };
+    };
+    const [{ size, channels, typical }] = config.banks as [(typeof config.banks)[0]];
+    writeFileSync(
+      join(oldDir, 'detector.json'),
+      JSON.stringify({ ...config, banks: undefined, bank: { size, channels } }),
+    );
+    const old = await loadDetector(oldDir);
+    const oldScores = (await old.score(test)).map((r) => r.score);
+    oldScores.forEach((v, i) => expect(v).toBeCloseTo(singleScores[i]! * typical, 3));
+    old.dispose();
+    single.dispose();
+    tf.dispose([good, test]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

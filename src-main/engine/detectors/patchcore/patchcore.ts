@@ -11,19 +11,28 @@ import type { Encoder } from '../../encoders/encoder.js';
 import { loadEncoder } from '../../encoders/registry.js';
 import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';
 import {
+  imageScores,
   nearestDistances,
   patchFeatures,
   patchResults,
   type PatchFeatureConfig,
 } from '../patch-features.js';
+import { quantile } from '../../threshold.js';
 import { greedyCoreset } from './coreset.js';
 
 export interface PatchcoreConfig {
   inputSize: number;
   features: PatchFeatureConfig;
-  /** Fraction of all good patches kept in the bank. */
+  /**
+   * Image scales to take patch features at, relative to `inputSize`; one memory bank each. With
+   * [1, 0.5] at 448 px the detector sees both 448 px (thin scratches, threads) and 224 px (large
+   * faint blots); a patch's score is the mean over scales of its distance relative to that
+   * scale's typical good-image score.
+   */
+  scales: number[];
+  /** Fraction of all good patches kept in each bank. */
   coresetRatio: number;
-  /** Upper bound on the bank, which bounds scoring time and memory. */
+  /** Upper bound on each bank, which bounds scoring time and memory. */
   maxBank: number;
   seed: number;
 }
@@ -34,26 +43,53 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
   // wood grain) it lifted one-class AUROC from 0.77 to 0.92 (grid) and 0.73 to 0.87 (wood), at
   // about 3× the time; see EVALUATION.md.
   features: { layers: ['stride4', 'stride8'], neighbourhood: 3 },
+  scales: [1],
   coresetRatio: 0.1,
   maxBank: 2048,
   seed: 0,
 };
 
 const CONFIG_FILE = 'detector.json';
-const BANK_FILE = 'bank.bin';
+/** Bank files by scale index; the first keeps the single-scale name older folders have. */
+const bankFile = (i: number): string => (i === 0 ? 'bank.bin' : `bank-${i}.bin`);
+
+interface Bank {
+  /** Patches stored transposed [C, M] with squared norms [M]: see nearestDistances. */
+  bankT: tf.Tensor2D;
+  norms: tf.Tensor1D;
+  /**
+   * The median image score of the good images the bank was fitted on: patch distances are
+   * divided by it, so scales with different distance ranges weigh alike. Its coreset holds
+   * ≤ 2 % of those images' patches, so their scores are close to unseen good images'.
+   */
+  typical: number;
+}
+
+interface SavedBank {
+  size: number;
+  channels: number;
+  typical: number;
+}
 
 export class PatchcoreDetector implements Detector {
   readonly kind = 'one-class' as const;
   readonly config: PatchcoreConfig;
-  /** Bank stored transposed [C, M] with squared norms [M]: see nearestDistances. */
-  private bankT: tf.Tensor2D | undefined;
-  private bankNorms: tf.Tensor1D | undefined;
+  private banks: Bank[] = [];
 
   constructor(
     readonly encoder: Encoder,
     config: Partial<PatchcoreConfig> = {},
   ) {
     this.config = { ...defaultPatchcoreConfig, ...config };
+    const { scales, inputSize } = this.config;
+    if (
+      scales.length === 0 ||
+      scales.some((s) => !(s > 0 && s <= 1) || Math.round(s * inputSize) < 32)
+    ) {
+      throw new BadArgumentError(
+        `One-class scales must be in (0, 1] and leave at least 32 px of ${inputSize}; got ${scales.join(', ')}.`,
+      );
+    }
   }
 
   get inputSize(): number {
@@ -61,14 +97,31 @@ export class PatchcoreDetector implements Detector {
   }
 
   get bankSize(): number {
-    return this.bankT?.shape[1] ?? 0;
+    return this.banks[0]?.bankT.shape[1] ?? 0;
+  }
+
+  /** [B, h, w, C] patch features of `images` at scale `scale` of the input. */
+  private scaledFeatures(images: tf.Tensor4D, scale: number): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [, height, width] = images.shape;
+      const input =
+        scale === 1
+          ? images
+          : tf.image.resizeBilinear(
+              images,
+              [Math.round(height * scale), Math.round(width * scale)],
+              true,
+            );
+      return patchFeatures(this.encoder, input, this.config.features);
+    });
   }
 
   async fit(
     batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     options: FitOptions = {},
   ): Promise<void> {
-    const collected: tf.Tensor2D[] = [];
+    const { scales } = this.config;
+    const collected: tf.Tensor3D[][] = scales.map(() => []);
     let images = 0;
     try {
       for await (const batch of batches) {
@@ -76,115 +129,178 @@ export class PatchcoreDetector implements Detector {
         const good = batch.labels
           ? batch.labels.map((l, i) => (l === 0 ? i : -1)).filter((i) => i >= 0)
           : null;
-        const patches = tf.tidy(() => {
-          const selected =
-            good && good.length < batch.images.shape[0]
-              ? tf.gather(batch.images, good)
-              : batch.images;
-          const f = patchFeatures(this.encoder, selected, this.config.features);
-          return f.reshape([-1, f.shape[3]]) as tf.Tensor2D;
-        });
-        collected.push(patches);
+        const selected = tf.tidy(() =>
+          good && good.length < batch.images.shape[0]
+            ? tf.gather(batch.images, good)
+            : batch.images.clone(),
+        );
+        try {
+          scales.forEach((scale, i) => {
+            collected[i]!.push(
+              tf.tidy(() => {
+                const f = this.scaledFeatures(selected, scale);
+                return f.reshape([f.shape[0], -1, f.shape[3]]) as tf.Tensor3D;
+              }),
+            );
+          });
+        } finally {
+          selected.dispose();
+        }
         images += good ? good.length : batch.images.shape[0];
         options.onProgress?.(images, options.total ?? images, 'extracting patch features');
         await new Promise((resolve) => setImmediate(resolve));
       }
       if (images === 0)
         throw new BadArgumentError('One-class fitting needs good images; none were given.');
-      const all = tf.concat(collected) as tf.Tensor2D;
+      const banks: Bank[] = [];
       try {
-        const size = Math.max(
-          1,
-          Math.min(this.config.maxBank, Math.round(all.shape[0] * this.config.coresetRatio)),
-        );
-        const indices = await greedyCoreset(all, {
-          size,
-          seed: this.config.seed,
-          ...(options.signal ? { signal: options.signal } : {}),
-          onProgress: (done, total) => options.onProgress?.(done, total, 'selecting the coreset'),
-        });
-        this.setBank(tf.tidy(() => tf.gather(all, indices)));
-      } finally {
-        all.dispose();
+        for (const patches of collected) banks.push(await this.buildBank(patches, options));
+      } catch (error) {
+        disposeBanks(banks);
+        throw error;
       }
+      disposeBanks(this.banks);
+      this.banks = banks;
     } finally {
-      for (const t of collected) t.dispose();
+      for (const list of collected) tf.dispose(list);
     }
   }
 
-  private setBank(bank: tf.Tensor2D): void {
-    this.bankT?.dispose();
-    this.bankNorms?.dispose();
-    this.bankT = tf.keep(tf.tidy(() => bank.transpose<tf.Tensor2D>()));
-    this.bankNorms = tf.keep(tf.tidy(() => tf.sum<tf.Tensor1D>(tf.square(bank), 1)));
-    bank.dispose();
+  /** One scale's bank from its patches [images, P, C] in batches: coreset, then typical score. */
+  private async buildBank(batches: tf.Tensor3D[], options: FitOptions): Promise<Bank> {
+    const perImage = tf.concat(batches) as tf.Tensor3D;
+    const [count, patches, channels] = perImage.shape;
+    const all = perImage.reshape([count * patches, channels]) as tf.Tensor2D;
+    try {
+      const size = Math.max(
+        1,
+        Math.min(this.config.maxBank, Math.round(all.shape[0] * this.config.coresetRatio)),
+      );
+      const indices = await greedyCoreset(all, {
+        size,
+        seed: this.config.seed,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (done, total) => options.onProgress?.(done, total, 'selecting the coreset'),
+      });
+      const bank = makeBank(
+        tf.tidy(() => tf.gather(all, indices)),
+        1,
+      );
+      const scores = tf.tidy(() =>
+        imageScores(
+          tf.sqrt(nearestDistances(all, bank.bankT, bank.norms)).reshape([count, patches, 1]),
+        ),
+      );
+      bank.typical = Math.max(quantile(await scores.data(), 0.5), 1e-12);
+      scores.dispose();
+      return bank;
+    } finally {
+      tf.dispose([perImage, all]);
+    }
   }
 
   async score(
     images: tf.Tensor4D,
     options: { anomalyMaps?: boolean } = {},
   ): Promise<ScoreResult[]> {
-    if (!this.bankT || !this.bankNorms)
-      throw new ModelError('This one-class detector is not fitted yet.');
+    if (this.banks.length === 0) throw new ModelError('This one-class detector is not fitted yet.');
     const [count, height, width] = images.shape;
-    const bankT = this.bankT;
-    const bankNorms = this.bankNorms;
     const patchScores = tf.tidy(() => {
-      const f = patchFeatures(this.encoder, images, this.config.features);
-      const [, h, w, c] = f.shape;
-      return tf
-        .sqrt(nearestDistances(f.reshape([-1, c]) as tf.Tensor2D, bankT, bankNorms))
-        .reshape([count, h, w]) as tf.Tensor3D;
+      let grid: [number, number] | undefined;
+      const maps = this.banks.map((bank, i) => {
+        const f = this.scaledFeatures(images, this.config.scales[i]!);
+        const [, h, w, c] = f.shape;
+        grid ??= [h, w];
+        const map = tf
+          .sqrt(nearestDistances(f.reshape([-1, c]) as tf.Tensor2D, bank.bankT, bank.norms))
+          .div(bank.typical)
+          .reshape([count, h, w, 1]) as tf.Tensor4D;
+        return h === grid[0] && w === grid[1] ? map : tf.image.resizeBilinear(map, grid);
+      });
+      return (maps.length === 1 ? maps[0]! : tf.addN(maps).div(maps.length)).squeeze([
+        3,
+      ]) as tf.Tensor3D;
     });
     return patchResults(patchScores, [height, width], options.anomalyMaps ?? false);
   }
 
   async save(dir: string): Promise<void> {
-    if (!this.bankT) throw new ModelError('Cannot save a one-class detector before it is fitted.');
+    if (this.banks.length === 0)
+      throw new ModelError('Cannot save a one-class detector before it is fitted.');
     await this.encoder.save(join(dir, 'encoder'));
-    const bank = tf.tidy(() => this.bankT!.transpose());
-    try {
-      const values = (await bank.data()) as Float32Array;
-      await writeFile(
-        join(dir, BANK_FILE),
-        Buffer.from(values.buffer, values.byteOffset, values.byteLength),
-      );
-    } finally {
-      bank.dispose();
+    const saved: SavedBank[] = [];
+    for (const [i, bank] of this.banks.entries()) {
+      const values = tf.tidy(() => bank.bankT.transpose());
+      try {
+        const data = (await values.data()) as Float32Array;
+        await writeFile(
+          join(dir, bankFile(i)),
+          Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        );
+      } finally {
+        values.dispose();
+      }
+      const [channels, size] = bank.bankT.shape;
+      saved.push({ size, channels, typical: bank.typical });
     }
-    const [channels, size] = this.bankT.shape;
     await writeFile(
       join(dir, CONFIG_FILE),
-      JSON.stringify({ kind: this.kind, config: this.config, bank: { size, channels } }, null, 2),
+      JSON.stringify({ kind: this.kind, config: this.config, banks: saved }, null, 2),
     );
   }
 
   dispose(): void {
-    this.bankT?.dispose();
-    this.bankNorms?.dispose();
-    this.bankT = undefined;
-    this.bankNorms = undefined;
+    disposeBanks(this.banks);
+    this.banks = [];
     this.encoder.dispose();
   }
 
   static async load(dir: string): Promise<PatchcoreDetector> {
     const saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as {
-      config: PatchcoreConfig;
-      bank: { size: number; channels: number };
+      config: Partial<PatchcoreConfig>;
+      banks?: SavedBank[];
+      /** Single-scale folders written before banks per scale (their scores were not divided). */
+      bank?: { size: number; channels: number };
     };
-    const bytes = await readFile(join(dir, BANK_FILE));
-    const { size, channels } = saved.bank;
-    if (bytes.byteLength !== size * channels * 4) {
-      throw new ModelError(
-        `${join(dir, BANK_FILE)} holds ${bytes.byteLength} bytes; expected ${size * channels * 4}. The model folder is damaged.`,
+    const banks = saved.banks ?? (saved.bank ? [{ ...saved.bank, typical: 1 }] : []);
+    const files: Float32Array[] = [];
+    for (const [i, { size, channels }] of banks.entries()) {
+      const bytes = await readFile(join(dir, bankFile(i)));
+      if (bytes.byteLength !== size * channels * 4) {
+        throw new ModelError(
+          `${join(dir, bankFile(i))} holds ${bytes.byteLength} bytes; expected ${size * channels * 4}. The model folder is damaged.`,
+        );
+      }
+      files.push(
+        new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
       );
     }
-    const encoder = await loadEncoder(join(dir, 'encoder'));
-    const detector = new PatchcoreDetector(encoder, saved.config);
-    const values = new Float32Array(
-      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    const config = { ...defaultPatchcoreConfig, ...saved.config };
+    if (banks.length !== config.scales.length)
+      throw new ModelError(
+        `${join(dir, CONFIG_FILE)} names ${config.scales.length} scales but ${banks.length} banks.`,
+      );
+    const detector = new PatchcoreDetector(await loadEncoder(join(dir, 'encoder')), config);
+    detector.banks = banks.map(({ size, channels, typical }, i) =>
+      makeBank(tf.tensor2d(files[i]!, [size, channels]), typical),
     );
-    detector.setBank(tf.tensor2d(values, [size, channels]));
     return detector;
   }
+}
+
+/** A bank from patches [M, C] (disposed here). */
+function makeBank(patches: tf.Tensor2D, typical: number): Bank {
+  try {
+    return {
+      bankT: tf.keep(tf.tidy(() => patches.transpose<tf.Tensor2D>())),
+      norms: tf.keep(tf.tidy(() => tf.sum<tf.Tensor1D>(tf.square(patches), 1))),
+      typical,
+    };
+  } finally {
+    patches.dispose();
+  }
+}
+
+function disposeBanks(banks: Bank[]): void {
+  for (const bank of banks) tf.dispose([bank.bankT, bank.norms]);
 }
