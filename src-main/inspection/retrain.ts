@@ -18,6 +18,8 @@ export const MIN_GOOD_IMAGES = 10;
 export interface RetrainOptions {
   objectType: string;
   inputSize?: number;
+  /** One-class: image scales with a memory bank each (PatchcoreConfig.scales); default [1]. */
+  scales?: number[];
   batchSize?: number;
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
@@ -93,6 +95,7 @@ export async function retrainObjectType(
       parent: active ? String(active.id) : null,
       out,
       inputSize,
+      ...(options.scales ? { scales: options.scales } : {}),
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
       ...(options.classifierMinDefects

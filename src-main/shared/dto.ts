@@ -238,6 +238,8 @@ export interface RetrainRequest {
   objectType: string;
   /** Side images are resized to (default DEFAULT_INPUT_SIZE). */
   inputSize?: number;
+  /** One-class: image scales (fractions of inputSize) with a memory bank each; default [1]. */
+  scales?: number[];
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
 }

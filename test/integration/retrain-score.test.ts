@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,10 +60,17 @@ describe('one-click retrain, model versions and scoring', () => {
   });
 
   it('keeps older versions for rollback and reports a corrupt file without stopping', async () => {
+    // The second version at two image scales: one memory bank per scale in its folder.
     const second = await retrainObjectType(
       { store, engine },
-      { objectType: 'nut', inputSize: SIZE, seed: 2 },
+      { objectType: 'nut', inputSize: SIZE, scales: [1, 0.5], seed: 2 },
     );
+    const saved = JSON.parse(readFileSync(join(second.path, 'detector.json'), 'utf8')) as {
+      config: { scales: number[] };
+      banks: unknown[];
+    };
+    expect(saved.config.scales).toEqual([1, 0.5]);
+    expect(saved.banks).toHaveLength(2);
     const models = store.models.list('nut');
     expect(models.length).toBe(2);
     const active = store.models.active('nut')!;

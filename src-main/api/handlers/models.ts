@@ -21,6 +21,7 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
         {
           objectType: args.objectType,
           ...(args.inputSize ? { inputSize: args.inputSize } : {}),
+          ...(args.scales ? { scales: args.scales } : {}),
           ...(args.encoderFrom ? { encoderFrom: args.encoderFrom } : {}),
           signal: job.signal,
           onProgress: (message, done, total) => job.progress(done ?? 0, total ?? 0, message),

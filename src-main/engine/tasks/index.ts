@@ -118,6 +118,8 @@ export const retrainArgs = z.object({
   parent: z.string().nullable(),
   out: z.string(),
   inputSize: z.number().int().min(32).max(1024),
+  /** One-class: image scales (fractions of inputSize) with a memory bank each. */
+  scales: z.array(z.number().gt(0).max(1)).min(1).max(4).default([1]),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
   /** A classifier head competes once the type has this many defect labels. */

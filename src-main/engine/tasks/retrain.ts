@@ -202,10 +202,16 @@ async function fitClassifier(
 
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
-  const { inputSize, batchSize, seed } = args;
+  const { inputSize, scales, batchSize, seed } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
   const { encoder, name } = await encoderFor(args);
-  let detector: Detector = detectorEntry('one-class').create(encoder, { inputSize, seed });
+  let detector: Detector;
+  try {
+    detector = detectorEntry('one-class').create(encoder, { inputSize, scales, seed });
+  } catch (error) {
+    encoder.dispose();
+    throw error;
+  }
   try {
     await detector.fit(decodedBatches(args.fit, inputSize, { batchSize, signal: ctx.signal }), {
       total: args.fit.length,
