@@ -295,6 +295,32 @@ async function scoreEntries(
   return { scores, labels, pixel };
 }
 
+/** Fits a detector on image files (good images, an unlabeled folder: as the detector needs). */
+async function fitOn(
+  detector: Detector,
+  loader: ImageBatchLoader,
+  entries: ScanEntry[],
+  options: EvalOptions,
+  failed: string[],
+): Promise<void> {
+  await detector.fit(
+    decodedBatches(
+      entries.map((e) => e.path),
+      loader.size,
+      batchOptions(loader, options, failed),
+    ),
+    { total: entries.length },
+  );
+}
+
+/**
+ * A classifier's threshold: F1-max on the pretrain types' validation images (the test types stay
+ * unseen); 0.5 when the validation images are all of one class.
+ */
+function validationThreshold(scores: number[], labels: number[]): number {
+  return labels.includes(1) && labels.includes(0) ? calibrate(scores, labels).threshold : 0.5;
+}
+
 function sample<T>(items: T[], count: number, seed: number): T[] {
   return new Rng(seed).shuffle([...items]).slice(0, count);
 }
@@ -326,14 +352,7 @@ async function evaluateDetectorType(
       if (fit.length === 0)
         throw new BadArgumentError(`Object type ${type} has too few train/good images to fit.`);
       options.onProgress?.(`${type}: fitting on ${fit.length} good images`);
-      await detector.fit(
-        decodedBatches(
-          fit.map((e) => e.path),
-          loader.size,
-          batchOptions(loader, options, failed),
-        ),
-        { total: fit.length },
-      );
+      await fitOn(detector, loader, fit, options, failed);
       const validationScores = await scoreEntries(detector, loader, validation, options, failed);
       calibration = calibrate(validationScores.scores);
       options.onProgress?.(`${type}: scoring ${data.test.length} test images`);
@@ -342,14 +361,7 @@ async function evaluateDetectorType(
       options.onProgress?.(
         `${type}: sampling references from its ${data.test.length} unlabeled test images`,
       );
-      await detector.fit(
-        decodedBatches(
-          data.test.map((e) => e.path),
-          loader.size,
-          batchOptions(loader, options, failed),
-        ),
-        { total: data.test.length },
-      );
+      await fitOn(detector, loader, data.test, options, failed);
       result = await scoreEntries(detector, loader, data.test, options, failed);
       calibration = calibrateUnlabeled(result.scores);
     }
@@ -389,12 +401,7 @@ async function evaluateEvidenceClassifier(
     try {
       options.onProgress?.(`${type}: measuring ${paths.length} labeled images against their type`);
       const failed: string[] = [];
-      await detector.fit(
-        decodedBatches(paths, loader.size, batchOptions(loader, options, failed)),
-        {
-          total: paths.length,
-        },
-      );
+      await fitOn(detector, loader, entries, options, failed);
       for await (const batch of decodedBatches(
         paths,
         loader.size,
@@ -419,8 +426,7 @@ async function evaluateEvidenceClassifier(
   try {
     const vScores = head.predict(validation.map((s) => s.evidence));
     const vLabels = validation.map((s) => (s.defect ? 1 : 0));
-    const threshold =
-      vLabels.includes(1) && vLabels.includes(0) ? calibrate(vScores, vLabels).threshold : 0.5;
+    const threshold = validationThreshold(vScores, vLabels);
     const results: TypeResult[] = [];
     for (const type of options.testTypes) {
       const data = typeData(options.root, type);
@@ -432,14 +438,7 @@ async function evaluateEvidenceClassifier(
       );
       try {
         options.onProgress?.(`${type}: measuring its ${data.test.length} unlabeled test images`);
-        await detector.fit(
-          decodedBatches(
-            data.test.map((e) => e.path),
-            loader.size,
-            batchOptions(loader, options, failed),
-          ),
-          { total: data.test.length },
-        );
+        await fitOn(detector, loader, data.test, options, failed);
         const result = await scoreEntries(detector, loader, data.test, options, failed);
         results.push({
           type,
@@ -500,8 +499,7 @@ async function evaluateClassifier(
     try {
       // Threshold: F1-max on the pretrain types' validation images (the test types stay unseen).
       const { scores: vScores, labels: vLabels } = trained.validation;
-      const threshold =
-        vLabels.includes(1) && vLabels.includes(0) ? calibrate(vScores, vLabels).threshold : 0.5;
+      const threshold = validationThreshold(vScores, vLabels);
       const results: TypeResult[] = [];
       for (const type of options.testTypes) {
         const data = typeData(options.root, type);
