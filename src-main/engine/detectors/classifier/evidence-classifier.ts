@@ -150,13 +150,10 @@ export class EvidenceClassifier implements Detector {
   readonly kind = 'classifier' as const;
   private scale: number[] | undefined;
 
-  /**
-   * `head` is owned (disposed) by the detector; it may be set later, e.g. after gathering the
-   * training types' evidence with head-less detectors.
-   */
+  /** `head` is owned (disposed) by the detector; without one it only measures `evidence`. */
   constructor(
     private readonly zeroShot: ZeroShotDetector,
-    public head?: EvidenceHead,
+    private head?: EvidenceHead,
   ) {}
 
   static create(
@@ -201,6 +198,7 @@ export class EvidenceClassifier implements Detector {
 
   /** Per image, log(statistic / the type's scale) for each of EVIDENCE. */
   async evidence(images: tf.Tensor4D): Promise<number[][]> {
+    this.fittedScale();
     const patches = this.zeroShot.patchScores(images);
     try {
       return await this.evidenceOf(patches);
@@ -209,9 +207,13 @@ export class EvidenceClassifier implements Detector {
     }
   }
 
+  private fittedScale(): number[] {
+    if (!this.scale) throw new ModelError('Fit the classifier on images of the type first.');
+    return this.scale;
+  }
+
   private async evidenceOf(patchScores: tf.Tensor3D): Promise<number[][]> {
-    const scale = this.scale;
-    if (!scale) throw new ModelError('Fit the classifier on images of the type first.');
+    const scale = this.fittedScale();
     const [count, h, w] = patchScores.shape;
     const flat = patchScores.reshape([count, h * w]) as tf.Tensor2D;
     try {
@@ -229,6 +231,7 @@ export class EvidenceClassifier implements Detector {
   ): Promise<ScoreResult[]> {
     const head = this.head;
     if (!head) throw new ModelError('This classifier has no trained head yet.');
+    this.fittedScale();
     const patches = this.zeroShot.patchScores(images);
     let evidence: number[][];
     try {
