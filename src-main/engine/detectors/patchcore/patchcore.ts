@@ -50,6 +50,8 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
 };
 
 const CONFIG_FILE = 'detector.json';
+/** Images whose scores give a bank's typical score (see Bank.typical). */
+const TYPICAL_IMAGES = 32;
 /** Bank files by scale index; the first keeps the single-scale name older folders have. */
 const bankFile = (i: number): string => (i === 0 ? 'bank.bin' : `bank-${i}.bin`);
 
@@ -186,11 +188,19 @@ export class PatchcoreDetector implements Detector {
         tf.tidy(() => tf.gather(all, indices)),
         1,
       );
-      const scores = tf.tidy(() =>
-        imageScores(
-          tf.sqrt(nearestDistances(all, bank.bankT, bank.norms)).reshape([count, patches, 1]),
-        ),
-      );
+      // The typical score from at most TYPICAL_IMAGES of the images, evenly spread: a median
+      // needs no more, and scoring every patch of hundreds of 448 px images would not be cheap.
+      const picked = Math.min(count, TYPICAL_IMAGES);
+      const scores = tf.tidy(() => {
+        const step = count / picked;
+        const rows = Array.from({ length: picked }, (_, i) => Math.floor(i * step));
+        const sampled = tf.gather(perImage, rows).reshape([picked * patches, channels]);
+        return imageScores(
+          tf
+            .sqrt(nearestDistances(sampled as tf.Tensor2D, bank.bankT, bank.norms))
+            .reshape([picked, patches, 1]),
+        );
+      });
       bank.typical = Math.max(quantile(await scores.data(), 0.5), 1e-12);
       scores.dispose();
       return bank;
