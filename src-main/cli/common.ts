@@ -24,6 +24,16 @@ export function intOption(args: ParsedArgs, name: string, fallback: number, min 
   return value;
 }
 
+/** `--scales S,...`: image scales for the one-class detector, each a fraction in (0, 1]. */
+export function scalesOption(args: ParsedArgs): number[] | undefined {
+  const text = stringOption(args, 'scales');
+  if (text === undefined) return undefined;
+  const scales = text.split(',').map(Number);
+  if (scales.some((s) => !(s > 0 && s <= 1)))
+    throw new BadArgumentError(`--scales takes fractions in (0, 1], e.g. 1,0.5; got '${text}'.`);
+  return scales;
+}
+
 export function openStoreFor(args: ParsedArgs): Store {
   return openStore(stringOption(args, 'data-dir'));
 }

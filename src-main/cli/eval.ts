@@ -2,7 +2,7 @@
 // types never seen in training — printed as a table and optionally written as JSON.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from './command.js';
-import { intOption, jsonHelp, stringOption, table } from './common.js';
+import { intOption, jsonHelp, scalesOption, stringOption, table } from './common.js';
 import { initBackend } from '../engine/backend.js';
 import {
   classifierInputs,
@@ -127,12 +127,7 @@ export const command: Command = {
       );
     if (stringOption(args, 'head') !== undefined && detector !== 'classifier')
       throw new BadArgumentError('--head applies to --detector classifier only.');
-    const scalesText = stringOption(args, 'scales');
-    const scales = scalesText === undefined ? undefined : list(scalesText).map(Number);
-    if (scales && (scales.length === 0 || scales.some((s) => !(s > 0 && s <= 1))))
-      throw new BadArgumentError(
-        `--scales takes fractions in (0, 1], e.g. 1,0.5; got '${scalesText}'.`,
-      );
+    const scales = scalesOption(args);
     if (scales && detector !== 'one-class')
       throw new BadArgumentError('--scales applies to --detector one-class only.');
     const shots =

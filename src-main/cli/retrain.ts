@@ -7,6 +7,7 @@ import {
   intOption,
   jsonHelp,
   jsonOption,
+  scalesOption,
   stringOption,
 } from './common.js';
 import { followJob, jobOutcome, servicesFor } from './follow-job.js';
@@ -51,12 +52,7 @@ export const command: Command = {
     const objectType = stringOption(args, 'type');
     if (!objectType) throw new BadArgumentError('--type NAME is required.');
     const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32);
-    const scalesText = stringOption(args, 'scales');
-    const scales = scalesText?.split(',').map(Number);
-    if (scales && scales.some((s) => !(s > 0 && s <= 1)))
-      throw new BadArgumentError(
-        `--scales takes fractions in (0, 1], e.g. 1,0.5; got '${scalesText}'.`,
-      );
+    const scales = scalesOption(args);
     const encoderFrom = stringOption(args, 'encoder');
     const services = servicesFor(args);
     try {
