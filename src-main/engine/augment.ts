@@ -2,72 +2,7 @@
 // grayscale and blur, plus CutPaste (a patch of the image pasted elsewhere) as an extra task.
 // All randomness comes from a seeded generator, so a training run can be replayed exactly.
 import * as tf from '@tensorflow/tfjs';
-
-/**
- * A small seeded generator (mulberry32). Its whole state is one 32-bit number, which a training
- * checkpoint can store; `Rng.derive` gives independent streams for (seed, epoch, step) so a
- * resumed run draws exactly what an uninterrupted one would.
- */
-export class Rng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A generator whose stream depends only on `seed` and `keys` (e.g. a step number). */
-  static derive(seed: number, ...keys: number[]): Rng {
-    let h = mix32(seed >>> 0);
-    for (const key of keys) h = mix32((h ^ mix32(key >>> 0)) + 0x9e3779b9);
-    return new Rng(h);
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  uniform(low: number, high: number): number {
-    return low + (high - low) * this.next();
-  }
-
-  /** Integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  chance(probability: number): boolean {
-    return this.next() < probability;
-  }
-
-  /** Shuffles in place (Fisher–Yates) and returns the array. */
-  shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      [items[i], items[j]] = [items[j]!, items[i]!];
-    }
-    return items;
-  }
-
-  getState(): number {
-    return this.state;
-  }
-
-  setState(state: number): void {
-    this.state = state >>> 0;
-  }
-}
-
-function mix32(x: number): number {
-  // murmur3's finaliser: spreads nearby seeds (step 7, step 8) into unrelated states.
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
-}
+import type { Rng } from '../shared/random.js';
 
 export interface AugmentOptions {
   /** Side of the square views, in pixels. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
 import { decodeImage } from '../data/image-io.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
-import { Rng } from './augment.js';
+import { Rng } from '../shared/random.js';
 import {
   EvidenceClassifier,
   EvidenceHead,

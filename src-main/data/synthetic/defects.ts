@@ -12,7 +12,7 @@ import {
   randomOutline,
   strokeCoverage,
 } from './raster.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../../shared/random.js';
 import type { EdgePoint, Scene } from './scene.js';
 
 /**
@@ -145,7 +145,7 @@ export function scratch(
     clip?: boolean;
   },
 ): void {
-  const heading = rng.range(0, 2 * Math.PI);
+  const heading = rng.uniform(0, 2 * Math.PI);
   const path = curvedPath(
     rng,
     centredStart(options.at, heading, options.length),
@@ -175,7 +175,7 @@ export function crack(
     clip?: boolean;
   },
 ): void {
-  const heading = options.heading ?? rng.range(0, 2 * Math.PI);
+  const heading = options.heading ?? rng.uniform(0, 2 * Math.PI);
   const jitter = 0.55;
   const main = jaggedPath(
     rng,
@@ -188,12 +188,13 @@ export function crack(
     },
   );
   const paths: PathPoint[][] = [main];
-  const branches = options.branches ?? rng.int(1, 3);
+  const branches = options.branches ?? 1 + rng.int(2);
   for (let b = 0; b < branches; b++) {
-    const from = main[rng.int(Math.floor(main.length * 0.25), Math.ceil(main.length * 0.75))]!;
-    const branchHeading = heading + rng.sign() * rng.range(0.5, 1.1);
+    const low = Math.floor(main.length * 0.25);
+    const from = main[low + rng.int(Math.ceil(main.length * 0.75) - low)]!;
+    const branchHeading = heading + rng.sign() * rng.uniform(0.5, 1.1);
     paths.push(
-      jaggedPath(rng, from, branchHeading, options.length * rng.range(0.25, 0.5), {
+      jaggedPath(rng, from, branchHeading, options.length * rng.uniform(0.25, 0.5), {
         halfWidth: Math.max(0.45, from.halfWidth * 0.75),
         jitter,
       }),
@@ -210,7 +211,7 @@ export function cut(
   rng: Rng,
   options: { at: Point; length: number; halfWidth: number; lip: number; clip?: boolean },
 ): void {
-  const heading = rng.range(0, 2 * Math.PI);
+  const heading = rng.uniform(0, 2 * Math.PI);
   const path = curvedPath(
     rng,
     centredStart(options.at, heading, options.length),
@@ -328,7 +329,7 @@ export function strand(
   rng: Rng,
   options: { at: Point; length: number; halfWidth: number; colour: Readonly<Colour> },
 ): void {
-  const heading = rng.range(0, 2 * Math.PI);
+  const heading = rng.uniform(0, 2 * Math.PI);
   const path = curvedPath(
     rng,
     centredStart(options.at, heading, options.length),

@@ -1,6 +1,6 @@
 // Procedural noise for textures and materials: gradient noise, fractal sums of it (fBm) and
 // cellular (Worley) noise, all seeded so the same seed draws the same surface.
-import { Rng } from './random.js';
+import { Rng } from '../../shared/random.js';
 
 const GRADIENTS_X = new Float64Array(16);
 const GRADIENTS_Y = new Float64Array(16);

@@ -12,7 +12,7 @@ import {
 import { Noise } from './noise.js';
 import type { Colour, Picture, Point } from './raster.js';
 import { clamp01, createPicture, lightingField, mix, smoothstep, varyColour } from './raster.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../../shared/random.js';
 import { noSuchDefect, type EdgePoint, type ProductType, type Scene } from './scene.js';
 
 interface Lamp {
@@ -28,8 +28,8 @@ interface Lamp {
 
 /** A lamp up and to the left, its direction varying a little per image. */
 function pickLamp(rng: Rng): Lamp {
-  const azimuth = -2.3 + rng.range(-0.4, 0.4);
-  const elevation = rng.range(0.75, 1.0);
+  const azimuth = -2.3 + rng.uniform(-0.4, 0.4);
+  const elevation = rng.uniform(0.75, 1.0);
   const x = Math.cos(azimuth) * Math.cos(elevation);
   const y = Math.sin(azimuth) * Math.cos(elevation);
   const z = Math.sin(elevation);
@@ -106,10 +106,10 @@ export const bottle: ProductType = {
   defectKinds: ['broken', 'crack', 'contamination'],
   render(rng, size) {
     const unit = size / 256;
-    const cx = size * (0.5 + rng.range(-0.035, 0.035));
-    const cy = size * (0.5 + rng.range(-0.035, 0.035));
-    const turn = rng.range(0, 2 * Math.PI);
-    const outer = size * 0.4 * rng.range(0.97, 1.03);
+    const cx = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const cy = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const turn = rng.uniform(0, 2 * Math.PI);
+    const outer = size * 0.4 * rng.uniform(0.97, 1.03);
     const lipInner = outer * 0.74;
     const opening = outer * 0.47;
     const glass = varyColour(rng, [0.52, 0.33, 0.13], 0.08);
@@ -182,8 +182,8 @@ export const bottle: ProductType = {
       return r > inner && r < outer - 3 * unit;
     };
     const propose = (rngFor: Rng) => () => ({
-      x: cx + rngFor.range(-outer, outer),
-      y: cy + rngFor.range(-outer, outer),
+      x: cx + rngFor.uniform(-outer, outer),
+      y: cy + rngFor.uniform(-outer, outer),
     });
     const pickSpot = (spotRng: Rng) =>
       sampleWhere(propose(spotRng), (p) => onGlass(p, opening + 4 * unit));
@@ -195,7 +195,7 @@ export const bottle: ProductType = {
       pickSpot,
       addDefect(kind: string, damage: Damage, defectRng: Rng) {
         if (kind === 'broken') {
-          const angle = defectRng.range(0, 2 * Math.PI);
+          const angle = defectRng.uniform(0, 2 * Math.PI);
           const edge: EdgePoint = {
             x: cx + Math.cos(angle) * outer,
             y: cy + Math.sin(angle) * outer,
@@ -204,7 +204,7 @@ export const bottle: ProductType = {
           };
           missingPiece(damage, defectRng, {
             edge,
-            radius: unit * defectRng.range(9, 15),
+            radius: unit * defectRng.uniform(9, 15),
             edgeTone: 0.45,
             edgeWidth: 1.5 * unit,
           });
@@ -213,8 +213,8 @@ export const bottle: ProductType = {
           const at = sampleWhere(propose(defectRng), (p) => onGlass(p, lipInner + 2 * unit));
           crack(damage, defectRng, {
             at,
-            length: unit * defectRng.range(35, 65),
-            halfWidth: Math.max(0.6, unit * defectRng.range(0.9, 1.3)),
+            length: unit * defectRng.uniform(35, 65),
+            halfWidth: Math.max(0.6, unit * defectRng.uniform(0.9, 1.3)),
             tone: 0.55,
             clip: true,
           });
@@ -226,7 +226,7 @@ export const bottle: ProductType = {
           ]);
           contamination(damage, defectRng, {
             at: pickSpot(defectRng),
-            radius: unit * defectRng.range(4, 7.5),
+            radius: unit * defectRng.uniform(4, 7.5),
             colour,
             clip: true,
           });
@@ -247,13 +247,13 @@ export const pill: ProductType = {
   defectKinds: ['chip', 'crack', 'contamination', 'stain'],
   render(rng, size) {
     const unit = size / 256;
-    const cx = size * (0.5 + rng.range(-0.035, 0.035));
-    const cy = size * (0.5 + rng.range(-0.035, 0.035));
-    const turn = rng.range(-0.18, 0.18);
+    const cx = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const cy = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const turn = rng.uniform(-0.18, 0.18);
     const cos = Math.cos(turn);
     const sin = Math.sin(turn);
-    const straight = size * 0.17 * rng.range(0.97, 1.03);
-    const radius = size * 0.125 * rng.range(0.97, 1.03);
+    const straight = size * 0.17 * rng.uniform(0.97, 1.03);
+    const radius = size * 0.125 * rng.uniform(0.97, 1.03);
     const white = varyColour(rng, [0.9, 0.88, 0.82], 0.04);
     const speck: Colour = [0.74, 0.3, 0.26];
     const tray = varyColour(rng, [0.13, 0.15, 0.18], 0.1);
@@ -314,8 +314,8 @@ export const pill: ProductType = {
     const pickSpot = (spotRng: Rng) => {
       const p = sampleWhere(
         () => ({
-          x: spotRng.range(-straight - radius, straight + radius),
-          y: spotRng.range(-radius, radius),
+          x: spotRng.uniform(-straight - radius, straight + radius),
+          y: spotRng.uniform(-radius, radius),
         }),
         (p) => distance(p.x, p.y) < radius * 0.72,
       );
@@ -328,13 +328,13 @@ export const pill: ProductType = {
       let ny: number;
       if (edgeRng.chance(0.5)) {
         const side = edgeRng.sign();
-        lx = edgeRng.range(-straight, straight);
+        lx = edgeRng.uniform(-straight, straight);
         ly = side * radius;
         nx = 0;
         ny = side;
       } else {
         const end = edgeRng.sign();
-        const a = edgeRng.range(-Math.PI / 2, Math.PI / 2);
+        const a = edgeRng.uniform(-Math.PI / 2, Math.PI / 2);
         nx = end * Math.cos(a);
         ny = Math.sin(a);
         lx = end * straight + nx * radius;
@@ -353,15 +353,15 @@ export const pill: ProductType = {
         if (kind === 'chip') {
           missingPiece(damage, defectRng, {
             edge: pickEdge(defectRng),
-            radius: unit * defectRng.range(8, 13),
+            radius: unit * defectRng.uniform(8, 13),
             edgeTone: -0.3,
             edgeWidth: 1.5 * unit,
           });
         } else if (kind === 'crack') {
           crack(damage, defectRng, {
             at: pickSpot(defectRng),
-            length: unit * defectRng.range(35, 60),
-            halfWidth: Math.max(0.6, unit * defectRng.range(0.9, 1.3)),
+            length: unit * defectRng.uniform(35, 60),
+            halfWidth: Math.max(0.6, unit * defectRng.uniform(0.9, 1.3)),
             tone: -0.7,
             branches: 1,
             clip: true,
@@ -374,7 +374,7 @@ export const pill: ProductType = {
           ]);
           contamination(damage, defectRng, {
             at: pickSpot(defectRng),
-            radius: unit * defectRng.range(3.8, 6),
+            radius: unit * defectRng.uniform(3.8, 6),
             colour,
             clip: true,
           });
@@ -386,9 +386,9 @@ export const pill: ProductType = {
           ]);
           stain(damage, defectRng, {
             at: pickSpot(defectRng),
-            radius: unit * defectRng.range(8, 16),
+            radius: unit * defectRng.uniform(8, 16),
             tint,
-            strength: defectRng.range(0.75, 0.95),
+            strength: defectRng.uniform(0.75, 0.95),
             feather: softEdge(unit),
             clip: true,
           });
@@ -424,12 +424,12 @@ export const nut: ProductType = {
   defectKinds: ['scratch', 'chip', 'rust'],
   render(rng, size) {
     const unit = size / 256;
-    const cx = size * (0.5 + rng.range(-0.035, 0.035));
-    const cy = size * (0.5 + rng.range(-0.035, 0.035));
-    const turn = rng.range(0, Math.PI / 3);
+    const cx = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const cy = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const turn = rng.uniform(0, Math.PI / 3);
     const cos = Math.cos(turn);
     const sin = Math.sin(turn);
-    const apothem = size * 0.3 * rng.range(0.97, 1.03);
+    const apothem = size * 0.3 * rng.uniform(0.97, 1.03);
     const chamfer = apothem * 0.965;
     const bore = apothem * 0.46;
     const bevel = bore + apothem * 0.08;
@@ -508,8 +508,8 @@ export const nut: ProductType = {
       }
     }
     const pickSpot = (spotRng: Rng) => {
-      const a = spotRng.range(0, 2 * Math.PI);
-      const r = spotRng.range(bevel + apothem * 0.06, chamfer - apothem * 0.05);
+      const a = spotRng.uniform(0, 2 * Math.PI);
+      const r = spotRng.uniform(bevel + apothem * 0.06, chamfer - apothem * 0.05);
       return { x: cx + Math.cos(a) * r, y: cy + Math.sin(a) * r };
     };
     return {
@@ -522,16 +522,16 @@ export const nut: ProductType = {
         if (kind === 'scratch') {
           scratch(damage, defectRng, {
             at: pickSpot(defectRng),
-            length: unit * defectRng.range(40, 70),
-            halfWidth: Math.max(0.6, unit * defectRng.range(0.8, 1.2)),
+            length: unit * defectRng.uniform(40, 70),
+            halfWidth: Math.max(0.6, unit * defectRng.uniform(0.8, 1.2)),
             // A bright scratch would vanish on the polished face; what shows is the dark groove.
-            tone: -defectRng.range(0.4, 0.55),
+            tone: -defectRng.uniform(0.4, 0.55),
             bend: 0.05,
             clip: true,
           });
         } else if (kind === 'chip') {
           // A corner knocked off: corners sit at the hexagon's circumradius, every 60 degrees.
-          const corner = turn + defectRng.int(0, 6) * (Math.PI / 3) + defectRng.range(-0.1, 0.1);
+          const corner = turn + defectRng.int(6) * (Math.PI / 3) + defectRng.uniform(-0.1, 0.1);
           const reach = apothem / Math.cos(Math.PI / 6) - 1.5 * unit;
           const edge: EdgePoint = {
             x: cx + Math.cos(corner) * reach,
@@ -541,7 +541,7 @@ export const nut: ProductType = {
           };
           missingPiece(damage, defectRng, {
             edge,
-            radius: unit * defectRng.range(11, 16),
+            radius: unit * defectRng.uniform(11, 16),
             edgeTone: -0.5,
             edgeWidth: 2 * unit,
             // The corner itself is chamfered and dull; the bite must reach the bright face to show.
@@ -550,9 +550,9 @@ export const nut: ProductType = {
         } else if (kind === 'rust') {
           stain(damage, defectRng, {
             at: pickSpot(defectRng),
-            radius: unit * defectRng.range(8, 16),
+            radius: unit * defectRng.uniform(8, 16),
             tint: [1.05, 0.62, 0.36],
-            strength: defectRng.range(0.75, 0.95),
+            strength: defectRng.uniform(0.75, 0.95),
             feather: softEdge(unit),
             clip: true,
           });

@@ -1,6 +1,6 @@
 // Float RGB pictures and the anti-aliased drawing shared by renderers and defects. Shapes are
 // drawn as per-pixel coverage, so a defect's mask is rasterised from the very shape that was drawn.
-import type { Rng } from './random.js';
+import type { Rng } from '../../shared/random.js';
 
 /** A square RGB picture, channel values 0–1, row-major, interleaved. */
 export interface Picture {
@@ -30,8 +30,8 @@ export function clonePicture(picture: Picture): Picture {
 
 /** A colour a little brighter or darker and a little off in hue: no two products match exactly. */
 export function varyColour(rng: Rng, colour: Colour, amount: number): Colour {
-  const brightness = rng.range(1 - amount, 1 + amount);
-  return colour.map((c) => c * brightness * rng.range(1 - amount / 3, 1 + amount / 3)) as Colour;
+  const brightness = rng.uniform(1 - amount, 1 + amount);
+  return colour.map((c) => c * brightness * rng.uniform(1 - amount / 3, 1 + amount / 3)) as Colour;
 }
 
 export function clamp01(v: number): number {
@@ -62,10 +62,10 @@ export function toBytes(picture: Picture): Uint8Array {
  * learn the exact brightness of good images.
  */
 export function lightingField(rng: Rng, size: number): Float32Array {
-  const exposure = rng.range(0.86, 1.1);
-  const angle = rng.range(0, 2 * Math.PI);
-  const gradient = rng.range(0.04, 0.26);
-  const vignette = rng.range(0, 0.22);
+  const exposure = rng.uniform(0.86, 1.1);
+  const angle = rng.uniform(0, 2 * Math.PI);
+  const gradient = rng.uniform(0.04, 0.26);
+  const vignette = rng.uniform(0, 0.22);
   const gx = Math.cos(angle) * gradient;
   const gy = Math.sin(angle) * gradient;
   const field = new Float32Array(size * size);
@@ -149,8 +149,8 @@ export function randomOutline(rng: Rng, centre: Point, radius: number, roughness
   for (let order = 2; order <= 7; order++) {
     harmonics.push({
       order,
-      amplitude: (roughness * rng.range(0.3, 1)) / order,
-      phase: rng.range(0, 2 * Math.PI),
+      amplitude: (roughness * rng.uniform(0.3, 1)) / order,
+      phase: rng.uniform(0, 2 * Math.PI),
     });
   }
   return { cx: centre.x, cy: centre.y, radius, harmonics };
@@ -218,12 +218,12 @@ export function curvedPath(
   let x = start.x;
   let y = start.y;
   let angle = heading;
-  let turn = rng.range(-options.bend, options.bend);
+  let turn = rng.uniform(-options.bend, options.bend);
   for (let s = 0; s <= steps; s++) {
     const t = s / steps;
     const taper = 0.35 + 0.65 * Math.sqrt(Math.sin(Math.PI * t));
     points.push({ x, y, halfWidth: Math.max(MIN_HALF_WIDTH, options.halfWidth * taper) });
-    turn += rng.range(-options.bend, options.bend) * 0.3;
+    turn += rng.uniform(-options.bend, options.bend) * 0.3;
     turn = Math.max(-options.bend * 1.5, Math.min(options.bend * 1.5, turn));
     angle += turn;
     x += Math.cos(angle) * step;
@@ -249,8 +249,8 @@ export function jaggedPath(
     const t = s / steps;
     // Cracks are widest where they started and run out to a hairline.
     points.push({ x, y, halfWidth: Math.max(MIN_HALF_WIDTH, options.halfWidth * (1 - 0.6 * t)) });
-    const angle = heading + rng.range(-options.jitter, options.jitter);
-    const run = step * rng.range(0.6, 1.4);
+    const angle = heading + rng.uniform(-options.jitter, options.jitter);
+    const run = step * rng.uniform(0.6, 1.4);
     x += Math.cos(angle) * run;
     y += Math.sin(angle) * run;
   }

@@ -4,7 +4,7 @@ import { BadArgumentError } from '../../shared/errors.js';
 import { Damage } from './defects.js';
 import { bottle, nut, pill } from './objects.js';
 import { addSensorNoise, toBytes } from './raster.js';
-import { Rng, seedFor } from './random.js';
+import { Rng, seedFor } from '../../shared/random.js';
 import type { ProductKind, ProductType } from './scene.js';
 import { grid, leather, wood } from './textures.js';
 

@@ -2,7 +2,7 @@
 // it (where the product is, what lies behind it, how it is lit), and the defects that fit it.
 import type { Damage } from './defects.js';
 import type { Picture, Point } from './raster.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../../shared/random.js';
 
 export type ProductKind = 'texture' | 'object';
 

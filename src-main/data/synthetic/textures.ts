@@ -22,14 +22,14 @@ import {
   smoothstep,
   varyColour,
 } from './raster.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../../shared/random.js';
 import { noSuchDefect, type ProductType, type Scene } from './scene.js';
 
 /** Textures have no outline: a defect may sit anywhere, away from the border. */
 function anywhere(size: number) {
   return (rng: Rng): Point => ({
-    x: rng.range(0.12, 0.88) * size,
-    y: rng.range(0.12, 0.88) * size,
+    x: rng.uniform(0.12, 0.88) * size,
+    y: rng.uniform(0.12, 0.88) * size,
   });
 }
 
@@ -185,17 +185,17 @@ export const grid: ProductType = {
   render(rng, size) {
     const unit = size / 256;
     const look: GridLook = {
-      period: size / rng.range(10, 12.5),
+      period: size / rng.uniform(10, 12.5),
       cos: 0,
       sin: 0,
       phaseA: rng.next(),
       phaseB: rng.next(),
-      halfWidth: rng.range(0.26, 0.31),
-      wobble: rng.range(0.02, 0.05),
+      halfWidth: rng.uniform(0.26, 0.31),
+      wobble: rng.uniform(0.02, 0.05),
       wire: varyColour(rng, [0.6, 0.61, 0.6], 0.08),
       noise: new Noise(rng.seed()),
     };
-    const angle = rng.range(-0.12, 0.12);
+    const angle = rng.uniform(-0.12, 0.12);
     look.cos = Math.cos(angle);
     look.sin = Math.sin(angle);
     const light = lightingField(rng, size);
@@ -219,7 +219,7 @@ export const grid: ProductType = {
           const b = ab[1]!;
           const t = alongA ? a : b;
           // Long enough to span a crossing, so the gap always shows somewhere.
-          const length = defectRng.range(0.9, 1.6);
+          const length = defectRng.uniform(0.9, 1.6);
           const brokenWire = {
             alongA,
             line: Math.floor(alongA ? b : a),
@@ -233,7 +233,7 @@ export const grid: ProductType = {
             [0.82, 0.8, 0.74],
             [0.62, 0.45, 0.3],
           ]);
-          contamination(damage, defectRng, { at, radius: unit * defectRng.range(4, 8), colour });
+          contamination(damage, defectRng, { at, radius: unit * defectRng.uniform(4, 8), colour });
         } else if (kind === 'thread') {
           const colour = defectRng.pick<Colour>([
             [0.12, 0.1, 0.09],
@@ -242,8 +242,8 @@ export const grid: ProductType = {
           ]);
           strand(damage, defectRng, {
             at,
-            length: unit * defectRng.range(55, 110),
-            halfWidth: Math.max(0.6, unit * defectRng.range(0.8, 1.1)),
+            length: unit * defectRng.uniform(55, 110),
+            halfWidth: Math.max(0.6, unit * defectRng.uniform(0.8, 1.1)),
             colour,
           });
         } else noSuchDefect('grid', kind);
@@ -262,16 +262,16 @@ export const wood: ProductType = {
   defectKinds: ['scratch', 'hole', 'stain', 'crack'],
   render(rng, size) {
     const unit = size / 256;
-    const grainAngle = Math.PI / 2 + rng.range(-0.22, 0.22);
+    const grainAngle = Math.PI / 2 + rng.uniform(-0.22, 0.22);
     const cos = Math.cos(grainAngle);
     const sin = Math.sin(grainAngle);
-    const ringSpacing = size / rng.range(8, 13);
+    const ringSpacing = size / rng.uniform(8, 13);
     const phase = rng.next() * 10;
-    const warp = rng.range(1.2, 2.4);
+    const warp = rng.uniform(1.2, 2.4);
     const pale = varyColour(rng, [0.8, 0.61, 0.41], 0.07);
     const dark = varyColour(rng, [0.5, 0.31, 0.16], 0.08);
     const noise = new Noise(rng.seed());
-    const offset = rng.range(0, 1000);
+    const offset = rng.uniform(0, 1000);
     const light = lightingField(rng, size);
     const picture = createPicture(size);
     for (let y = 0; y < size; y++) {
@@ -308,19 +308,23 @@ export const wood: ProductType = {
         if (kind === 'scratch') {
           scratch(damage, defectRng, {
             at,
-            length: unit * defectRng.range(45, 100),
-            halfWidth: Math.max(0.6, unit * defectRng.range(0.9, 1.5)),
-            tone: defectRng.range(0.3, 0.45),
+            length: unit * defectRng.uniform(45, 100),
+            halfWidth: Math.max(0.6, unit * defectRng.uniform(0.9, 1.5)),
+            tone: defectRng.uniform(0.3, 0.45),
             bend: 0.03,
           });
         } else if (kind === 'hole') {
-          hole(damage, defectRng, { at, radius: unit * defectRng.range(4.5, 8), rim: 1.5 * unit });
+          hole(damage, defectRng, {
+            at,
+            radius: unit * defectRng.uniform(4.5, 8),
+            rim: 1.5 * unit,
+          });
         } else if (kind === 'stain') {
           stain(damage, defectRng, {
             at,
-            radius: unit * defectRng.range(12, 24),
+            radius: unit * defectRng.uniform(12, 24),
             tint: [0.62, 0.54, 0.48],
-            strength: defectRng.range(0.6, 0.85),
+            strength: defectRng.uniform(0.6, 0.85),
             feather: softEdge(unit),
           });
         } else if (kind === 'crack') {
@@ -328,11 +332,11 @@ export const wood: ProductType = {
           crack(damage, defectRng, {
             at,
             heading:
-              grainAngle + defectRng.range(-0.25, 0.25) + (defectRng.chance(0.5) ? Math.PI : 0),
-            length: unit * defectRng.range(40, 90),
-            halfWidth: Math.max(0.6, unit * defectRng.range(0.9, 1.4)),
+              grainAngle + defectRng.uniform(-0.25, 0.25) + (defectRng.chance(0.5) ? Math.PI : 0),
+            length: unit * defectRng.uniform(40, 90),
+            halfWidth: Math.max(0.6, unit * defectRng.uniform(0.9, 1.4)),
             tone: -0.75,
-            branches: defectRng.int(0, 2),
+            branches: defectRng.int(2),
           });
         } else noSuchDefect('wood', kind);
       },
@@ -351,15 +355,15 @@ export const leather: ProductType = {
   defectKinds: ['cut', 'poke', 'stain'],
   render(rng, size) {
     const unit = size / 256;
-    const cell = unit * rng.range(5.5, 7);
-    const angle = rng.range(0, 2 * Math.PI);
+    const cell = unit * rng.uniform(5.5, 7);
+    const angle = rng.uniform(0, 2 * Math.PI);
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
-    const ox = rng.range(0, 500);
-    const oy = rng.range(0, 500);
+    const ox = rng.uniform(0, 500);
+    const oy = rng.uniform(0, 500);
     const base = varyColour(rng, [0.52, 0.3, 0.18], 0.1);
     const noise = new Noise(rng.seed());
-    const azimuth = rng.range(-2.6, -1.9);
+    const azimuth = rng.uniform(-2.6, -1.9);
     const lx = Math.cos(azimuth) * 0.75;
     const ly = Math.sin(azimuth) * 0.75;
     const lz = 0.66;
@@ -415,12 +419,16 @@ export const leather: ProductType = {
         if (kind === 'cut') {
           cut(damage, defectRng, {
             at,
-            length: unit * defectRng.range(35, 75),
-            halfWidth: Math.max(0.6, unit * defectRng.range(0.8, 1.2)),
+            length: unit * defectRng.uniform(35, 75),
+            halfWidth: Math.max(0.6, unit * defectRng.uniform(0.8, 1.2)),
             lip: 1.2 * unit,
           });
         } else if (kind === 'poke') {
-          hole(damage, defectRng, { at, radius: unit * defectRng.range(3.5, 6), rim: 1.8 * unit });
+          hole(damage, defectRng, {
+            at,
+            radius: unit * defectRng.uniform(3.5, 6),
+            rim: 1.8 * unit,
+          });
         } else if (kind === 'stain') {
           const tint = defectRng.pick<Colour>([
             [0.5, 0.46, 0.48],
@@ -428,9 +436,9 @@ export const leather: ProductType = {
           ]);
           stain(damage, defectRng, {
             at,
-            radius: unit * defectRng.range(10, 22),
+            radius: unit * defectRng.uniform(10, 22),
             tint,
-            strength: defectRng.range(0.65, 0.85),
+            strength: defectRng.uniform(0.65, 0.85),
             feather: softEdge(unit),
           });
         } else noSuchDefect('leather', kind);

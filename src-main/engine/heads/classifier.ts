@@ -8,7 +8,8 @@ import {
   ModelError,
   type ImageError,
 } from '../../shared/errors.js';
-import { Rng, augmentBatch, noAugmentation, type AugmentOptions } from '../augment.js';
+import { Rng } from '../../shared/random.js';
+import { augmentBatch, noAugmentation, type AugmentOptions } from '../augment.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { decodedBatches } from '../decoded-batches.js';
 import {

@@ -11,8 +11,8 @@ import {
   errorMessage,
   type ImageError,
 } from '../../shared/errors.js';
+import { Rng } from '../../shared/random.js';
 import {
-  Rng,
   augmentBatch,
   cutPaste,
   defaultCutPaste,

@@ -2,7 +2,8 @@
 // chose, validate it on held-out good images and defect labels (or synthetic CutPaste defects
 // when there are none yet), judge the active model on the same images, and save the new model
 // folder atomically. The owner reads the store before and records the model row after.
-import { Rng, cutPaste, defaultCutPaste } from '../augment.js';
+import { Rng } from '../../shared/random.js';
+import { cutPaste, defaultCutPaste } from '../augment.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';

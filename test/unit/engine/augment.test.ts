@@ -2,8 +2,8 @@
 // CutPaste changes one rectangle, and no call leaks tensors.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../../src-main/shared/random.js';
 import {
-  Rng,
   augmentBatch,
   cutPaste,
   noAugmentation,

@@ -3,7 +3,7 @@
 // Distances are computed in a seeded random projection (Johnson–Lindenstrauss) for speed.
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError } from '../../../shared/errors.js';
-import { Rng } from '../../augment.js';
+import { Rng } from '../../../shared/random.js';
 
 export interface CoresetOptions {
   /** How many patches to keep. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_INPUT_SIZE } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
-import { Rng } from '../../augment.js';
+import { Rng } from '../../../shared/random.js';
 import type { Encoder } from '../../encoders/encoder.js';
 import { loadEncoder } from '../../encoders/registry.js';
 import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';

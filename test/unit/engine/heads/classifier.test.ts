@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../../../src-main/engine/augment.js';
+import { Rng } from '../../../../src-main/shared/random.js';
 import { initBackend } from '../../../../src-main/engine/backend.js';
 import {
   createResnetEncoder,

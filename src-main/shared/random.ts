@@ -1,5 +1,7 @@
-// Seeded randomness for the synthetic generator. Every image draws from its own stream, keyed by
-// seed, object type and sample index, so one image never depends on how many others were made.
+// Seeded randomness, one generator for the whole program: SimCLR views, reservoir sampling and
+// coresets in the engine, and the synthetic generator, where every image draws from its own
+// stream keyed by seed, object type and sample index (so one image never depends on how many
+// others were made).
 
 /** A 32-bit seed derived from any mix of numbers and names (a string hash, cyrb-style). */
 export function seedFor(...parts: (string | number)[]): number {
@@ -16,7 +18,11 @@ export function seedFor(...parts: (string | number)[]): number {
   return (h1 ^ h2) >>> 0;
 }
 
-/** mulberry32: tiny, fast, and good enough to place scratches; not for anything secret. */
+/**
+ * A small seeded generator (mulberry32). Its whole state is one 32-bit number, which a training
+ * checkpoint can store; `Rng.derive` gives independent streams for (seed, epoch, step) so a
+ * resumed run draws exactly what an uninterrupted one would.
+ */
 export class Rng {
   private state: number;
 
@@ -24,27 +30,42 @@ export class Rng {
     this.state = seed >>> 0;
   }
 
+  /** A generator whose stream depends only on `seed` and `keys` (e.g. a step number). */
+  static derive(seed: number, ...keys: number[]): Rng {
+    let h = mix32(seed >>> 0);
+    for (const key of keys) h = mix32((h ^ mix32(key >>> 0)) + 0x9e3779b9);
+    return new Rng(h);
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
-  /** Uniform in [low, high). */
-  range(low: number, high: number): number {
+  uniform(low: number, high: number): number {
     return low + (high - low) * this.next();
   }
 
-  /** An integer in [low, high). */
-  int(low: number, high: number): number {
-    return low + Math.floor((high - low) * this.next());
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
   }
 
   chance(probability: number): boolean {
     return this.next() < probability;
+  }
+
+  /** Shuffles in place (Fisher–Yates) and returns the array. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [items[i], items[j]] = [items[j]!, items[i]!];
+    }
+    return items;
   }
 
   /** -1 or +1. */
@@ -69,4 +90,19 @@ export class Rng {
   seed(): number {
     return Math.floor(this.next() * 4294967296) >>> 0;
   }
+
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    this.state = state >>> 0;
+  }
+}
+
+function mix32(x: number): number {
+  // murmur3's finaliser: spreads nearby seeds (step 7, step 8) into unrelated states.
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }
