@@ -1,6 +1,5 @@
 // `defectscope train`: SimCLR pretraining, the classifier head, or the seed's VGG-16 baseline on
 // the images of some object types, with a progress bar on stderr, and a model folder at the end.
-import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Label, Split } from '../shared/dto.js';
@@ -35,6 +34,7 @@ import {
 } from '../engine/ssl/simclr.js';
 import { calibrate } from '../engine/threshold.js';
 import { scanDataset } from '../data/importers/scan.js';
+import { limitPerType, splitLabeled, typesOf } from '../engine/training-images.js';
 import type { CliContext, Command, ParsedArgs } from './command.js';
 import {
   dataDirHelp,
@@ -99,16 +99,6 @@ interface TypedImage {
   label: Label | null;
 }
 
-/**
- * A stable number in [0, 1) per file. It hashes the object type and the path's last three parts
- * (split/label/file in MVTec layout), not the whole path, so a dataset moved to another folder or
- * machine splits the same way and its validation numbers stay comparable.
- */
-function imageHash(image: TypedImage): number {
-  const key = [image.objectType, ...image.path.split(/[\\/]/).slice(-3)].join('/');
-  return createHash('sha1').update(key).digest().readUInt32BE(0) / 2 ** 32;
-}
-
 function listTypes(args: ParsedArgs): string[] | undefined {
   const text = stringOption(args, 'types');
   if (text === undefined) return undefined;
@@ -154,39 +144,6 @@ function findImages(args: ParsedArgs, types: string[] | undefined): TypedImage[]
     );
   }
   return types ? images.filter((i) => types.includes(i.objectType)) : images;
-}
-
-/** At most `limit` images per object type, the same ones every time. */
-function limitPerType(images: TypedImage[], limit: number | undefined): TypedImage[] {
-  if (limit === undefined) return images;
-  const byType = new Map<string, TypedImage[]>();
-  for (const image of images) {
-    const group = byType.get(image.objectType) ?? [];
-    group.push(image);
-    byType.set(image.objectType, group);
-  }
-  return [...byType.values()].flatMap((group) =>
-    group.sort((a, b) => imageHash(a) - imageHash(b)).slice(0, limit),
-  );
-}
-
-/** Per label, the lowest-hash share goes to validation: stratified and reproducible. */
-function splitLabeled(
-  images: TypedImage[],
-  fraction: number,
-): { train: LabeledImage[]; validation: LabeledImage[] } {
-  const train: LabeledImage[] = [];
-  const validation: LabeledImage[] = [];
-  for (const label of ['good', 'defect'] as const) {
-    const group = images
-      .filter((i) => i.label === label)
-      .sort((a, b) => imageHash(a) - imageHash(b));
-    const held = Math.round(group.length * fraction);
-    group.forEach((image, i) =>
-      (i < held ? validation : train).push({ path: image.path, defect: label === 'defect' }),
-    );
-  }
-  return { train, validation };
 }
 
 function formatDuration(seconds: number): string {
@@ -331,10 +288,6 @@ interface Session {
  */
 function defaultLearningRate(encoder: Encoder, usual: number): number {
   return encoder.info.kind === 'mobilenetv3-trainable' ? Math.min(usual, 1e-5) : usual;
-}
-
-function typesOf(images: { objectType: string }[]): string[] {
-  return [...new Set(images.map((i) => i.objectType))].sort();
 }
 
 function mean(values: number[]): number {

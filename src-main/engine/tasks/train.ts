@@ -1,7 +1,6 @@
 // Training as a host task: SimCLR pretraining, the classifier head, or the seed's VGG-16 baseline
 // on images the owner selected from the store, ending in a model folder. The same choices as
-// `defectscope train` (test images stay out of SimCLR; labeled images split by a path hash).
-import { createHash } from 'node:crypto';
+// `defectscope train` (test images stay out of SimCLR; the images chosen by training-images.ts).
 import { rm } from 'node:fs/promises';
 import type { FileProblem, TrainRequest, TrainResult } from '../../shared/dto.js';
 import { BadArgumentError, type ImageError } from '../../shared/errors.js';
@@ -13,53 +12,12 @@ import {
   isEncoderKind,
   loadEncoder,
 } from '../encoders/registry.js';
-import {
-  classifierConfig,
-  trainClassifier,
-  type EpochMetrics,
-  type LabeledImage,
-} from '../heads/classifier.js';
+import { classifierConfig, trainClassifier, type EpochMetrics } from '../heads/classifier.js';
 import { loadModel, saveModel, standardPreprocessing } from '../model-files.js';
 import { readSimclrCheckpoint, simclrConfig, trainSimclr } from '../ssl/simclr.js';
 import { calibrate, type Calibration } from '../threshold.js';
+import { limitPerType, splitLabeled, typesOf } from '../training-images.js';
 import type { TaskContext, TrainArgs } from './index.js';
-
-type TrainingImage = TrainArgs['images'][number];
-
-/** A stable number in [0, 1) per file: the same path always lands on the same side. */
-function pathHash(path: string): number {
-  return createHash('sha1').update(path).digest().readUInt32BE(0) / 2 ** 32;
-}
-
-/** At most `limit` images per object type, the same ones every time. */
-function limitPerType(images: TrainingImage[], limit: number | undefined): TrainingImage[] {
-  if (limit === undefined) return images;
-  const byType = new Map<string, TrainingImage[]>();
-  for (const image of images)
-    byType.set(image.objectType, [...(byType.get(image.objectType) ?? []), image]);
-  return [...byType.values()].flatMap((group) =>
-    group.sort((a, b) => pathHash(a.path) - pathHash(b.path)).slice(0, limit),
-  );
-}
-
-/** Per label, the lowest-hash share goes to validation: stratified and reproducible. */
-function splitLabeled(images: TrainingImage[], fraction: number) {
-  const train: LabeledImage[] = [];
-  const validation: LabeledImage[] = [];
-  for (const label of ['good', 'defect'] as const) {
-    const group = images
-      .filter((i) => i.label === label)
-      .sort((a, b) => pathHash(a.path) - pathHash(b.path));
-    const held = Math.round(group.length * fraction);
-    group.forEach((image, i) =>
-      (i < held ? validation : train).push({ path: image.path, defect: label === 'defect' }),
-    );
-  }
-  return { train, validation };
-}
-
-const typesOf = (images: { objectType: string }[]) =>
-  [...new Set(images.map((i) => i.objectType))].sort();
 
 const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / Math.max(values.length, 1);
 
