@@ -1,4 +1,4 @@
-// Patch features for the patch-based detectors: intermediate encoder maps (stride 8 and 16 by
+// Patch features for the patch-based detectors: intermediate encoder maps (stride 4 and 8 by
 // default), each averaged over its 3×3 neighbourhood so a patch sees a little context, the
 // coarser map resized onto the finer grid, channels concatenated. Defects are small, so the
 // detectors work on these local features, never only on the pooled embedding.
@@ -12,8 +12,13 @@ export interface PatchFeatureConfig {
   neighbourhood: number;
 }
 
+/**
+ * Stride 4 + 8 rather than 8 + 16: on the synthetic textures (thin threads, scratches along wood
+ * grain) it lifted one-class AUROC from 0.77 to 0.92 (grid) and 0.73 to 0.87 (wood), at about
+ * 3× the time, and zero-shot wood at 448 px from 0.77 to 0.95; see EVALUATION.md.
+ */
 export const defaultPatchFeatures: PatchFeatureConfig = {
-  layers: ['stride8', 'stride16'],
+  layers: ['stride4', 'stride8'],
   neighbourhood: 3,
 };
 

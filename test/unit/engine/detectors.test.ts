@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -205,6 +205,47 @@ describe('detectors', () => {
     reloaded.dispose();
     detector.dispose();
     folder.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('zero-shot leaves the scored image out of its own references, also after reloading', async () => {
+    const before = tf.memory().numTensors;
+    // 12 references with one of them the scored image, and 11 without it, both average the
+    // closest 3 of 11 others: with the image left out, the two scores agree.
+    const config = { inputSize: SIZE, references: 12 };
+    const create = async () =>
+      detectorEntry('zero-shot').create(
+        await createEncoder('mobilenetv3', { inputSize: SIZE }),
+        config,
+      );
+    const folder = tf.tidy(() => tf.concat([surfaces(11, 1100, false), surfaces(1, 1200, true)]));
+    const image = folder.slice(11, 1);
+    const others = folder.slice(0, 11);
+    const withIt = await create();
+    await withIt.fit(batches(folder));
+    const without = await create();
+    await without.fit(batches(others));
+    const [a] = await withIt.score(image);
+    const [b] = await without.score(image);
+    // Not to the digit: each reference's coreset can pick a few different patches from one run
+    // to the next. Counting the image as its own reference would lower its score by a quarter.
+    expect(Math.abs(a!.score - b!.score) / b!.score).toBeLessThan(0.05);
+
+    // A folder saved before references were coresets: every patch kept, no fingerprints file.
+    const full = detectorEntry('zero-shot').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      { ...config, referenceCoreset: 1 },
+    );
+    await full.fit(batches(folder));
+    const [c] = await full.score(image);
+    const dir = join(tempDir(), 'zero-shot-old');
+    await full.save(dir);
+    rmSync(join(dir, 'fingerprints.bin'));
+    const old = await loadDetector(dir);
+    const [d] = await old.score(image);
+    expect(d!.score).toBeCloseTo(c!.score, 3);
+    for (const detector of [withIt, without, full, old]) detector.dispose();
+    tf.dispose([folder, image, others]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -177,8 +177,7 @@ export class EvidenceClassifier implements Detector {
     batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     options: FitOptions = {},
   ): Promise<void> {
-    await this.zeroShot.fit(batches, options);
-    const own = this.zeroShot.referencePatchScores();
+    const own = await this.zeroShot.fitWithScores(batches, options);
     let stats: number[][];
     try {
       stats = await statistics(own);

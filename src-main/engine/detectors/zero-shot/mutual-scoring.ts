@@ -3,6 +3,8 @@
 // each *other* image of the same folder. Most images are good, so a normal patch finds close
 // matches almost everywhere and a defect patch finds none. Per patch we average the smallest
 // distances over the reference images, which ignores the few references that share a defect.
+// Each reference keeps a greedy coreset of its patches (as PatchCore's bank): stride-4 features
+// at 448 px are 12,544 patches an image, and comparing every pair of them would be 10× slower.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -12,6 +14,7 @@ import { Rng } from '../../../shared/random.js';
 import type { Encoder } from '../../encoders/encoder.js';
 import { loadEncoder } from '../../encoders/registry.js';
 import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';
+import { greedyCoreset } from '../patchcore/coreset.js';
 import {
   defaultPatchFeatures,
   nearestDistances,
@@ -30,6 +33,11 @@ export interface ZeroShotConfig {
   references: number;
   /** Fraction of the references whose distances are averaged per patch (the closest ones). */
   closestFraction: number;
+  /**
+   * Fraction of each reference image's patches kept (greedy coreset). Scoring time is
+   * proportional to it; the coreset keeps every kind of patch, rare normal ones included.
+   */
+  referenceCoreset: number;
   seed: number;
 }
 
@@ -38,29 +46,53 @@ export const defaultZeroShotConfig: ZeroShotConfig = {
   features: defaultPatchFeatures,
   references: 24,
   closestFraction: 0.3,
+  referenceCoreset: 0.1,
   seed: 0,
 };
 
-/** Below this mean patch distance a reference is the image itself (or an exact copy). */
-const SAME_IMAGE = 1e-6;
+/**
+ * Relative distance between two images' mean patch features below which they are the same image
+ * (or exact copies). Different images of one type differ by far more (EVALUATION.md).
+ */
+const SAME_IMAGE = 1e-4;
 const CONFIG_FILE = 'detector.json';
 const REFERENCES_FILE = 'references.bin';
+const FINGERPRINTS_FILE = 'fingerprints.bin';
 
-interface Reference {
-  /** Patch features transposed [C, P] and their squared norms [P]. */
+// A type rather than an interface, so tf.tidy can return one (a TensorContainer).
+type Reference = {
+  /** Coreset patch features transposed [C, M] and their squared norms [M]. */
   featuresT: tf.Tensor2D;
   norms: tf.Tensor1D;
+  /** Mean feature of all the image's patches [C]: recognises the image when it is scored. */
+  fingerprint: tf.Tensor1D;
+};
+
+/** Mean patch feature [B, C] of patch features [B, P, C] (see Reference.fingerprint). */
+function fingerprints(queries: tf.Tensor3D): tf.Tensor2D {
+  return tf.mean(queries, 1);
+}
+
+/** [K, B] true where reference k is query image b itself, by their fingerprints. */
+function sameImages(queries: tf.Tensor3D, references: Reference[]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const query = fingerprints(queries); // [B, C]
+    const refs = tf.stack(references.map((r) => r.fingerprint)); // [K, C]
+    const gap = tf.norm(tf.sub(refs.expandDims(1), query.expandDims(0)), 'euclidean', 2); // [K, B]
+    return tf.lessEqual(gap, tf.mul(tf.norm(refs, 'euclidean', 1, true), SAME_IMAGE));
+  }) as tf.Tensor2D;
 }
 
 /**
  * Patch scores [B, P] for patch features [B, P, C]: per patch, the nearest-patch distance to each
- * reference, averaged over the closest `closestFraction` of the references. A reference that is
- * the scored image itself is left out.
+ * reference, averaged over the closest `closestFraction` of the references. References marked
+ * in `same` [K, B] (the scored image itself) are left out.
  */
 function mutualScores(
   queries: tf.Tensor3D,
   references: Reference[],
   closestFraction: number,
+  same: tf.Tensor2D,
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const [count, patches, channels] = queries.shape;
@@ -72,10 +104,9 @@ function mutualScores(
       ),
     ) as tf.Tensor3D;
     // A reference identical to the image says nothing about it: push it out of the closest set.
-    const same = tf.less(tf.mean(distances, 2, true), SAME_IMAGE);
     const far = tf.add(tf.max(distances), 1);
     const usable = tf.where(
-      tf.broadcastTo(same, distances.shape),
+      tf.broadcastTo(same.expandDims(2), distances.shape),
       tf.broadcastTo(far, distances.shape),
       distances,
     );
@@ -83,6 +114,28 @@ function mutualScores(
     const perPatch = tf.neg(tf.topk(tf.neg(tf.transpose(usable, [1, 2, 0])), closest).values); // [B, P, closest]
     return tf.mean(perPatch, 2) as tf.Tensor2D;
   });
+}
+
+/** A reference from its kept patches [M, C]; call inside tf.tidy and return it from there. */
+function makeReference(patches: tf.Tensor2D, fingerprint: tf.Tensor1D): Reference {
+  return {
+    featuresT: patches.transpose<tf.Tensor2D>(),
+    norms: tf.sum<tf.Tensor1D>(tf.square(patches), 1),
+    fingerprint: fingerprint.clone(),
+  };
+}
+
+function disposeReferences(references: Reference[]): void {
+  for (const r of references) tf.dispose([r.featuresT, r.norms, r.fingerprint]);
+}
+
+async function writeTensor(path: string, tensor: tf.Tensor): Promise<void> {
+  try {
+    const values = (await tensor.data()) as Float32Array;
+    await writeFile(path, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+  } finally {
+    tensor.dispose();
+  }
 }
 
 export class ZeroShotDetector implements Detector {
@@ -115,6 +168,48 @@ export class ZeroShotDetector implements Detector {
     batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     options: FitOptions = {},
   ): Promise<void> {
+    const sampled = await this.sample(batches, options);
+    try {
+      await this.setReferences(sampled, options);
+    } finally {
+      tf.dispose(sampled);
+    }
+  }
+
+  /**
+   * `fit`, and also the patch scores [K, P] of the K sampled images against the other references:
+   * how the folder's own images score, for scaling a type's scores without labels.
+   */
+  async fitWithScores(
+    batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
+    options: FitOptions = {},
+  ): Promise<tf.Tensor2D> {
+    const sampled = await this.sample(batches, options);
+    try {
+      await this.setReferences(sampled, options);
+      const rows = sampled.map((patches, k) =>
+        tf.tidy(() => {
+          // Reference k is this image: mark it by index rather than by fingerprint.
+          const same = tf.oneHot([k], sampled.length).transpose().cast('bool') as tf.Tensor2D; // [K, 1]
+          const queries = patches.expandDims(0) as tf.Tensor3D;
+          return mutualScores(queries, this.references, this.config.closestFraction, same);
+        }),
+      );
+      try {
+        return tf.concat(rows) as tf.Tensor2D;
+      } finally {
+        tf.dispose(rows);
+      }
+    } finally {
+      tf.dispose(sampled);
+    }
+  }
+
+  /** Patch features [P, C] of a uniform random sample of the images (the references to be). */
+  private async sample(
+    batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
+    options: FitOptions,
+  ): Promise<tf.Tensor2D[]> {
     const rng = new Rng(this.config.seed);
     const kept: tf.Tensor2D[] = [];
     let seen = 0;
@@ -144,21 +239,41 @@ export class ZeroShotDetector implements Detector {
         throw new BadArgumentError(
           `Zero-shot scoring needs at least 2 images of the type; got ${kept.length}.`,
         );
-      this.setReferences(kept);
-    } finally {
-      for (const t of kept) t.dispose();
+      return kept;
+    } catch (error) {
+      tf.dispose(kept);
+      throw error;
     }
   }
 
-  private setReferences(patchSets: tf.Tensor2D[]): void {
-    for (const r of this.references) {
-      r.featuresT.dispose();
-      r.norms.dispose();
+  /** References from full patch sets [P, C]: each image's coreset and fingerprint. */
+  private async setReferences(patchSets: tf.Tensor2D[], options: FitOptions = {}): Promise<void> {
+    const references: Reference[] = [];
+    try {
+      for (const [k, patches] of patchSets.entries()) {
+        if (options.signal?.aborted) throw new CancelledError('Fitting was cancelled.');
+        const size = Math.max(1, Math.round(patches.shape[0] * this.config.referenceCoreset));
+        const indices = await greedyCoreset(patches, {
+          size,
+          seed: this.config.seed,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        const fingerprint = tf.tidy(() => fingerprints(patches.expandDims(0) as tf.Tensor3D));
+        references.push(
+          tf.tidy(() => {
+            const kept = size >= patches.shape[0] ? patches : tf.gather(patches, indices);
+            return makeReference(kept, fingerprint.reshape([-1]) as tf.Tensor1D);
+          }),
+        );
+        fingerprint.dispose();
+        options.onProgress?.(k + 1, patchSets.length, 'selecting reference patches');
+      }
+    } catch (error) {
+      disposeReferences(references);
+      throw error;
     }
-    this.references = patchSets.map((p) => ({
-      featuresT: tf.keep(tf.tidy(() => p.transpose<tf.Tensor2D>())),
-      norms: tf.keep(tf.tidy(() => tf.sum<tf.Tensor1D>(tf.square(p), 1))),
-    }));
+    disposeReferences(this.references);
+    this.references = references;
   }
 
   /** Patch scores [B, h, w]: mean over the closest references of the nearest-patch distance. */
@@ -169,47 +284,23 @@ export class ZeroShotDetector implements Detector {
       const queries = f.reshape([count, h * w, c]) as tf.Tensor3D;
       let references = this.references;
       if (references.length === 0) {
-        // Not fitted: the batch is its own reference set.
+        // Not fitted: the batch is its own reference set, every patch kept.
         if (count < 2)
           throw new ModelError(
             'Zero-shot scoring of a single image needs reference images: fit on the folder first.',
           );
         references = Array.from({ length: count }, (_, i) => {
-          const p = queries.slice([i, 0, 0], [1, h * w, c]).reshape([h * w, c]) as tf.Tensor2D;
-          return {
-            featuresT: p.transpose<tf.Tensor2D>(),
-            norms: tf.sum<tf.Tensor1D>(tf.square(p), 1),
-          };
+          const p = queries.slice([i, 0, 0], [1, h * w, c]) as tf.Tensor3D;
+          return makeReference(p.reshape([h * w, c]), fingerprints(p).reshape([c]));
         });
       }
-      return mutualScores(queries, references, this.config.closestFraction).reshape([
+      const same = sameImages(queries, references);
+      return mutualScores(queries, references, this.config.closestFraction, same).reshape([
         count,
         h,
         w,
       ]) as tf.Tensor3D;
     });
-  }
-
-  /**
-   * Patch scores [K, P] of each reference image against the other references: how the folder's
-   * own images score, for scaling a type's scores without labels.
-   */
-  referencePatchScores(): tf.Tensor2D {
-    if (this.references.length < 2)
-      throw new ModelError(
-        'Reference scores need a zero-shot detector fitted on 2 or more images.',
-      );
-    const rows = this.references.map((r) =>
-      tf.tidy(() => {
-        const queries = r.featuresT.transpose().expandDims(0) as tf.Tensor3D;
-        return mutualScores(queries, this.references, this.config.closestFraction);
-      }),
-    );
-    try {
-      return tf.concat(rows) as tf.Tensor2D;
-    } finally {
-      tf.dispose(rows);
-    }
   }
 
   async score(
@@ -225,16 +316,14 @@ export class ZeroShotDetector implements Detector {
       throw new ModelError('Cannot save a zero-shot detector before it has reference images.');
     await this.encoder.save(join(dir, 'encoder'));
     const [channels, patches] = this.references[0]!.featuresT.shape;
-    const all = tf.tidy(() => tf.stack(this.references.map((r) => r.featuresT.transpose())));
-    try {
-      const values = (await all.data()) as Float32Array;
-      await writeFile(
-        join(dir, REFERENCES_FILE),
-        Buffer.from(values.buffer, values.byteOffset, values.byteLength),
-      );
-    } finally {
-      all.dispose();
-    }
+    await writeTensor(
+      join(dir, REFERENCES_FILE),
+      tf.tidy(() => tf.stack(this.references.map((r) => r.featuresT.transpose()))),
+    );
+    await writeTensor(
+      join(dir, FINGERPRINTS_FILE),
+      tf.tidy(() => tf.stack(this.references.map((r) => r.fingerprint))),
+    );
     await writeFile(
       join(dir, CONFIG_FILE),
       JSON.stringify(
@@ -250,7 +339,8 @@ export class ZeroShotDetector implements Detector {
   }
 
   dispose(): void {
-    this.setReferences([]);
+    disposeReferences(this.references);
+    this.references = [];
     this.encoder.dispose();
   }
 
@@ -270,17 +360,34 @@ export class ZeroShotDetector implements Detector {
     const values = new Float32Array(
       bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
     );
-    const sets = Array.from({ length: count }, (_, i) =>
-      tf.tensor2d(values.subarray(i * patches * channels, (i + 1) * patches * channels), [
-        patches,
-        channels,
-      ]),
-    );
-    try {
-      detector.setReferences(sets);
-    } finally {
-      for (const s of sets) s.dispose();
+    // Folders saved before references were coresets hold every patch and no fingerprints; the
+    // mean of those patches is the fingerprint.
+    const printBytes = await readFile(join(dir, FINGERPRINTS_FILE)).catch(() => undefined);
+    if (printBytes && printBytes.byteLength !== count * channels * 4) {
+      throw new ModelError(
+        `${join(dir, FINGERPRINTS_FILE)} has the wrong size; the model folder is damaged.`,
+      );
     }
+    const prints = printBytes
+      ? new Float32Array(
+          printBytes.buffer.slice(
+            printBytes.byteOffset,
+            printBytes.byteOffset + printBytes.byteLength,
+          ),
+        )
+      : undefined;
+    detector.references = Array.from({ length: count }, (_, i) =>
+      tf.tidy(() => {
+        const patchSet = tf.tensor2d(
+          values.subarray(i * patches * channels, (i + 1) * patches * channels),
+          [patches, channels],
+        );
+        const fingerprint = prints
+          ? tf.tensor1d(prints.subarray(i * channels, (i + 1) * channels))
+          : (tf.mean(patchSet, 0) as tf.Tensor1D);
+        return makeReference(patchSet, fingerprint);
+      }),
+    );
     return detector;
   }
 }
