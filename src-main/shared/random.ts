@@ -59,6 +59,16 @@ export class Rng {
     return this.next() < probability;
   }
 
+  /**
+   * Reservoir sampling (Algorithm R): the slot item number `seen` (counting from 0) takes in a
+   * uniform sample of `capacity` items, or -1 when it is not kept.
+   */
+  reservoirSlot(seen: number, capacity: number): number {
+    if (seen < capacity) return seen;
+    const slot = this.int(seen + 1);
+    return slot < capacity ? slot : -1;
+  }
+
   /** Shuffles in place (Fisher–Yates) and returns the array. */
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {

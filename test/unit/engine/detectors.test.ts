@@ -10,6 +10,7 @@ import {
 } from '../../../src-main/engine/detectors/classifier/evidence-classifier.js';
 import type { FitBatch } from '../../../src-main/engine/detectors/detector.js';
 import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/coreset.js';
+import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
 import { nearestDistances } from '../../../src-main/engine/detectors/patch-features.js';
 import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
 import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
@@ -205,6 +206,32 @@ describe('detectors', () => {
     reloaded.dispose();
     detector.dispose();
     folder.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('one-class fitting keeps a bounded, uniform sample of patches however many images come', async () => {
+    const before = tf.memory().numTensors;
+    const sample = new PatchSample(0, 1000);
+    // 40 batches of 4 images × 100 patches × 2 channels; channel 0 holds the batch number.
+    for (let b = 0; b < 40; b++) {
+      const features = tf.tidy(() =>
+        tf.stack([tf.fill([4, 100], b), tf.randomUniform([4, 100], 0, 1, 'float32', b)], 2),
+      ) as tf.Tensor3D;
+      await sample.add(features);
+      features.dispose();
+    }
+    expect(sample.patchesSeen).toBe(16000);
+    expect(sample.images).toHaveLength(32);
+    const rows = sample.rowsTensor();
+    expect(rows.shape).toEqual([1000, 2]);
+    const batchOf = Array.from((await rows.data()) as Float32Array).filter((_, i) => i % 2 === 0);
+    rows.dispose();
+    // Uniform over the 40 batches: each holds 1/40 of the patches, so about 25 rows each, and
+    // the last batches are as present as the first.
+    const early = batchOf.filter((b) => b < 20).length;
+    expect(early).toBeGreaterThan(400);
+    expect(early).toBeLessThan(600);
+    sample.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -20,6 +20,7 @@ import {
 } from '../patch-features.js';
 import { quantile } from '../../threshold.js';
 import { greedyCoreset } from './coreset.js';
+import { Rng } from '../../../shared/random.js';
 
 export interface PatchcoreConfig {
   inputSize: number;
@@ -48,8 +49,17 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
 };
 
 const CONFIG_FILE = 'detector.json';
-/** Images whose scores give a bank's typical score (see Bank.typical). */
+/**
+ * Images whose scores give a bank's typical score (see Bank.typical): a median needs no more, and
+ * scoring every patch of hundreds of 448 px images would not be cheap.
+ */
 const TYPICAL_IMAGES = 32;
+/**
+ * Patches a scale keeps while fitting, as a uniform sample: the coreset search looks at no more
+ * anyway, and keeping every patch of 1,000 good images at 448 px (12.5 M patches, 3.2 GB) would
+ * not fit wasm's 4 GB heap. 200,000 × 40–64 channels is at most 51 MB.
+ */
+const PATCH_SAMPLE = 200_000;
 /** Bank files by scale index; the first keeps the single-scale name older folders have. */
 const bankFile = (i: number): string => (i === 0 ? 'bank.bin' : `bank-${i}.bin`);
 
@@ -121,7 +131,7 @@ export class PatchcoreDetector implements Detector {
     options: FitOptions = {},
   ): Promise<void> {
     const { scales } = this.config;
-    const collected: tf.Tensor3D[][] = scales.map(() => []);
+    const samples = scales.map(() => new PatchSample(this.config.seed));
     let images = 0;
     try {
       for await (const batch of batches) {
@@ -135,14 +145,17 @@ export class PatchcoreDetector implements Detector {
             : batch.images.clone(),
         );
         try {
-          scales.forEach((scale, i) => {
-            collected[i]!.push(
-              tf.tidy(() => {
-                const f = this.scaledFeatures(selected, scale);
-                return f.reshape([f.shape[0], -1, f.shape[3]]) as tf.Tensor3D;
-              }),
-            );
-          });
+          for (const [i, scale] of scales.entries()) {
+            const features = tf.tidy(() => {
+              const f = this.scaledFeatures(selected, scale);
+              return f.reshape([f.shape[0], -1, f.shape[3]]) as tf.Tensor3D;
+            });
+            try {
+              await samples[i]!.add(features);
+            } finally {
+              features.dispose();
+            }
+          }
         } finally {
           selected.dispose();
         }
@@ -154,7 +167,7 @@ export class PatchcoreDetector implements Detector {
         throw new BadArgumentError('One-class fitting needs good images; none were given.');
       const banks: Bank[] = [];
       try {
-        for (const patches of collected) banks.push(await this.buildBank(patches, options));
+        for (const sample of samples) banks.push(await this.buildBank(sample, options));
       } catch (error) {
         disposeBanks(banks);
         throw error;
@@ -162,23 +175,23 @@ export class PatchcoreDetector implements Detector {
       disposeBanks(this.banks);
       this.banks = banks;
     } finally {
-      for (const list of collected) tf.dispose(list);
+      for (const sample of samples) sample.dispose();
     }
   }
 
-  /** One scale's bank from its patches [images, P, C] in batches: coreset, then typical score. */
-  private async buildBank(batches: tf.Tensor3D[], options: FitOptions): Promise<Bank> {
-    const perImage = tf.concat(batches) as tf.Tensor3D;
-    const [count, patches, channels] = perImage.shape;
-    const all = perImage.reshape([count * patches, channels]) as tf.Tensor2D;
+  /** One scale's bank from its patch sample: coreset, then typical score. */
+  private async buildBank(sample: PatchSample, options: FitOptions): Promise<Bank> {
+    const all = sample.rowsTensor();
     try {
+      // The bank's size follows every patch seen, not only the sampled ones.
       const size = Math.max(
         1,
-        Math.min(this.config.maxBank, Math.round(all.shape[0] * this.config.coresetRatio)),
+        Math.min(this.config.maxBank, Math.round(sample.patchesSeen * this.config.coresetRatio)),
       );
       const indices = await greedyCoreset(all, {
         size,
         seed: this.config.seed,
+        maxCandidates: PATCH_SAMPLE,
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (done, total) => options.onProgress?.(done, total, 'selecting the coreset'),
       });
@@ -186,24 +199,26 @@ export class PatchcoreDetector implements Detector {
         tf.tidy(() => tf.gather(all, indices)),
         1,
       );
-      // The typical score from at most TYPICAL_IMAGES of the images, evenly spread: a median
-      // needs no more, and scoring every patch of hundreds of 448 px images would not be cheap.
-      const picked = Math.min(count, TYPICAL_IMAGES);
       const scores = tf.tidy(() => {
-        const step = count / picked;
-        const rows = Array.from({ length: picked }, (_, i) => Math.floor(i * step));
-        const sampled = tf.gather(perImage, rows).reshape([picked * patches, channels]);
+        const perImage = tf.stack(sample.images) as tf.Tensor3D;
+        const [count, patches, channels] = perImage.shape;
         return imageScores(
           tf
-            .sqrt(nearestDistances(sampled as tf.Tensor2D, bank.bankT, bank.norms))
-            .reshape([picked, patches, 1]),
+            .sqrt(
+              nearestDistances(
+                perImage.reshape([count * patches, channels]) as tf.Tensor2D,
+                bank.bankT,
+                bank.norms,
+              ),
+            )
+            .reshape([count, patches, 1]),
         );
       });
       bank.typical = Math.max(quantile(await scores.data(), 0.5), 1e-12);
       scores.dispose();
       return bank;
     } finally {
-      tf.dispose([perImage, all]);
+      all.dispose();
     }
   }
 
@@ -306,6 +321,79 @@ function makeBank(patches: tf.Tensor2D, typical: number): Bank {
     };
   } finally {
     patches.dispose();
+  }
+}
+
+/**
+ * The patches one scale keeps while fitting, with memory bounded for any number of images: a
+ * uniform sample (reservoir sampling) of at most PATCH_SAMPLE patch rows for the coreset, and
+ * every patch of a uniform sample of TYPICAL_IMAGES images for the typical score.
+ */
+export class PatchSample {
+  private rows: Float32Array | undefined;
+  private channels = 0;
+  private kept = 0;
+  patchesSeen = 0;
+  readonly images: tf.Tensor2D[] = [];
+  private imagesSeen = 0;
+  private readonly rowRng: Rng;
+  private readonly imageRng: Rng;
+
+  constructor(
+    seed: number,
+    private readonly capacity = PATCH_SAMPLE,
+  ) {
+    this.rowRng = Rng.derive(seed, 1);
+    this.imageRng = Rng.derive(seed, 2);
+  }
+
+  /** Takes the patches [B, P, C] of a batch of images (copies what it keeps). */
+  async add(features: tf.Tensor3D): Promise<void> {
+    const [count, patches, channels] = features.shape;
+    this.channels = channels;
+    // Grown as needed (doubling), so fitting a few small images does not take the whole 51 MB.
+    const needed = Math.min(this.capacity, this.patchesSeen + count * patches) * channels;
+    if ((this.rows?.length ?? 0) < needed) {
+      const grown = new Float32Array(
+        Math.min(this.capacity * channels, Math.max(needed, 2 * (this.rows?.length ?? 0))),
+      );
+      if (this.rows) grown.set(this.rows);
+      this.rows = grown;
+    }
+    const rows = this.rows!;
+    const values = (await features.data()) as Float32Array;
+    for (let row = 0; row < count * patches; row++, this.patchesSeen++) {
+      const slot = this.rowRng.reservoirSlot(this.patchesSeen, this.capacity);
+      if (slot < 0) continue;
+      rows.set(values.subarray(row * channels, (row + 1) * channels), slot * channels);
+      this.kept = Math.max(this.kept, slot + 1);
+    }
+    for (let i = 0; i < count; i++, this.imagesSeen++) {
+      const slot = this.imageRng.reservoirSlot(this.imagesSeen, TYPICAL_IMAGES);
+      if (slot < 0) continue;
+      this.images[slot]?.dispose();
+      this.images[slot] = tf.tidy(
+        () =>
+          features
+            .slice([i, 0, 0], [1, patches, channels])
+            .reshape([patches, channels]) as tf.Tensor2D,
+      );
+    }
+  }
+
+  /** The sampled patch rows [N, C]. */
+  rowsTensor(): tf.Tensor2D {
+    if (!this.rows || this.kept === 0) throw new BadArgumentError('No patches were sampled.');
+    return tf.tensor2d(this.rows.subarray(0, this.kept * this.channels), [
+      this.kept,
+      this.channels,
+    ]);
+  }
+
+  dispose(): void {
+    tf.dispose(this.images);
+    this.images.length = 0;
+    this.rows = undefined;
   }
 }
 

@@ -222,8 +222,8 @@ export class ZeroShotDetector implements Detector {
         try {
           const [count, h, w, c] = features.shape;
           for (let i = 0; i < count; i++, seen++) {
-            const slot = seen < this.config.references ? seen : rng.int(seen + 1);
-            if (slot >= this.config.references) continue;
+            const slot = rng.reservoirSlot(seen, this.config.references);
+            if (slot < 0) continue;
             const patches = tf.tidy(
               () => features.slice([i, 0, 0, 0], [1, h, w, c]).reshape([h * w, c]) as tf.Tensor2D,
             );
