@@ -226,13 +226,24 @@ export interface ModelValidationDto {
 }
 
 /**
- * Side, in pixels, that detectors resize images to unless told otherwise (`--size`). 448 was
- * tried for the patch detectors: it lifted synthetic one-class AUROC from 0.946 to 0.966 (thin
- * texture defects) but lowered the real ELPV solar cells from 0.941 / 0.806 to 0.896 / 0.769 and
- * costs ~4× the time (EVALUATION.md), so the default stays 224; ask for 448 per type where
- * defects are thin.
+ * Side, in pixels, that detectors resize images to unless told otherwise (`--size`). 448 px lifts
+ * the synthetic textures' thin defects (one-class 0.971 → 0.982 with scales 1 + 0.5, zero-shot
+ * 0.930 → 0.959) but costs 4–14× the time, and 448 px alone lowered the real ELPV cells
+ * (EVALUATION.md), so the default stays 224; ask for DETAIL_LEVELS.fine per type where defects
+ * are thin.
  */
 export const DEFAULT_INPUT_SIZE = 224;
+
+/**
+ * How fine a look the patch detectors take, as the app offers it: `fine` is the measured setting
+ * for thin defects (448 px; one-class also at half that, one memory bank per scale).
+ */
+export type DetailLevel = 'standard' | 'fine';
+export const DETAIL_LEVELS: Readonly<Record<DetailLevel, { inputSize: number; scales: number[] }>> =
+  {
+    standard: { inputSize: DEFAULT_INPUT_SIZE, scales: [1] },
+    fine: { inputSize: 448, scales: [1, 0.5] },
+  };
 
 export interface RetrainRequest {
   objectType: string;

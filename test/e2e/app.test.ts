@@ -3,7 +3,15 @@
 // see the flags, review with the keyboard, and find the verdicts still there after a reload.
 // A screenshot of every view goes to test/e2e/screenshots/ on each run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -232,4 +240,31 @@ describe.skipIf(!hasChromium)(title, () => {
     await poll(() => page.locator('input[name="inspector"]').inputValue()).not.toBe('');
     await shot('settings');
   }, 60_000);
+
+  it('inspects a folder of a never-seen type zero-shot, at the fine detail', async () => {
+    await nav('Inspect');
+    await page.locator('input[name="inspect-folder"]').fill(camera);
+    await page.locator('select[name="inspect-type"]').selectOption('__new__');
+    await page.getByPlaceholder('e.g. gasket').fill('gasket');
+    await page.locator('select[name="inspect-detail"]').selectOption('fine');
+    await page.getByRole('button', { name: 'Start inspection' }).click();
+    // The folder's own zero-shot model is written before its images are scored.
+    const zeroShot = join(scratch, 'data', 'cache', 'zero-shot');
+    await poll(() => existsSync(zeroShot) && readdirSync(zeroShot).length, {
+      timeout: 240_000,
+    }).toBe(1);
+    const manifest = JSON.parse(
+      readFileSync(join(zeroShot, readdirSync(zeroShot)[0]!, 'manifest.json'), 'utf8'),
+    ) as { kind: string; inputSize: number; objectTypes: string[] };
+    expect(manifest).toMatchObject({ kind: 'zero-shot', inputSize: 448, objectTypes: ['gasket'] });
+    await expect
+      .poll(() => page.locator('[data-testid="job-progress"]').getAttribute('data-status'), {
+        timeout: 240_000,
+      })
+      .toBe('done');
+    await poll(() => page.locator('[data-testid="result-grid"] figure').count()).toBe(
+      readdirSync(camera).length,
+    );
+    await shot('inspect-zero-shot');
+  }, 540_000);
 });

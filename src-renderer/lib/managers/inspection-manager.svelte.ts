@@ -1,6 +1,10 @@
 // An inspection run: the folder and object type (or a new type, scored zero-shot), the job, and
 // its results worst first as they arrive, with the heatmap overlay toggle.
-import type { InspectionResultDto } from '../../../src-main/shared/dto.js';
+import {
+  DETAIL_LEVELS,
+  type DetailLevel,
+  type InspectionResultDto,
+} from '../../../src-main/shared/dto.js';
 import type { ContractClient } from '../api/client.js';
 import type { AppManager } from './app-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
@@ -22,6 +26,8 @@ export class InspectionManager {
   newType = $state(false);
   newTypeName = $state('');
   watch = $state(false);
+  /** A new type's zero-shot input size. */
+  detail = $state<DetailLevel>('standard');
   showHeatmaps = $state(true);
   jobId = $state<string | null>(null);
   inspectionId = $state<number | null>(null);
@@ -94,7 +100,12 @@ export class InspectionManager {
     if (!folder) return this.app.notify('Type the folder to inspect.');
     if (!objectType) return this.app.notify('Pick an object type, or name the new one.');
     const started = await this.app.attempt(() =>
-      this.client.invoke('inspect/start', { folder, objectType, watch: this.watch }),
+      this.client.invoke('inspect/start', {
+        folder,
+        objectType,
+        watch: this.watch,
+        ...(this.newType ? { inputSize: DETAIL_LEVELS[this.detail].inputSize } : {}),
+      }),
     );
     if (!started) return;
     this.results = [];

@@ -1,6 +1,6 @@
 // Model versions per object type with their metrics; the curves of the selected model (from its
 // validation scores, else from the reviewed results it scored); activate, roll back, retrain.
-import type { ModelDto } from '../../../src-main/shared/dto.js';
+import { DETAIL_LEVELS, type DetailLevel, type ModelDto } from '../../../src-main/shared/dto.js';
 import type { ContractClient } from '../api/client.js';
 import type { Labelled } from '../curves.js';
 import type { AppManager } from './app-manager.svelte.js';
@@ -14,6 +14,7 @@ export class ModelsManager {
   threshold = $state(0.5);
   reviewed = $state<Labelled | null>(null);
   retrainJobId = $state<string | null>(null);
+  retrainDetail = $state<DetailLevel>('standard');
 
   constructor(
     private readonly client: ContractClient,
@@ -120,7 +121,7 @@ export class ModelsManager {
     const objectType = this.objectType ?? this.selected?.objectTypes[0];
     if (!objectType) return this.app.notify('Pick the object type to retrain.');
     const started = await this.app.attempt(() =>
-      this.client.invoke('retrain/start', { objectType }),
+      this.client.invoke('retrain/start', { objectType, ...DETAIL_LEVELS[this.retrainDetail] }),
     );
     if (!started) return;
     this.retrainJobId = started.jobId;

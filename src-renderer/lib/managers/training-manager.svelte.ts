@@ -1,6 +1,11 @@
 // The train wizard: what to train with sensible defaults, the advanced settings, and the job it
 // started. One-class models are fitted by retrain/start; the other methods by train/start.
-import type { TrainMethod, TrainRequest } from '../../../src-main/shared/dto.js';
+import {
+  DETAIL_LEVELS,
+  type DetailLevel,
+  type TrainMethod,
+  type TrainRequest,
+} from '../../../src-main/shared/dto.js';
 import type { ContractClient } from '../api/client.js';
 import type { AppManager } from './app-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
@@ -47,6 +52,8 @@ const defaults = {
 
 export class TrainingManager {
   choice = $state<TrainChoice>('one-class');
+  /** One-class: input size and scales (see DETAIL_LEVELS). */
+  detail = $state<DetailLevel>('standard');
   objectTypes = $state<string[]>([]);
   epochs = $state(10);
   batchSize = $state(16);
@@ -108,7 +115,9 @@ export class TrainingManager {
     } else {
       const objectType = this.objectTypes[0];
       if (!objectType) return this.app.notify('Pick the object type to fit a one-class model for.');
-      started = await this.app.attempt(() => this.client.invoke('retrain/start', { objectType }));
+      started = await this.app.attempt(() =>
+        this.client.invoke('retrain/start', { objectType, ...DETAIL_LEVELS[this.detail] }),
+      );
     }
     if (!started) return;
     this.jobId = started.jobId;
