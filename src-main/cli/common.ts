@@ -2,6 +2,7 @@
 import type { CliContext, OptionSpec, ParsedArgs } from './command.js';
 import { openStore, type Store } from '../store/store.js';
 import { BadArgumentError } from '../shared/errors.js';
+import { FEATURE_NAMES, type FeatureName } from '../shared/dto.js';
 
 export const dataDirOption: OptionSpec = { 'data-dir': { type: 'string' } };
 export const jsonOption: OptionSpec = { json: { type: 'boolean' } };
@@ -32,6 +33,19 @@ export function scalesOption(args: ParsedArgs): number[] | undefined {
   if (scales.some((s) => !(s > 0 && s <= 1)))
     throw new BadArgumentError(`--scales takes fractions in (0, 1], e.g. 1,0.5; got '${text}'.`);
   return scales;
+}
+
+/** `--layers stride4,stride8`: the encoder feature maps patch features come from. */
+export function layersOption(args: ParsedArgs): FeatureName[] | undefined {
+  const text = stringOption(args, 'layers');
+  if (text === undefined) return undefined;
+  const layers = text.split(',').map((l) => l.trim());
+  const unknown = layers.filter((l) => !FEATURE_NAMES.includes(l as FeatureName));
+  if (layers.length === 0 || unknown.length > 0 || new Set(layers).size !== layers.length)
+    throw new BadArgumentError(
+      `--layers takes distinct names from ${FEATURE_NAMES.join(', ')}, e.g. stride4,stride8; got '${text}'.`,
+    );
+  return layers as FeatureName[];
 }
 
 export function openStoreFor(args: ParsedArgs): Store {

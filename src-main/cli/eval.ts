@@ -2,7 +2,7 @@
 // types never seen in training — printed as a table and optionally written as JSON.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from './command.js';
-import { intOption, jsonHelp, scalesOption, stringOption, table } from './common.js';
+import { intOption, jsonHelp, layersOption, scalesOption, stringOption, table } from './common.js';
 import { initBackend } from '../engine/backend.js';
 import {
   classifierInputs,
@@ -66,7 +66,8 @@ export const command: Command = {
   summary: "evaluate a detector on object types never seen in training (the seed's protocol)",
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
-    '                        [--shots K] [--scales S,...] [--encoder MODEL] [--head evidence|embedding]',
+    '                        [--shots K] [--scales S,...] [--layers L,...] [--encoder MODEL]',
+    '                        [--head evidence|embedding]',
     '                        [--size PX] [--epochs N] [--batch N] [--json FILE]',
     '',
     'DIR is any folder in MVTec AD layout (<type>/train/good, <type>/test/<good|defect kind>,',
@@ -84,6 +85,9 @@ export const command: Command = {
     '',
     'Options:',
     `  --size PX        input side (default ${DEFAULT_INPUT_SIZE})`,
+    '  --layers L,...   patch detectors and the evidence head: the encoder feature maps patch',
+    '                   features come from (one-class default stride4,stride8; zero-shot and the',
+    '                   evidence head stride8,stride16)',
     '  --scales S,...   one-class: also take patch features at these fractions of --size, one',
     '                   memory bank each (e.g. --size 448 --scales 1,0.5 sees 448 and 224 px)',
     '  --epochs N       SimCLR / classifier epochs (default 5)',
@@ -108,6 +112,7 @@ export const command: Command = {
     json: { type: 'string' },
     head: { type: 'string' },
     scales: { type: 'string' },
+    layers: { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -130,6 +135,9 @@ export const command: Command = {
     const scales = scalesOption(args);
     if (scales && detector !== 'one-class')
       throw new BadArgumentError('--scales applies to --detector one-class only.');
+    const layers = layersOption(args);
+    if (layers && (detector === 'baseline' || (detector === 'classifier' && head === 'embedding')))
+      throw new BadArgumentError('--layers applies to the patch detectors and the evidence head.');
     const shots =
       stringOption(args, 'shots') === undefined ? undefined : intOption(args, 'shots', 0, 1);
     const backend = await initBackend(stringOption(args, 'backend'));
@@ -143,6 +151,7 @@ export const command: Command = {
       ...(shots !== undefined ? { shots } : {}),
       head: head as ClassifierInput,
       ...(scales ? { scales } : {}),
+      ...(layers ? { layers } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),

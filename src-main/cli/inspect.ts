@@ -8,6 +8,7 @@ import {
   intOption,
   jsonHelp,
   jsonOption,
+  layersOption,
   stringOption,
   table,
 } from './common.js';
@@ -32,6 +33,8 @@ export const command: Command = {
     '  --top N            rows of the worst-first table (default 15)',
     '  --model ID         score with this model instead of the active one',
     `  --size PX          zero-shot input side (default ${DEFAULT_INPUT_SIZE})`,
+    '  --layers L,...     zero-shot feature maps (default stride8,stride16; thin defects:',
+    "                     --size 448 --layers stride4,stride8, the app's Fine detail)",
     '  --heatmaps WHICH   flagged (default), all or none',
     '  --resume ID        continue inspection ID (after a crash): score only files without a result',
     '  --backend NAME     gpu, node, wasm or cpu',
@@ -46,6 +49,7 @@ export const command: Command = {
     top: { type: 'string' },
     model: { type: 'string' },
     size: { type: 'string' },
+    layers: { type: 'string' },
     heatmaps: { type: 'string' },
     resume: { type: 'string' },
     backend: { type: 'string' },
@@ -65,6 +69,7 @@ export const command: Command = {
     const size = stringOption(args, 'size')
       ? intOption(args, 'size', DEFAULT_INPUT_SIZE, 32)
       : undefined;
+    const layers = layersOption(args);
     const services = servicesFor(args);
     try {
       const watch = Boolean(args.values.watch);
@@ -75,6 +80,7 @@ export const command: Command = {
         ...(modelId !== undefined ? { modelId } : {}),
         ...(inspectionId !== undefined ? { inspectionId } : {}),
         ...(size !== undefined ? { inputSize: size } : {}),
+        ...(layers ? { layers } : {}),
         ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
       });
       // While watching, each flagged file is news worth a line of its own.

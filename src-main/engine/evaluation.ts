@@ -17,7 +17,8 @@ import {
 } from './detectors/classifier/evidence-classifier.js';
 import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
-import type { Encoder } from './encoders/encoder.js';
+import type { Encoder, FeatureName } from './encoders/encoder.js';
+import { defaultPatchFeatures } from './detectors/patch-features.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
   classifierConfig,
@@ -48,6 +49,8 @@ export interface EvalOptions {
   shots?: number;
   /** One-class: image scales to take patch features at, relative to inputSize (default [1]). */
   scales?: number[];
+  /** Patch detectors and the evidence head: the feature maps (default: the detector's). */
+  layers?: FeatureName[];
   inputSize: number;
   /** SimCLR epochs for the -simclr encoders; classifier/baseline epochs. */
   epochs: number;
@@ -91,6 +94,8 @@ export interface EvalReport {
   shots: number | null;
   /** One-class: the image scales patch features were taken at. */
   scales: number[] | null;
+  /** The feature maps patch features came from, when --layers chose them. */
+  layers: FeatureName[] | null;
   pretrain_types: string[];
   test_types: string[];
   types: TypeResult[];
@@ -338,6 +343,7 @@ async function evaluateDetectorType(
     inputSize: options.inputSize,
     seed: options.seed,
     ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
+    ...layersConfig(options),
   });
   try {
     let calibration: Calibration;
@@ -390,7 +396,7 @@ async function evaluateEvidenceClassifier(
   loader: ImageBatchLoader,
   options: EvalOptions,
 ): Promise<TypeResult[]> {
-  const config = { inputSize: options.inputSize, seed: options.seed };
+  const config = { inputSize: options.inputSize, seed: options.seed, ...layersConfig(options) };
   const samples: EvidenceSample[] = [];
   for (const type of options.pretrainTypes) {
     const data = typeData(options.root, type);
@@ -542,6 +548,13 @@ function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
+/** Detector config for --layers (the 3×3 neighbourhood unchanged); empty when not given. */
+function layersConfig(options: EvalOptions) {
+  return options.layers
+    ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers: options.layers } }
+    : {};
+}
+
 export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
   checkOptions(options);
   const started = Date.now();
@@ -588,6 +601,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       input_size: options.inputSize,
       shots: options.shots ?? null,
       scales: options.detector === 'one-class' ? (options.scales ?? [1]) : null,
+      layers: options.layers ?? null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,
       types,

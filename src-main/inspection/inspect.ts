@@ -291,6 +291,7 @@ export async function runInspection(
                 files: spread(candidates, ZERO_SHOT_SAMPLE),
                 out: zeroShotFolder(store, inspectionId),
                 inputSize: request.inputSize ?? DEFAULT_INPUT_SIZE,
+                ...(request.layers ? { layers: request.layers } : {}),
                 references: ZERO_SHOT_REFERENCES,
               },
             },

@@ -234,16 +234,22 @@ export interface ModelValidationDto {
  */
 export const DEFAULT_INPUT_SIZE = 224;
 
+/** Encoder feature maps patch features can be taken from, by their stride. */
+export type FeatureName = 'stride4' | 'stride8' | 'stride16';
+export const FEATURE_NAMES: readonly FeatureName[] = ['stride4', 'stride8', 'stride16'];
+
 /**
  * How fine a look the patch detectors take, as the app offers it: `fine` is the measured setting
- * for thin defects (448 px; one-class also at half that, one memory bank per scale).
+ * for thin defects (448 px; one-class also at half that, one memory bank per scale; zero-shot on
+ * stride 4 + 8 features, which one-class uses at both levels).
  */
 export type DetailLevel = 'standard' | 'fine';
-export const DETAIL_LEVELS: Readonly<Record<DetailLevel, { inputSize: number; scales: number[] }>> =
-  {
-    standard: { inputSize: DEFAULT_INPUT_SIZE, scales: [1] },
-    fine: { inputSize: 448, scales: [1, 0.5] },
-  };
+export const DETAIL_LEVELS: Readonly<
+  Record<DetailLevel, { inputSize: number; scales: number[]; zeroShotLayers: FeatureName[] }>
+> = {
+  standard: { inputSize: DEFAULT_INPUT_SIZE, scales: [1], zeroShotLayers: ['stride8', 'stride16'] },
+  fine: { inputSize: 448, scales: [1, 0.5], zeroShotLayers: ['stride4', 'stride8'] },
+};
 
 export interface RetrainRequest {
   objectType: string;
@@ -282,6 +288,8 @@ export interface InspectRequest {
   inspectionId?: number;
   /** Zero-shot only: side images are resized to (default DEFAULT_INPUT_SIZE). */
   inputSize?: number;
+  /** Zero-shot only: the feature maps patches come from (default stride 8 + 16). */
+  layers?: FeatureName[];
   /** Which results get a heatmap overlay (default 'flagged': DEFECT and UNSURE). */
   heatmaps?: 'flagged' | 'all' | 'none';
 }

@@ -104,6 +104,11 @@ export const callArgs = {
     modelId: id.optional(),
     inspectionId: id.optional(),
     inputSize: z.number().int().min(32).max(1024).optional(),
+    layers: z
+      .array(z.enum(['stride4', 'stride8', 'stride16']))
+      .min(1)
+      .max(3)
+      .optional(),
     heatmaps: z.enum(['flagged', 'all', 'none']).optional(),
   }),
   'inspect/results': z.strictObject({

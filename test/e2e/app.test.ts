@@ -253,10 +253,17 @@ describe.skipIf(!hasChromium)(title, () => {
     await poll(() => existsSync(zeroShot) && readdirSync(zeroShot).length, {
       timeout: 240_000,
     }).toBe(1);
-    const manifest = JSON.parse(
-      readFileSync(join(zeroShot, readdirSync(zeroShot)[0]!, 'manifest.json'), 'utf8'),
-    ) as { kind: string; inputSize: number; objectTypes: string[] };
+    const folder = join(zeroShot, readdirSync(zeroShot)[0]!);
+    const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as {
+      kind: string;
+      inputSize: number;
+      objectTypes: string[];
+    };
     expect(manifest).toMatchObject({ kind: 'zero-shot', inputSize: 448, objectTypes: ['gasket'] });
+    const detector = JSON.parse(readFileSync(join(folder, 'detector.json'), 'utf8')) as {
+      config: { features: { layers: string[] } };
+    };
+    expect(detector.config.features.layers).toEqual(['stride4', 'stride8']);
     await expect
       .poll(() => page.locator('[data-testid="job-progress"]').getAttribute('data-status'), {
         timeout: 240_000,

@@ -13,7 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openServices, type AppServices } from '../../src-main/api/services.js';
 import { runCli } from '../../src-main/cli/main.js';
 import { resumeInterruptedInspections } from '../../src-main/api/handlers/inspection.js';
-import type { InspectSummary, InspectionResultDto } from '../../src-main/shared/dto.js';
+import {
+  DETAIL_LEVELS,
+  type InspectSummary,
+  type InspectionResultDto,
+} from '../../src-main/shared/dto.js';
+import { zeroShotFolder } from '../../src-main/inspection/inspect.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
 import { gradient, tempDir } from '../fixtures/images.js';
 
@@ -128,6 +133,14 @@ describe('inspecting a camera folder', () => {
       modelId: null,
     });
     expect(events.map((e) => e.id).sort()).toEqual(results.items.map((r) => r.id).sort());
+    // The folder's zero-shot model: the standard detail's stride 8 + 16 features.
+    const saved = JSON.parse(
+      readFileSync(
+        join(zeroShotFolder(services.ctx.store, summary.inspectionId), 'detector.json'),
+        'utf8',
+      ),
+    ) as { config: { features: { layers: string[] } } };
+    expect(saved.config.features.layers).toEqual(DETAIL_LEVELS.standard.zeroShotLayers);
     // Results sort worst first; each scored one carries a heatmap in the inspection's cache folder.
     const scored = results.items.filter((r) => r.score !== null);
     const scores = scored.map((r) => r.score!);

@@ -2,7 +2,8 @@
 // 4/8/16 and a pooled embedding out. Detectors and heads depend on this, never on a network.
 import type * as tf from '@tensorflow/tfjs';
 
-export type FeatureName = 'stride4' | 'stride8' | 'stride16';
+import type { FeatureName } from '../../shared/dto.js';
+export type { FeatureName };
 
 export interface EncoderOutput {
   /** Feature maps [B, H/stride, W/stride, C]; an encoder may omit stride4. */

@@ -82,6 +82,11 @@ export const inspectPrepareArgs = z
         files: z.array(z.string()).min(2),
         out: z.string(),
         inputSize: z.number().int().min(32).max(1024),
+        layers: z
+          .array(z.enum(['stride4', 'stride8', 'stride16']))
+          .min(1)
+          .max(3)
+          .optional(),
         references: z.number().int().min(2).max(256).default(24),
       })
       .optional(),

@@ -13,7 +13,7 @@ import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector } from '../detectors/detector.js';
 import { detectorEntry } from '../detectors/registry.js';
-import { ZeroShotDetector } from '../detectors/zero-shot/mutual-scoring.js';
+import { ZeroShotDetector, defaultZeroShotConfig } from '../detectors/zero-shot/mutual-scoring.js';
 import { createEncoder } from '../encoders/registry.js';
 import { loadDetectorModel, saveDetectorModel, standardPreprocessing } from '../model-files.js';
 import { calibrateUnlabeled, decide, normalise, type Calibration } from '../threshold.js';
@@ -98,7 +98,13 @@ export async function prepareInspection(
   const { inputSize } = zeroShot;
   const created = detectorEntry('zero-shot').create(
     await createEncoder('mobilenetv3', { inputSize }),
-    { inputSize, references: Math.max(2, Math.min(zeroShot.references, zeroShot.files.length)) },
+    {
+      inputSize,
+      references: Math.max(2, Math.min(zeroShot.references, zeroShot.files.length)),
+      ...(zeroShot.layers
+        ? { features: { ...defaultZeroShotConfig.features, layers: zeroShot.layers } }
+        : {}),
+    },
   );
   if (!(created instanceof ZeroShotDetector))
     throw new ModelError('The zero-shot registry entry changed.');

@@ -104,7 +104,12 @@ export class InspectionManager {
         folder,
         objectType,
         watch: this.watch,
-        ...(this.newType ? { inputSize: DETAIL_LEVELS[this.detail].inputSize } : {}),
+        ...(this.newType
+          ? {
+              inputSize: DETAIL_LEVELS[this.detail].inputSize,
+              layers: DETAIL_LEVELS[this.detail].zeroShotLayers,
+            }
+          : {}),
       }),
     );
     if (!started) return;

@@ -13,6 +13,7 @@ import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/core
 import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
 import { nearestDistances } from '../../../src-main/engine/detectors/patch-features.js';
 import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
+import type { FeatureName } from '../../../src-main/engine/encoders/encoder.js';
 import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
 import { auroc } from '../../../src-main/engine/metrics.js';
 import { tempDir } from '../../fixtures/images.js';
@@ -238,8 +239,13 @@ describe('detectors', () => {
   it('zero-shot leaves the scored image out of its own references, also after reloading', async () => {
     const before = tf.memory().numTensors;
     // 12 references with one of them the scored image, and 11 without it, both average the
-    // closest 3 of 11 others: with the image left out, the two scores agree.
-    const config = { inputSize: SIZE, references: 12 };
+    // closest 3 of 11 others: with the image left out, the two scores agree. Stride 4 + 8, so
+    // each 64 px reference keeps 26 patches (stride 8 + 16 would keep 6).
+    const config = {
+      inputSize: SIZE,
+      references: 12,
+      features: { layers: ['stride4', 'stride8'] as FeatureName[], neighbourhood: 3 },
+    };
     const create = async () =>
       detectorEntry('zero-shot').create(
         await createEncoder('mobilenetv3', { inputSize: SIZE }),
