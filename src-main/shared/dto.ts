@@ -245,10 +245,22 @@ export const FEATURE_NAMES: readonly FeatureName[] = ['stride4', 'stride8', 'str
  */
 export type DetailLevel = 'standard' | 'fine';
 export const DETAIL_LEVELS: Readonly<
-  Record<DetailLevel, { inputSize: number; scales: number[]; zeroShotLayers: FeatureName[] }>
+  Record<
+    DetailLevel,
+    {
+      retrain: Required<Pick<RetrainRequest, 'inputSize' | 'scales'>>;
+      zeroShot: Required<Pick<InspectRequest, 'inputSize' | 'layers'>>;
+    }
+  >
 > = {
-  standard: { inputSize: DEFAULT_INPUT_SIZE, scales: [1], zeroShotLayers: ['stride8', 'stride16'] },
-  fine: { inputSize: 448, scales: [1, 0.5], zeroShotLayers: ['stride4', 'stride8'] },
+  standard: {
+    retrain: { inputSize: DEFAULT_INPUT_SIZE, scales: [1] },
+    zeroShot: { inputSize: DEFAULT_INPUT_SIZE, layers: ['stride8', 'stride16'] },
+  },
+  fine: {
+    retrain: { inputSize: 448, scales: [1, 0.5] },
+    zeroShot: { inputSize: 448, layers: ['stride4', 'stride8'] },
+  },
 };
 
 export interface RetrainRequest {

@@ -140,7 +140,7 @@ describe('inspecting a camera folder', () => {
         'utf8',
       ),
     ) as { config: { features: { layers: string[] } } };
-    expect(saved.config.features.layers).toEqual(DETAIL_LEVELS.standard.zeroShotLayers);
+    expect(saved.config.features.layers).toEqual(DETAIL_LEVELS.standard.zeroShot.layers);
     // Results sort worst first; each scored one carries a heatmap in the inspection's cache folder.
     const scored = results.items.filter((r) => r.score !== null);
     const scores = scored.map((r) => r.score!);

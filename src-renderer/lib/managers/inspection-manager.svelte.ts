@@ -104,12 +104,7 @@ export class InspectionManager {
         folder,
         objectType,
         watch: this.watch,
-        ...(this.newType
-          ? {
-              inputSize: DETAIL_LEVELS[this.detail].inputSize,
-              layers: DETAIL_LEVELS[this.detail].zeroShotLayers,
-            }
-          : {}),
+        ...(this.newType ? DETAIL_LEVELS[this.detail].zeroShot : {}),
       }),
     );
     if (!started) return;

@@ -121,7 +121,10 @@ export class ModelsManager {
     const objectType = this.objectType ?? this.selected?.objectTypes[0];
     if (!objectType) return this.app.notify('Pick the object type to retrain.');
     const started = await this.app.attempt(() =>
-      this.client.invoke('retrain/start', { objectType, ...DETAIL_LEVELS[this.retrainDetail] }),
+      this.client.invoke('retrain/start', {
+        objectType,
+        ...DETAIL_LEVELS[this.retrainDetail].retrain,
+      }),
     );
     if (!started) return;
     this.retrainJobId = started.jobId;

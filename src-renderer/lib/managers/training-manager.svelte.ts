@@ -116,7 +116,7 @@ export class TrainingManager {
       const objectType = this.objectTypes[0];
       if (!objectType) return this.app.notify('Pick the object type to fit a one-class model for.');
       started = await this.app.attempt(() =>
-        this.client.invoke('retrain/start', { objectType, ...DETAIL_LEVELS[this.detail] }),
+        this.client.invoke('retrain/start', { objectType, ...DETAIL_LEVELS[this.detail].retrain }),
       );
     }
     if (!started) return;
