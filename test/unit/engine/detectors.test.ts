@@ -82,7 +82,17 @@ describe('detectors', () => {
     const picked = await greedyCoreset(many, { size: 10, maxCandidates: 100, seed: 2 });
     expect(new Set(picked).size).toBe(10);
     expect(picked.every((i) => Number.isInteger(i) && i >= 0 && i < 1000)).toBe(true);
-    many.dispose();
+    // The same seed, the default 0 included, picks the same patches every time (its random
+    // projection once came from tf.randomNormal, which takes a seed of 0 as none).
+    const wide = tf.randomUniform([500, 64], 0, 1, 'float32', 4) as tf.Tensor2D;
+    for (const seed of [0, 7]) {
+      const first = await greedyCoreset(wide, { size: 50, seed });
+      expect(await greedyCoreset(wide, { size: 50, seed })).toEqual(first);
+    }
+    expect(await greedyCoreset(wide, { size: 50, seed: 7 })).not.toEqual(
+      await greedyCoreset(wide, { size: 50, seed: 0 }),
+    );
+    tf.dispose([many, wide]);
   });
 
   it('one-class: fitted on good surfaces, flags a dark blot it has never seen, and its map points at it', async () => {

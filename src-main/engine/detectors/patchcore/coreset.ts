@@ -34,14 +34,17 @@ export async function greedyCoreset(
   if (size >= total) return Array.from({ length: total }, (_, i) => i);
   const dims = Math.min(options.projection ?? 32, channels);
   const seed = options.seed ?? 0;
-  const projected = tf.tidy(() =>
-    dims === channels
-      ? features.clone()
-      : tf.matMul(
-          features,
-          tf.randomNormal([channels, dims], 0, 1 / Math.sqrt(dims), 'float32', seed),
-        ),
-  );
+  // The projection from our own seeded generator: tf.randomNormal takes a seed of 0 as "no seed"
+  // and draws from Math.random, which made banks and zero-shot scores differ run to run.
+  const projected = tf.tidy(() => {
+    if (dims === channels) return features.clone();
+    const rng = new Rng(seed);
+    const weights = Float32Array.from(
+      { length: channels * dims },
+      () => rng.normal() / Math.sqrt(dims),
+    );
+    return tf.matMul(features, tf.tensor2d(weights, [channels, dims]));
+  });
   const projectedValues = (await projected.data()) as Float32Array;
   projected.dispose();
   const candidates = candidateRows(total, options.maxCandidates ?? 200_000, seed);
