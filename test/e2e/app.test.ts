@@ -250,10 +250,18 @@ describe.skipIf(!hasChromium)(title, () => {
     await page.getByRole('button', { name: 'Start inspection' }).click();
     // The folder's own zero-shot model is written before its images are scored.
     const zeroShot = join(scratch, 'data', 'cache', 'zero-shot');
-    await poll(() => existsSync(zeroShot) && readdirSync(zeroShot).length, {
+    // Its folder is written atomically: a dot-named temporary folder first, renamed when complete.
+    const saved = () =>
+      existsSync(zeroShot)
+        ? readdirSync(zeroShot).filter((name) => existsSync(join(zeroShot, name, 'manifest.json')))
+        : [];
+    await poll(() => saved().filter((name) => !name.startsWith('.')).length, {
       timeout: 240_000,
     }).toBe(1);
-    const folder = join(zeroShot, readdirSync(zeroShot)[0]!);
+    const folder = join(
+      zeroShot,
+      saved().find((name) => !name.startsWith('.'))!,
+    );
     const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as {
       kind: string;
       inputSize: number;

@@ -64,11 +64,9 @@ describe('defectscope eval (the unknown-context protocol)', () => {
       batchSize: 8,
       seed: 1,
     });
-    expect(report.types[0]).toMatchObject({
-      type: 'pill',
-      images: 16,
-      threshold_method: 'robust-outlier',
-    });
+    expect(report.types[0]).toMatchObject({ type: 'pill', images: 16 });
+    // No labels: the threshold comes from the folder's own scores, by one of the unlabeled methods.
+    expect(report.types[0]!.threshold_method).toMatch(/^(robust-outlier|mixture)$/);
     expect(report.types[0]!.image_auroc).toBeGreaterThan(0.6);
   });
 

@@ -60,6 +60,11 @@ export const defaultZeroShotConfig: ZeroShotConfig = {
  * (or exact copies). Different images of one type differ by far more (EVALUATION.md).
  */
 const SAME_IMAGE = 1e-4;
+/**
+ * Patches every reference keeps at least: a small image (64 patches at 64 px with stride 8 + 16)
+ * keeps them all rather than a handful. The measured settings keep 78 or more (EVALUATION.md).
+ */
+const MIN_REFERENCE_PATCHES = 64;
 const CONFIG_FILE = 'detector.json';
 const REFERENCES_FILE = 'references.bin';
 const FINGERPRINTS_FILE = 'fingerprints.bin';
@@ -257,7 +262,10 @@ export class ZeroShotDetector implements Detector {
     try {
       for (const [k, patches] of patchSets.entries()) {
         if (options.signal?.aborted) throw new CancelledError('Fitting was cancelled.');
-        const size = Math.max(1, Math.round(patches.shape[0] * this.config.referenceCoreset));
+        const size = Math.max(
+          MIN_REFERENCE_PATCHES,
+          Math.round(patches.shape[0] * this.config.referenceCoreset),
+        );
         const indices = await greedyCoreset(patches, {
           size,
           seed: this.config.seed,
