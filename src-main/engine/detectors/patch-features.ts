@@ -2,6 +2,7 @@
 // default), each averaged over its 3×3 neighbourhood so a patch sees a little context, the
 // coarser map resized onto the finer grid, channels concatenated. Defects are small, so the
 // detectors work on these local features, never only on the pooled embedding.
+import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import type { Encoder, FeatureName } from '../encoders/encoder.js';
 import type { ScoreResult } from './detector.js';
@@ -215,5 +216,15 @@ export async function patchResults(
     }
   } finally {
     patchScores.dispose();
+  }
+}
+
+/** Writes a float32 tensor's values to `path` as raw little-endian floats, and disposes it. */
+export async function writeTensor(path: string, tensor: tf.Tensor): Promise<void> {
+  try {
+    const values = (await tensor.data()) as Float32Array;
+    await writeFile(path, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+  } finally {
+    tensor.dispose();
   }
 }

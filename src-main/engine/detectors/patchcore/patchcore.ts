@@ -16,6 +16,7 @@ import {
   nearestDistances,
   patchFeatures,
   patchResults,
+  writeTensor,
   type PatchFeatureConfig,
 } from '../patch-features.js';
 import { quantile } from '../../threshold.js';
@@ -253,16 +254,10 @@ export class PatchcoreDetector implements Detector {
     await this.encoder.save(join(dir, 'encoder'));
     const saved: SavedBank[] = [];
     for (const [i, bank] of this.banks.entries()) {
-      const values = tf.tidy(() => bank.bankT.transpose());
-      try {
-        const data = (await values.data()) as Float32Array;
-        await writeFile(
-          join(dir, bankFile(i)),
-          Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-        );
-      } finally {
-        values.dispose();
-      }
+      await writeTensor(
+        join(dir, bankFile(i)),
+        tf.tidy(() => bank.bankT.transpose()),
+      );
       const [channels, size] = bank.bankT.shape;
       saved.push({ size, channels, typical: bank.typical });
     }

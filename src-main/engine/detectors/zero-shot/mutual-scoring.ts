@@ -20,6 +20,7 @@ import {
   nearestDistances,
   patchFeatures,
   patchResults,
+  writeTensor,
   type PatchFeatureConfig,
 } from '../patch-features.js';
 
@@ -137,15 +138,6 @@ function makeReference(patches: tf.Tensor2D, fingerprint: tf.Tensor1D): Referenc
 
 function disposeReferences(references: Reference[]): void {
   for (const r of references) tf.dispose([r.featuresT, r.norms, r.fingerprint]);
-}
-
-async function writeTensor(path: string, tensor: tf.Tensor): Promise<void> {
-  try {
-    const values = (await tensor.data()) as Float32Array;
-    await writeFile(path, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
-  } finally {
-    tensor.dispose();
-  }
 }
 
 export class ZeroShotDetector implements Detector {
