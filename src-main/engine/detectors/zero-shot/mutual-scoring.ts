@@ -367,7 +367,10 @@ export class ZeroShotDetector implements Detector {
     );
     // Folders saved before references were coresets hold every patch and no fingerprints; the
     // mean of those patches is the fingerprint.
-    const printBytes = await readFile(join(dir, FINGERPRINTS_FILE)).catch(() => undefined);
+    const printBytes = await readFile(join(dir, FINGERPRINTS_FILE)).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    });
     if (printBytes && printBytes.byteLength !== count * channels * 4) {
       throw new ModelError(
         `${join(dir, FINGERPRINTS_FILE)} has the wrong size; the model folder is damaged.`,
