@@ -2,8 +2,9 @@
 // default), each averaged over its 3×3 neighbourhood so a patch sees a little context, the
 // coarser map resized onto the finer grid, channels concatenated. Defects are small, so the
 // detectors work on these local features, never only on the pooled embedding.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
+import { ModelError } from '../../shared/errors.js';
 import type { Encoder, FeatureName } from '../encoders/encoder.js';
 import type { ScoreResult } from './detector.js';
 
@@ -227,4 +228,20 @@ export async function writeTensor(path: string, tensor: tf.Tensor): Promise<void
   } finally {
     tensor.dispose();
   }
+}
+
+/**
+ * The `count` float32 values `writeTensor` wrote to `path`. A file of another size means a
+ * damaged model folder (ModelError); a missing file keeps its ENOENT error.
+ */
+export async function readFloats(path: string, count: number): Promise<Float32Array> {
+  const bytes = await readFile(path);
+  if (bytes.byteLength !== count * 4) {
+    throw new ModelError(
+      `${path} holds ${bytes.byteLength} bytes; expected ${count * 4}. The model folder is damaged.`,
+    );
+  }
+  return new Float32Array(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+  );
 }

@@ -167,6 +167,10 @@ describe('detectors', () => {
     const again = await reloaded.score(test);
     again.forEach((r, i) => expect(r.score).toBeCloseTo(scores[i]!, 4));
     reloaded.dispose();
+    // A damaged bank file is refused with what is wrong with it, never read as other numbers.
+    const bank1 = join(dir, 'bank-1.bin');
+    writeFileSync(bank1, readFileSync(bank1).subarray(4));
+    await expect(loadDetector(dir)).rejects.toThrow(/bank-1\.bin holds \d+ bytes; expected \d+/);
     detector.dispose();
 
     // A single-scale folder from before banks per scale ("bank", no typical score) still loads,
@@ -283,7 +287,10 @@ describe('detectors', () => {
     const [c] = await full.score(image);
     const dir = join(tempDir(), 'zero-shot-old');
     await full.save(dir);
-    rmSync(join(dir, 'fingerprints.bin'));
+    const prints = join(dir, 'fingerprints.bin');
+    writeFileSync(prints, readFileSync(prints).subarray(8));
+    await expect(loadDetector(dir)).rejects.toThrow(/fingerprints\.bin holds .* damaged/);
+    rmSync(prints);
     const old = await loadDetector(dir);
     const [d] = await old.score(image);
     expect(d!.score).toBeCloseTo(c!.score, 3);

@@ -16,6 +16,7 @@ import {
   nearestDistances,
   patchFeatures,
   patchResults,
+  readFloats,
   writeTensor,
   type PatchFeatureConfig,
 } from '../patch-features.js';
@@ -282,17 +283,8 @@ export class PatchcoreDetector implements Detector {
     };
     const banks = saved.banks ?? (saved.bank ? [{ ...saved.bank, typical: 1 }] : []);
     const files: Float32Array[] = [];
-    for (const [i, { size, channels }] of banks.entries()) {
-      const bytes = await readFile(join(dir, bankFile(i)));
-      if (bytes.byteLength !== size * channels * 4) {
-        throw new ModelError(
-          `${join(dir, bankFile(i))} holds ${bytes.byteLength} bytes; expected ${size * channels * 4}. The model folder is damaged.`,
-        );
-      }
-      files.push(
-        new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
-      );
-    }
+    for (const [i, { size, channels }] of banks.entries())
+      files.push(await readFloats(join(dir, bankFile(i)), size * channels));
     const config = { ...defaultPatchcoreConfig, ...saved.config };
     if (banks.length !== config.scales.length)
       throw new ModelError(

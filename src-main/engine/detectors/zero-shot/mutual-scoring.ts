@@ -20,6 +20,7 @@ import {
   nearestDistances,
   patchFeatures,
   patchResults,
+  readFloats,
   writeTensor,
   type PatchFeatureConfig,
 } from '../patch-features.js';
@@ -355,35 +356,16 @@ export class ZeroShotDetector implements Detector {
       references: { count: number; patches: number; channels: number };
     };
     const { count, patches, channels } = saved.references;
-    const bytes = await readFile(join(dir, REFERENCES_FILE));
-    if (bytes.byteLength !== count * patches * channels * 4) {
-      throw new ModelError(
-        `${join(dir, REFERENCES_FILE)} has the wrong size; the model folder is damaged.`,
-      );
-    }
-    const detector = new ZeroShotDetector(await loadEncoder(join(dir, 'encoder')), saved.config);
-    const values = new Float32Array(
-      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-    );
+    const values = await readFloats(join(dir, REFERENCES_FILE), count * patches * channels);
     // Folders saved before references were coresets hold every patch and no fingerprints; the
     // mean of those patches is the fingerprint.
-    const printBytes = await readFile(join(dir, FINGERPRINTS_FILE)).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    });
-    if (printBytes && printBytes.byteLength !== count * channels * 4) {
-      throw new ModelError(
-        `${join(dir, FINGERPRINTS_FILE)} has the wrong size; the model folder is damaged.`,
-      );
-    }
-    const prints = printBytes
-      ? new Float32Array(
-          printBytes.buffer.slice(
-            printBytes.byteOffset,
-            printBytes.byteOffset + printBytes.byteLength,
-          ),
-        )
-      : undefined;
+    const prints = await readFloats(join(dir, FINGERPRINTS_FILE), count * channels).catch(
+      (error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      },
+    );
+    const detector = new ZeroShotDetector(await loadEncoder(join(dir, 'encoder')), saved.config);
     detector.references = Array.from({ length: count }, (_, i) =>
       tf.tidy(() => {
         const patchSet = tf.tensor2d(
