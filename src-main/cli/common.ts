@@ -25,13 +25,19 @@ export function intOption(args: ParsedArgs, name: string, fallback: number, min 
   return value;
 }
 
-/** `--scales S,...`: image scales for the one-class detector, each a fraction in (0, 1]. */
-export function scalesOption(args: ParsedArgs): number[] | undefined {
-  const text = stringOption(args, 'scales');
+/**
+ * `--scales S,...` (or `--centred-scales`): image scales for the one-class detector, each a
+ * fraction in (0, 1].
+ */
+export function scalesOption(
+  args: ParsedArgs,
+  name: 'scales' | 'centred-scales' = 'scales',
+): number[] | undefined {
+  const text = stringOption(args, name);
   if (text === undefined) return undefined;
   const scales = text.split(',').map(Number);
   if (scales.some((s) => !(s > 0 && s <= 1)))
-    throw new BadArgumentError(`--scales takes fractions in (0, 1], e.g. 1,0.5; got '${text}'.`);
+    throw new BadArgumentError(`--${name} takes fractions in (0, 1], e.g. 1,0.5; got '${text}'.`);
   return scales;
 }
 

@@ -66,7 +66,8 @@ export const command: Command = {
   summary: "evaluate a detector on object types never seen in training (the seed's protocol)",
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
-    '                        [--shots K] [--scales S,...] [--layers L,...] [--encoder MODEL]',
+    '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
+    '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
     '                        [--size PX] [--epochs N] [--batch N] [--json FILE]',
     '',
@@ -90,6 +91,8 @@ export const command: Command = {
     '                   evidence head stride8,stride16)',
     '  --scales S,...   one-class: also take patch features at these fractions of --size, one',
     '                   memory bank each (e.g. --size 448 --scales 1,0.5 sees 448 and 224 px)',
+    '  --centred-scales S,...  one-class: judge the patches at these of the scales relative to their',
+    "                   own image (the app's Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)",
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --batch N        batch size (default 16)',
     '  --seed N         seed for sampling and training (default 1)',
@@ -112,6 +115,7 @@ export const command: Command = {
     json: { type: 'string' },
     head: { type: 'string' },
     scales: { type: 'string' },
+    'centred-scales': { type: 'string' },
     layers: { type: 'string' },
   },
   async run(args, ctx) {
@@ -133,8 +137,11 @@ export const command: Command = {
     if (stringOption(args, 'head') !== undefined && detector !== 'classifier')
       throw new BadArgumentError('--head applies to --detector classifier only.');
     const scales = scalesOption(args);
-    if (scales && detector !== 'one-class')
-      throw new BadArgumentError('--scales applies to --detector one-class only.');
+    const centredScales = scalesOption(args, 'centred-scales');
+    if ((scales || centredScales) && detector !== 'one-class')
+      throw new BadArgumentError(
+        '--scales and --centred-scales apply to --detector one-class only.',
+      );
     const layers = layersOption(args);
     if (layers && (detector === 'baseline' || (detector === 'classifier' && head === 'embedding')))
       throw new BadArgumentError('--layers applies to the patch detectors and the evidence head.');
@@ -151,6 +158,7 @@ export const command: Command = {
       ...(shots !== undefined ? { shots } : {}),
       head: head as ClassifierInput,
       ...(scales ? { scales } : {}),
+      ...(centredScales ? { centredScales } : {}),
       ...(layers ? { layers } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),

@@ -20,7 +20,8 @@ export const command: Command = {
   name: 'retrain',
   summary: "rebuild an object type's model from its good images and reviewed labels",
   help: [
-    'Usage: defectscope retrain --type NAME [--size PX] [--scales S,...] [--encoder MODEL_DIR] [--json]',
+    'Usage: defectscope retrain --type NAME [--size PX] [--scales S,...] [--centred-scales S,...]',
+    '                           [--encoder MODEL_DIR] [--json]',
     '',
     `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}; reviewed "good" verdicts count),`,
     'and, once the type has 20+ defect labels, a classifier head on half of them to compete with it;',
@@ -34,6 +35,9 @@ export const command: Command = {
     '  --scales S,...     one-class: also take patch features at these fractions of --size, one',
     '                     memory bank each: --size 448 --scales 1,0.5 finds thin scratches (448 px)',
     '                     and large faint blots (224 px), at about 5x the scoring time',
+    '  --centred-scales S,...  of those scales, the ones judged relative to each image: a stain',
+    "                     stands out on its own shot however light or dark the shot (the app's",
+    '                     Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)',
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --backend NAME     gpu, node, wasm or cpu',
     dataDirHelp,
@@ -45,6 +49,7 @@ export const command: Command = {
     type: { type: 'string' },
     size: { type: 'string' },
     scales: { type: 'string' },
+    'centred-scales': { type: 'string' },
     encoder: { type: 'string' },
     backend: { type: 'string' },
   },
@@ -53,6 +58,7 @@ export const command: Command = {
     if (!objectType) throw new BadArgumentError('--type NAME is required.');
     const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32);
     const scales = scalesOption(args);
+    const centredScales = scalesOption(args, 'centred-scales');
     const encoderFrom = stringOption(args, 'encoder');
     const services = servicesFor(args);
     try {
@@ -60,6 +66,7 @@ export const command: Command = {
         objectType,
         inputSize,
         ...(scales ? { scales } : {}),
+        ...(centredScales ? { centredScales } : {}),
         ...(encoderFrom ? { encoderFrom } : {}),
       });
       const result = jobOutcome<RetrainSummary>(

@@ -49,6 +49,8 @@ export interface EvalOptions {
   shots?: number;
   /** One-class: image scales to take patch features at, relative to inputSize (default [1]). */
   scales?: number[];
+  /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
+  centredScales?: number[];
   /** Patch detectors and the evidence head: the feature maps (default: the detector's). */
   layers?: FeatureName[];
   inputSize: number;
@@ -94,6 +96,8 @@ export interface EvalReport {
   shots: number | null;
   /** One-class: the image scales patch features were taken at. */
   scales: number[] | null;
+  /** One-class: the scales judged relative to each image. */
+  centred_scales: number[] | null;
   /** The feature maps patch features came from, when --layers chose them. */
   layers: FeatureName[] | null;
   pretrain_types: string[];
@@ -343,6 +347,9 @@ async function evaluateDetectorType(
     inputSize: options.inputSize,
     seed: options.seed,
     ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
+    ...(kind === 'one-class' && options.centredScales
+      ? { centredScales: options.centredScales }
+      : {}),
     ...layersConfig(options),
   });
   try {
@@ -601,6 +608,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       input_size: options.inputSize,
       shots: options.shots ?? null,
       scales: options.detector === 'one-class' ? (options.scales ?? [1]) : null,
+      centred_scales: options.detector === 'one-class' ? (options.centredScales ?? []) : null,
       layers: options.layers ?? null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,

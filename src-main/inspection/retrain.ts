@@ -20,6 +20,8 @@ export interface RetrainOptions {
   inputSize?: number;
   /** One-class: image scales with a memory bank each (PatchcoreConfig.scales); default [1]. */
   scales?: number[];
+  /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
+  centredScales?: number[];
   batchSize?: number;
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
@@ -96,6 +98,7 @@ export async function retrainObjectType(
       out,
       inputSize,
       ...(options.scales ? { scales: options.scales } : {}),
+      ...(options.centredScales ? { centredScales: options.centredScales } : {}),
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
       ...(options.classifierMinDefects

@@ -240,25 +240,26 @@ export const FEATURE_NAMES: readonly FeatureName[] = ['stride4', 'stride8', 'str
 
 /**
  * How fine a look the patch detectors take, as the app offers it: `fine` is the measured setting
- * for thin defects (448 px; one-class also at half that, one memory bank per scale; zero-shot on
- * stride 4 + 8 features, which one-class uses at both levels).
+ * for thin defects (448 px; one-class also at half that, one memory bank per scale, the half
+ * judged relative to each image for large faint stains; zero-shot on stride 4 + 8 features, which
+ * one-class uses at both levels).
  */
 export type DetailLevel = 'standard' | 'fine';
 export const DETAIL_LEVELS: Readonly<
   Record<
     DetailLevel,
     {
-      retrain: Required<Pick<RetrainRequest, 'inputSize' | 'scales'>>;
+      retrain: Required<Pick<RetrainRequest, 'inputSize' | 'scales' | 'centredScales'>>;
       zeroShot: Required<Pick<InspectRequest, 'inputSize' | 'layers'>>;
     }
   >
 > = {
   standard: {
-    retrain: { inputSize: DEFAULT_INPUT_SIZE, scales: [1] },
+    retrain: { inputSize: DEFAULT_INPUT_SIZE, scales: [1], centredScales: [] },
     zeroShot: { inputSize: DEFAULT_INPUT_SIZE, layers: ['stride8', 'stride16'] },
   },
   fine: {
-    retrain: { inputSize: 448, scales: [1, 0.5] },
+    retrain: { inputSize: 448, scales: [1, 0.5], centredScales: [0.5] },
     zeroShot: { inputSize: 448, layers: ['stride4', 'stride8'] },
   },
 };
@@ -269,6 +270,8 @@ export interface RetrainRequest {
   inputSize?: number;
   /** One-class: image scales (fractions of inputSize) with a memory bank each; default [1]. */
   scales?: number[];
+  /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
+  centredScales?: number[];
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
 }

@@ -95,6 +95,7 @@ export const callArgs = {
     objectType: objectTypeName,
     inputSize: z.number().int().min(32).max(1024).optional(),
     scales: z.array(z.number().gt(0).max(1)).min(1).max(4).optional(),
+    centredScales: z.array(z.number().gt(0).max(1)).max(4).optional(),
     encoderFrom: path.optional(),
   }),
   'inspect/start': z.strictObject({

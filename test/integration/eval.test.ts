@@ -114,6 +114,10 @@ describe('defectscope eval (the unknown-context protocol)', () => {
       '4',
       '--size',
       '96',
+      '--scales',
+      '1,0.5',
+      '--centred-scales',
+      '0.5',
       '--json',
       json,
     ];
@@ -121,6 +125,7 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     const report = JSON.parse(readFileSync(json, 'utf8')) as EvalReport;
     expect(report.detector).toBe('one-class');
     expect(report.shots).toBe(4);
+    expect([report.scales, report.centred_scales]).toEqual([[1, 0.5], [0.5]]);
     expect(Object.keys(report.types[0]!)).toEqual(
       expect.arrayContaining(['type', ...metricKeys, 'pixel_auroc']),
     );
@@ -146,6 +151,11 @@ describe('defectscope eval (the unknown-context protocol)', () => {
       await runCli(['eval', '--root', root, '--test-types', 'nut', '--head', 'embedding'], ctx),
     ).toBe(2);
     expect(err.at(-1)).toMatch(/--head applies to --detector classifier only/);
+    const centred = ['eval', '--root', root, '--test-types', 'nut', '--centred-scales', '0.5'];
+    expect(await runCli(centred, ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/Centred scales must be among the scales \(1\); got 0\.5/);
+    expect(await runCli([...centred, '--detector', 'zero-shot'], ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/--centred-scales apply to --detector one-class only/);
     expect(await runCli(['eval', '--root', root, '--test-types', 'screw'], ctx)).toBe(2);
     expect(err.at(-1)).toMatch(/'screw' not found/);
   });

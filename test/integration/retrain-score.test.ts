@@ -11,6 +11,7 @@ import { scoreForType } from '../../src-main/inspection/scoring.js';
 import { openStore, type Store } from '../../src-main/store/store.js';
 import { EngineClient } from '../../src-main/jobs/engine-client.js';
 import { tempDir } from '../fixtures/images.js';
+import { DETAIL_LEVELS } from '../../src-main/shared/dto.js';
 
 const SIZE = 128;
 
@@ -60,16 +61,18 @@ describe('one-click retrain, model versions and scoring', () => {
   });
 
   it('keeps older versions for rollback and reports a corrupt file without stopping', async () => {
-    // The second version at two image scales: one memory bank per scale in its folder.
+    // The second version at the Fine detail, smaller: two image scales, one memory bank per
+    // scale in its folder, the coarse one judged relative to each image.
     const second = await retrainObjectType(
       { store, engine },
-      { objectType: 'nut', inputSize: SIZE, scales: [1, 0.5], seed: 2 },
+      { objectType: 'nut', ...DETAIL_LEVELS.fine.retrain, inputSize: SIZE, seed: 2 },
     );
     const saved = JSON.parse(readFileSync(join(second.path, 'detector.json'), 'utf8')) as {
-      config: { scales: number[] };
+      config: { scales: number[]; centredScales: number[] };
       banks: unknown[];
     };
     expect(saved.config.scales).toEqual([1, 0.5]);
+    expect(saved.config.centredScales).toEqual([0.5]);
     expect(saved.banks).toHaveLength(2);
     const models = store.models.list('nut');
     expect(models.length).toBe(2);

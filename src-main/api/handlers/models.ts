@@ -22,6 +22,7 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
           objectType: args.objectType,
           ...(args.inputSize ? { inputSize: args.inputSize } : {}),
           ...(args.scales ? { scales: args.scales } : {}),
+          ...(args.centredScales ? { centredScales: args.centredScales } : {}),
           ...(args.encoderFrom ? { encoderFrom: args.encoderFrom } : {}),
           signal: job.signal,
           onProgress: (message, done, total) => job.progress(done ?? 0, total ?? 0, message),

@@ -15,29 +15,44 @@ import { ZeroShotDetector, type ZeroShotConfig } from './zero-shot/mutual-scorin
 interface DetectorEntry<Config> {
   /** What data the detector needs, in the inspector's words. */
   needs: string;
+  /**
+   * A detector on `encoder`, which it owns from here on: a config it refuses frees the encoder
+   * before the error is thrown.
+   */
   create(encoder: Encoder, config?: Partial<Config>): Detector;
   load(dir: string): Promise<Detector>;
+}
+
+function owning(encoder: Encoder, build: () => Detector): Detector {
+  try {
+    return build();
+  } catch (error) {
+    encoder.dispose();
+    throw error;
+  }
 }
 
 export const detectorRegistry = {
   'one-class': {
     needs: 'about 10 or more good images of the object type',
-    create: (encoder, config) => new PatchcoreDetector(encoder, config),
+    create: (encoder, config) => owning(encoder, () => new PatchcoreDetector(encoder, config)),
     load: (dir) => PatchcoreDetector.load(dir),
   } satisfies DetectorEntry<PatchcoreConfig>,
   'zero-shot': {
     needs: 'nothing but the unlabeled folder to inspect',
-    create: (encoder, config) => new ZeroShotDetector(encoder, config),
+    create: (encoder, config) => owning(encoder, () => new ZeroShotDetector(encoder, config)),
     load: (dir) => ZeroShotDetector.load(dir),
   } satisfies DetectorEntry<ZeroShotConfig>,
   classifier: {
     needs: 'good and defect labels (of this or other object types)',
-    create: (encoder, config) => new ClassifierDetector('classifier', encoder, config),
+    create: (encoder, config) =>
+      owning(encoder, () => new ClassifierDetector('classifier', encoder, config)),
     load: (dir) => ClassifierDetector.load(dir),
   } satisfies DetectorEntry<ClassifierDetectorConfig>,
   baseline: {
     needs: "good and defect labels; trains the seed's VGG-16 end to end",
-    create: (encoder, config) => new ClassifierDetector('baseline', encoder, config),
+    create: (encoder, config) =>
+      owning(encoder, () => new ClassifierDetector('baseline', encoder, config)),
     load: (dir) => ClassifierDetector.load(dir),
   } satisfies DetectorEntry<ClassifierDetectorConfig>,
 } as const;

@@ -125,6 +125,8 @@ export const retrainArgs = z.object({
   inputSize: z.number().int().min(32).max(1024),
   /** One-class: image scales (fractions of inputSize) with a memory bank each. */
   scales: z.array(z.number().gt(0).max(1)).min(1).max(4).default([1]),
+  /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
+  centredScales: z.array(z.number().gt(0).max(1)).max(4).default([]),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
   /** A classifier head competes once the type has this many defect labels. */

@@ -203,16 +203,15 @@ async function fitClassifier(
 
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
-  const { inputSize, scales, batchSize, seed } = args;
+  const { inputSize, scales, centredScales, batchSize, seed } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
   const { encoder, name } = await encoderFor(args);
-  let detector: Detector;
-  try {
-    detector = detectorEntry('one-class').create(encoder, { inputSize, scales, seed });
-  } catch (error) {
-    encoder.dispose();
-    throw error;
-  }
+  let detector = detectorEntry('one-class').create(encoder, {
+    inputSize,
+    scales,
+    centredScales,
+    seed,
+  });
   try {
     await detector.fit(decodedBatches(args.fit, inputSize, { batchSize, signal: ctx.signal }), {
       total: args.fit.length,

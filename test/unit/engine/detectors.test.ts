@@ -13,7 +13,7 @@ import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/core
 import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
 import { nearestDistances } from '../../../src-main/engine/detectors/patch-features.js';
 import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
-import type { FeatureName } from '../../../src-main/engine/encoders/encoder.js';
+import type { Encoder, FeatureName } from '../../../src-main/engine/encoders/encoder.js';
 import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
 import { auroc } from '../../../src-main/engine/metrics.js';
 import { tempDir } from '../../fixtures/images.js';
@@ -51,6 +51,33 @@ function surfaces(count: number, seed: number, defect: boolean): tf.Tensor4D {
     }
     return tf.stack(images) as tf.Tensor4D;
   });
+}
+
+/** Pixel colours averaged over each stride's cells as "features": a transparent encoder. */
+class PixelEncoder implements Encoder {
+  readonly info = {
+    kind: 'pixels',
+    inputSize: SIZE,
+    channels: { stride4: 3, stride8: 3, stride16: 3 },
+    embeddingSize: 3,
+  };
+  encode(images: tf.Tensor4D) {
+    return tf.tidy(() => ({
+      features: {
+        stride4: tf.avgPool(images, 4, 4, 'valid'),
+        stride8: tf.avgPool(images, 8, 8, 'valid'),
+        stride16: tf.avgPool(images, 16, 16, 'valid'),
+      },
+      embedding: tf.mean(images, [1, 2]) as tf.Tensor2D,
+    }));
+  }
+  trainableVariables() {
+    return [];
+  }
+  save(): Promise<void> {
+    return Promise.reject(new Error('not saved in this test'));
+  }
+  dispose() {}
 }
 
 function batches(images: tf.Tensor4D): FitBatch[] {
@@ -132,18 +159,66 @@ describe('detectors', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('one-class judged relative to each image finds a light stain on a dark shot among lighter good shots', async () => {
+    const before = tf.memory().numTensors;
+    // Grey shots whose exposure ranges from 0.3 to 0.7; a stain is a soft-edged disc that lifts
+    // a 0.35 shot to 0.55. Pixel colours as features make the point exact: every stained
+    // patch, edge included, has the colour of some good shot, and only relative to its own image
+    // is it out of place.
+    const shots = (count: number, seed: number, stained: boolean) =>
+      tf.tidy(() => {
+        const y = tf.linspace(0, 1, SIZE).reshape([1, SIZE, 1, 1]);
+        const x = tf.linspace(0, 1, SIZE).reshape([1, 1, SIZE, 1]);
+        return tf.concat(
+          Array.from({ length: count }, (_, i) => {
+            const s = seed + i;
+            const level = stained ? 0.35 : 0.3 + 0.4 * ((s * 0.618034) % 1);
+            // Light falls off across every shot, so each covers a band of greys, not one.
+            const noise = tf.add(
+              tf.mul(tf.sub(x, 0.5), 0.1),
+              tf.randomUniform([1, SIZE, SIZE, 3], -0.02, 0.02, 'float32', s),
+            );
+            if (!stained) return tf.add(level, noise);
+            const [cx, cy] = blotCentre(s);
+            const r = tf.sqrt(tf.add(tf.square(tf.sub(x, cx)), tf.square(tf.sub(y, cy))));
+            return tf.add(tf.add(level, tf.mul(tf.sigmoid(tf.sub(0.15, r).div(0.03)), 0.2)), noise);
+          }),
+        ) as tf.Tensor4D;
+      });
+    const good = shots(32, 1, false);
+    const test = tf.tidy(() => tf.concat([shots(8, 100, false), shots(8, 200, true)]));
+    const labels = [...Array<number>(8).fill(0), ...Array<number>(8).fill(1)];
+    const aurocOf = async (centredScales: number[]) => {
+      const detector = detectorEntry('one-class').create(new PixelEncoder(), {
+        inputSize: SIZE,
+        features: { layers: ['stride4'], neighbourhood: 3 },
+        centredScales,
+      });
+      await detector.fit(batches(good));
+      const scores = (await detector.score(test)).map((r) => r.score);
+      detector.dispose();
+      return auroc(scores, labels);
+    };
+    const [raw, centred] = [await aurocOf([]), await aurocOf([1])];
+    expect(centred).toBe(1);
+    expect(raw).toBeLessThan(0.8);
+    tf.dispose([good, test]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('one-class at two scales: one bank per scale, scores relative to each, and reloads', async () => {
     const before = tf.memory().numTensors;
-    const make = async (scales: number[]) =>
+    const make = async (scales: number[], centredScales: number[] = []) =>
       detectorEntry('one-class').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
         inputSize: SIZE,
         scales,
+        centredScales,
       });
-    const encoder = await createEncoder('mobilenetv3', { inputSize: SIZE });
-    expect(() =>
-      detectorEntry('one-class').create(encoder, { inputSize: SIZE, scales: [1, 0.25] }),
-    ).toThrow(/at least 32 px/);
-    encoder.dispose();
+    // A refused config frees the encoder the detector was to own (the tensor count at the end).
+    await expect(make([1, 0.25])).rejects.toThrow(/at least 32 px/);
+    await expect(make([1], [0.5])).rejects.toThrow(
+      /Centred scales must be among the scales \(1\); got 0.5/,
+    );
     const detector = await make([1, 0.5]);
     const good = surfaces(12, 1, false);
     await detector.fit(batches(good));
