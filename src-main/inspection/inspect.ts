@@ -320,7 +320,11 @@ export async function runInspection(
     };
   };
 
-  const record = (batch: InspectBatchResult, scorerNow: Scorer, retryable: Set<string>) => {
+  const record = (
+    batch: Pick<InspectBatchResult, 'results' | 'errors'>,
+    scorerNow: Scorer,
+    retryable: Set<string>,
+  ) => {
     const rows: NewResult[] = [];
     for (const r of batch.results) {
       rows.push({

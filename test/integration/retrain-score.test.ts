@@ -131,6 +131,43 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(scoring.calibration.method).toMatch(/^(robust-outlier|mixture)$/);
     expect(scoring.results).toHaveLength(pills.length);
 
+    // The engine's inspection: the folder's files scored to calibrate are not scored again
+    // when recorded, unless they need a heatmap (flagged ones; every one with 'all').
+    const prepared = await engine.run('inspect-prepare', {
+      zeroShot: {
+        objectType: 'pill',
+        files: pills,
+        out: tempDir(),
+        inputSize: SIZE,
+        references: 8,
+      },
+    });
+    const batchArgs = {
+      modelPath: prepared.modelPath,
+      calibration: prepared.calibration,
+      files: pills,
+      heatmapDir: tempDir(),
+    };
+    const flagged = await engine.run('inspect-batch', batchArgs);
+    expect(flagged.results).toHaveLength(pills.length);
+    const ok = flagged.results.filter((r) => r.decision === 'OK');
+    expect(ok.length).toBeGreaterThan(0);
+    expect(flagged.fromPreparation).toBe(ok.length);
+    expect(flagged.results.every((r) => (r.decision === 'OK') === (r.heatmapPath === null))).toBe(
+      true,
+    );
+    const all = await engine.run('inspect-batch', { ...batchArgs, heatmaps: 'all' });
+    expect(all.fromPreparation).toBe(0);
+    // The same scores either way, and a file changed since is scored afresh.
+    const rawOf = (batch: typeof all) => new Map(batch.results.map((r) => [r.path, r.rawScore]));
+    for (const [path, raw] of rawOf(all)) expect(rawOf(flagged).get(path)).toBeCloseTo(raw, 4);
+    const changed = join(tempDir(), 'changed.png');
+    writeFileSync(changed, readFileSync(ok[0]!.path));
+    writeFileSync(changed, Buffer.concat([readFileSync(changed), Buffer.from('trailing bytes')]));
+    const again = await engine.run('inspect-batch', { ...batchArgs, files: [changed] });
+    expect([again.results.length, again.fromPreparation]).toEqual([1, 0]);
+    await engine.run('inspect-release', {});
+
     const lone = tempDir();
     store.objectTypes.ensure('empty-type');
     await expect(

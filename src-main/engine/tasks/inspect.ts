@@ -47,13 +47,17 @@ export interface InspectFileError {
 export interface InspectBatchResult {
   results: InspectedFile[];
   errors: InspectFileError[];
+  /** Of the results, how many took the score the zero-shot preparation had computed. */
+  fromPreparation: number;
 }
 
 /**
  * The detector of the inspection being run, kept between batches: loading a model for every
  * batch of 32 would cost more than scoring it. One at a time; `inspect-release` frees it.
+ * `known`: raw scores a zero-shot preparation already computed, by file content (sha256), so
+ * the batches need not score those files again unless they want their heatmaps.
  */
-let cached: { dir: string; detector: Detector } | undefined;
+let cached: { dir: string; detector: Detector; known?: Map<string, number> } | undefined;
 
 async function detectorFor(dir: string): Promise<Detector> {
   if (cached?.dir === dir) return cached.detector;
@@ -119,9 +123,16 @@ export async function prepareInspection(
     });
     // The scale comes from the same sample: most images are good, so a robust outlier bound
     // over their scores is the threshold (threshold.ts's calibrateUnlabeled).
+    const known = new Map<string, number>();
     const scores: number[] = [];
-    for await (const batch of rawScores(detector, zeroShot.files, batchOptions))
+    for await (const batch of rawScores(detector, zeroShot.files, batchOptions)) {
       scores.push(...batch.map((r) => r.score));
+      // Recorded by content: a file rewritten before its batch comes is scored again.
+      const hashes = await Promise.allSettled(batch.map((r) => hashFile(r.path)));
+      hashes.forEach((h, i) => {
+        if (h.status === 'fulfilled') known.set(h.value, batch[i]!.score);
+      });
+    }
     const calibration = calibrateUnlabeled(scores);
     await saveDetectorModel(zeroShot.out, detector, {
       kind: 'zero-shot',
@@ -133,7 +144,7 @@ export async function prepareInspection(
       training: { references: detector.referenceCount, calibrationImages: scores.length },
     });
     releaseCached();
-    cached = { dir: zeroShot.out, detector };
+    cached = { dir: zeroShot.out, detector, known };
     return {
       modelPath: zeroShot.out,
       kind: 'zero-shot',
@@ -150,6 +161,23 @@ export async function prepareInspection(
 
 function problemOf(error: unknown): string {
   return error instanceof ImageError ? error.problem : 'error';
+}
+
+/**
+ * A file's result from the score the preparation computed, when it needs no heatmap (with
+ * 'flagged' heatmaps, an OK file); undefined when it must be scored here.
+ */
+function knownResult(
+  path: string,
+  sha256: string,
+  args: InspectBatchArgs,
+): InspectedFile | undefined {
+  const rawScore = cached?.known?.get(sha256);
+  if (rawScore === undefined) return undefined;
+  const score = normalise(rawScore, args.calibration);
+  const decision = decide(score, args.calibration.unsureBand);
+  if (args.heatmapDir && (args.heatmaps === 'all' || decision !== 'OK')) return undefined;
+  return { path, sha256, rawScore, score, decision, heatmapPath: null };
 }
 
 export async function inspectBatch(
@@ -174,8 +202,15 @@ export async function inspectBatch(
       });
   });
   const results: InspectedFile[] = [];
+  const toScore: string[] = [];
+  for (const [path, sha256] of hashes) {
+    const known = knownResult(path, sha256, args);
+    if (known) results.push(known);
+    else toScore.push(path);
+  }
+  const fromPreparation = results.length;
   if (args.heatmapDir) await mkdir(args.heatmapDir, { recursive: true });
-  for await (const batch of rawScores(detector, [...hashes.keys()], {
+  for await (const batch of rawScores(detector, toScore, {
     batchSize: args.batchSize,
     signal: ctx.signal,
     anomalyMaps: args.heatmapDir !== null,
@@ -208,7 +243,7 @@ export async function inspectBatch(
     }
     ctx.progress(results.length + errors.length, args.files.length);
   }
-  return { results, errors };
+  return { results, errors, fromPreparation };
 }
 
 /** Frees the detector kept between batches (the inspection ended). */
