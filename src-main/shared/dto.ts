@@ -227,10 +227,10 @@ export interface ModelValidationDto {
 
 /**
  * Side, in pixels, that detectors resize images to unless told otherwise (`--size`). 448 px lifts
- * the synthetic textures' thin defects (one-class 0.971 → 0.980 with scales 1 + 0.5, zero-shot
- * 0.885 → 0.959 with stride 4 + 8) but costs 4–50× the time, and it or stride 4 alone lowered
- * the real ELPV cells (EVALUATION.md), so the default stays 224; ask for DETAIL_LEVELS.fine per
- * type where defects are thin.
+ * the synthetic textures' thin defects (one-class 0.972 → 0.986 with scales 1 + 0.5, the half
+ * judged relative to each image; zero-shot 0.878 → 0.959 with stride 4 + 8) but costs 4–50× the
+ * time, and it or stride 4 alone lowered the real ELPV cells (EVALUATION.md), so the default
+ * stays 224; ask for DETAIL_LEVELS.fine per type where defects are thin.
  */
 export const DEFAULT_INPUT_SIZE = 224;
 
