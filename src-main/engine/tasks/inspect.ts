@@ -163,6 +163,14 @@ function problemOf(error: unknown): string {
   return error instanceof ImageError ? error.problem : 'error';
 }
 
+/** A raw score judged at the inspection's calibration, and whether its file gets a heatmap. */
+function judged(rawScore: number, args: InspectBatchArgs) {
+  const score = normalise(rawScore, args.calibration);
+  const decision = decide(score, args.calibration.unsureBand);
+  const heatmap = args.heatmapDir !== null && (args.heatmaps === 'all' || decision !== 'OK');
+  return { score, decision, heatmap };
+}
+
 /**
  * A file's result from the score the preparation computed, when it needs no heatmap (with
  * 'flagged' heatmaps, an OK file); undefined when it must be scored here.
@@ -174,10 +182,8 @@ function knownResult(
 ): InspectedFile | undefined {
   const rawScore = cached?.known?.get(sha256);
   if (rawScore === undefined) return undefined;
-  const score = normalise(rawScore, args.calibration);
-  const decision = decide(score, args.calibration.unsureBand);
-  if (args.heatmapDir && (args.heatmaps === 'all' || decision !== 'OK')) return undefined;
-  return { path, sha256, rawScore, score, decision, heatmapPath: null };
+  const { score, decision, heatmap } = judged(rawScore, args);
+  return heatmap ? undefined : { path, sha256, rawScore, score, decision, heatmapPath: null };
 }
 
 export async function inspectBatch(
@@ -217,10 +223,9 @@ export async function inspectBatch(
     onError: (error) => errors.push(error),
   })) {
     for (const result of batch) {
-      const score = normalise(result.score, args.calibration);
-      const decision = decide(score, args.calibration.unsureBand);
+      const { score, decision, heatmap } = judged(result.score, args);
       let heatmapPath: string | null = null;
-      if (args.heatmapDir && result.anomalyMap && (args.heatmaps === 'all' || decision !== 'OK')) {
+      if (args.heatmapDir && result.anomalyMap && heatmap) {
         const target = join(args.heatmapDir, heatmapName(result.path));
         try {
           await writeHeatmapOverlay(result.path, result.anomalyMap, target, {
