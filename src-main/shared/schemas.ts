@@ -70,6 +70,9 @@ export const settingsSchema = z.object({
 const jobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 const jobKind = z.enum(['import', 'train', 'eval', 'retrain', 'inspect']);
 
+/** One-class image scales: fractions of the input size, at most four (PatchcoreConfig.scales). */
+export const scaleList = z.array(z.number().gt(0).max(1)).max(4);
+
 /** The argument schema of every call. */
 export const callArgs = {
   'app/info': noArgs,
@@ -94,8 +97,8 @@ export const callArgs = {
   'retrain/start': z.strictObject({
     objectType: objectTypeName,
     inputSize: z.number().int().min(32).max(1024).optional(),
-    scales: z.array(z.number().gt(0).max(1)).min(1).max(4).optional(),
-    centredScales: z.array(z.number().gt(0).max(1)).max(4).optional(),
+    scales: scaleList.min(1).optional(),
+    centredScales: scaleList.optional(),
     encoderFrom: path.optional(),
   }),
   'inspect/start': z.strictObject({

@@ -2,7 +2,7 @@
 // arguments are checked against when they arrive. Adding a task is one entry here; its code is
 // loaded on first use, so a host that only probes images never loads TensorFlow.js.
 import { z } from 'zod';
-import { evalRequest, trainRequest } from '../../shared/schemas.js';
+import { evalRequest, scaleList, trainRequest } from '../../shared/schemas.js';
 
 /** What a running task sees of the host. */
 export interface TaskContext {
@@ -124,9 +124,9 @@ export const retrainArgs = z.object({
   out: z.string(),
   inputSize: z.number().int().min(32).max(1024),
   /** One-class: image scales (fractions of inputSize) with a memory bank each. */
-  scales: z.array(z.number().gt(0).max(1)).min(1).max(4).default([1]),
+  scales: scaleList.min(1).default([1]),
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
-  centredScales: z.array(z.number().gt(0).max(1)).max(4).default([]),
+  centredScales: scaleList.default([]),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
   /** A classifier head competes once the type has this many defect labels. */
