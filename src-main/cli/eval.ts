@@ -40,6 +40,9 @@ export function reportTable(report: EvalReport): string {
     fixed(t.f1),
     fixed(t.accuracy),
     fixed(t.balanced_accuracy),
+    fixed(t.false_alarm_rate),
+    fixed(t.recall_at_1pct_fpr),
+    fixed(t.recall_at_5pct_fpr),
     fixed(t.pixel_auroc),
   ]);
   return table(
@@ -55,6 +58,9 @@ export function reportTable(report: EvalReport): string {
       'F1',
       'accuracy',
       'bal.acc',
+      'false alarms',
+      'recall@1%FA',
+      'recall@5%FA',
       'pixel AUROC',
     ],
     rows,

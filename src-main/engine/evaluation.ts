@@ -28,7 +28,7 @@ import {
 } from './heads/classifier.js';
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import { ImageBatchLoader } from './image-batches.js';
-import { PixelAuroc, atThreshold, imageMetrics } from './metrics.js';
+import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from './metrics.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
 import { calibrate, calibrateUnlabeled, type Calibration } from './threshold.js';
@@ -76,6 +76,11 @@ export interface TypeMetrics {
   f1: number;
   accuracy: number;
   balanced_accuracy: number;
+  /** Share of defects caught with at most 1 % / 5 % of the good images flagged (best threshold). */
+  recall_at_1pct_fpr: number;
+  recall_at_5pct_fpr: number;
+  /** Share of the good images flagged at the product's threshold. */
+  false_alarm_rate: number;
   pixel_auroc: number | null;
 }
 
@@ -226,6 +231,9 @@ function metricsOf(
     f1: at.f1,
     accuracy: at.accuracy,
     balanced_accuracy: at.balancedAccuracy,
+    recall_at_1pct_fpr: recallAtFalseAlarmRate(scores, labels, 0.01),
+    recall_at_5pct_fpr: recallAtFalseAlarmRate(scores, labels, 0.05),
+    false_alarm_rate: at.falseAlarmRate,
     pixel_auroc: pixel,
   };
 }
@@ -592,6 +600,9 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       'f1',
       'accuracy',
       'balanced_accuracy',
+      'recall_at_1pct_fpr',
+      'recall_at_5pct_fpr',
+      'false_alarm_rate',
     ] as const;
     const pixels = types.map((t) => t.pixel_auroc).filter((p): p is number => p !== null);
     const overall = {

@@ -16,6 +16,8 @@ export interface ThresholdMetrics extends Confusion {
   f1: number;
   accuracy: number;
   balancedAccuracy: number;
+  /** Share of the good images flagged. */
+  falseAlarmRate: number;
 }
 
 export interface ImageMetrics {
@@ -146,6 +148,25 @@ export function rocCurve(
   ];
 }
 
+/**
+ * The share of defects caught when at most `falseAlarmRate` of the good images are flagged: the
+ * highest true-positive rate among thresholds whose false-positive rate stays within it (an image
+ * is flagged when score ≥ threshold). An operating point an inspector can hold a line to, where
+ * AUROC averages over every threshold, most of them unusable.
+ */
+export function recallAtFalseAlarmRate(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  falseAlarmRate: number,
+): number {
+  if (!(falseAlarmRate >= 0 && falseAlarmRate <= 1))
+    throw new BadArgumentError(`A false-alarm rate is between 0 and 1; got ${falseAlarmRate}.`);
+  let best = 0;
+  for (const point of rocCurve(scores, labels))
+    if (point.fpr <= falseAlarmRate && point.tpr > best) best = point.tpr;
+  return best;
+}
+
 export function atThreshold(
   scores: ArrayLike<number>,
   labels: ArrayLike<number>,
@@ -171,6 +192,7 @@ export function atThreshold(
     f1: ratio(2 * precision * recall, precision + recall),
     accuracy: ratio(c.tp + c.tn, scores.length),
     balancedAccuracy: (recall + specificity) / 2,
+    falseAlarmRate: ratio(c.fp, c.fp + c.tn),
   };
 }
 

@@ -172,6 +172,9 @@ export interface EvalMetricsDto {
   f1: number;
   accuracy: number;
   balanced_accuracy: number;
+  recall_at_1pct_fpr: number;
+  recall_at_5pct_fpr: number;
+  false_alarm_rate: number;
   pixel_auroc: number | null;
 }
 

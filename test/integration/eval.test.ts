@@ -16,6 +16,9 @@ const metricKeys = [
   'f1',
   'accuracy',
   'balanced_accuracy',
+  'recall_at_1pct_fpr',
+  'recall_at_5pct_fpr',
+  'false_alarm_rate',
 ];
 
 describe('defectscope eval (the unknown-context protocol)', () => {

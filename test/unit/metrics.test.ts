@@ -6,6 +6,7 @@ import {
   averagePrecision,
   f1Max,
   imageMetrics,
+  recallAtFalseAlarmRate,
   rocCurve,
 } from '../../src-main/engine/metrics.js';
 import {
@@ -47,6 +48,34 @@ describe('metrics', () => {
     expect(m.recall).toBeCloseTo(2 / 3);
     expect(m.accuracy).toBeCloseTo(3 / 5);
     expect(m.balancedAccuracy).toBeCloseTo((2 / 3 + 1 / 2) / 2);
+    expect(m.falseAlarmRate).toBeCloseTo(1 / 2);
+  });
+
+  it('reads the defects caught at a stated false-alarm rate off the ROC curve', () => {
+    // 20 good images scored 0..19, 10 defects: 5 above every good one, 5 among the top goods.
+    const scores = [
+      ...Array.from({ length: 20 }, (_, i) => i),
+      30,
+      31,
+      32,
+      33,
+      34,
+      18.5,
+      17.5,
+      16.5,
+      15.5,
+      0.5,
+    ];
+    const labels = [...Array.from({ length: 20 }, () => 0), ...Array.from({ length: 10 }, () => 1)];
+    // No good image flagged: only the five clear defects.
+    expect(recallAtFalseAlarmRate(scores, labels, 0)).toBe(0.5);
+    expect(recallAtFalseAlarmRate(scores, labels, 0.01)).toBe(0.5);
+    // One good image of 20 (5 %) flagged: the cut drops below 19 and takes 18.5 too.
+    expect(recallAtFalseAlarmRate(scores, labels, 0.05)).toBe(0.6);
+    // Four goods (20 %): 18.5, 17.5, 16.5 and 15.5 are caught; 0.5 never is before 95 %.
+    expect(recallAtFalseAlarmRate(scores, labels, 0.2)).toBe(0.9);
+    expect(recallAtFalseAlarmRate(scores, labels, 1)).toBe(1);
+    expect(() => recallAtFalseAlarmRate(scores, labels, 1.5)).toThrow(BadArgumentError);
   });
 
   it('refuses all-one-class input with a message that says what to add', () => {

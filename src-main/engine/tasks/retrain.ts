@@ -127,7 +127,7 @@ function metricsOf(v: Validation, calibration: Calibration): ValidationMetrics {
     precision: at.precision,
     recall: at.recall,
     f1: at.f1,
-    falseAlarmRate: at.fp / Math.max(1, at.fp + at.tn),
+    falseAlarmRate: at.falseAlarmRate,
   };
 }
 
