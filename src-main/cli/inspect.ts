@@ -14,6 +14,7 @@ import {
 } from './common.js';
 import { followJob, jobOutcome, servicesFor } from './follow-job.js';
 import { DEFAULT_INPUT_SIZE, type InspectSummary } from '../shared/dto.js';
+import { modelExpectation } from '../shared/model-quality.js';
 import { BadArgumentError } from '../shared/errors.js';
 
 export const command: Command = {
@@ -83,6 +84,13 @@ export const command: Command = {
         ...(layers ? { layers } : {}),
         ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
       });
+      // Said first: a model whose validation shows it cannot separate would pass most defects.
+      const models = await services.router.invoke('models/list', { objectType });
+      const scorer = models.find((m) =>
+        modelId !== undefined ? m.id === modelId : m.status === 'active',
+      );
+      const warning = modelExpectation(scorer?.metrics)?.warning ?? null;
+      if (warning) ctx.err(`WARNING: ${warning}`);
       // While watching, each flagged file is news worth a line of its own.
       const off = watch
         ? services.ctx.events.on('inspect/result', (r) => {
@@ -101,7 +109,7 @@ export const command: Command = {
         limit: top,
       });
       if (args.values.json) {
-        ctx.out(JSON.stringify({ ...summary, worst: worst.items }, null, 2));
+        ctx.out(JSON.stringify({ ...summary, warning, worst: worst.items }, null, 2));
         return 0;
       }
       ctx.out(

@@ -10,6 +10,7 @@ import {
   table,
 } from './common.js';
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
+import { formatPercent, modelExpectation } from '../shared/model-quality.js';
 
 const metric = (m: Record<string, unknown> | null, key: string) =>
   typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
@@ -35,7 +36,12 @@ export const command: Command = {
       if (action === 'list' || action === undefined) {
         const models = store.models.list(stringOption(args, 'type'));
         if (args.values.json) {
-          ctx.out(JSON.stringify(models, null, 2));
+          // With what each model's validation promises: good parts flagged, defects caught.
+          const withExpectation = models.map((m) => ({
+            ...m,
+            expected: modelExpectation(m.metrics),
+          }));
+          ctx.out(JSON.stringify(withExpectation, null, 2));
           return 0;
         }
         if (models.length === 0) {
@@ -46,18 +52,37 @@ export const command: Command = {
         }
         ctx.out(
           table(
-            ['id', 'status', 'kind', 'types', 'AUROC', 'F1', 'created'],
-            models.map((m) => [
-              m.id,
-              m.status,
-              m.kind,
-              m.objectTypes.join(','),
-              metric(m.metrics, 'imageAuroc'),
-              metric(m.metrics, 'f1'),
-              m.createdAt.slice(0, 16),
-            ]),
+            [
+              'id',
+              'status',
+              'kind',
+              'types',
+              'AUROC',
+              'F1',
+              'good flagged',
+              'defects caught',
+              'created',
+            ],
+            models.map((m) => {
+              const expected = modelExpectation(m.metrics);
+              return [
+                m.id,
+                m.status,
+                m.kind,
+                m.objectTypes.join(','),
+                metric(m.metrics, 'imageAuroc') + (expected?.warning ? ' !' : ''),
+                metric(m.metrics, 'f1'),
+                expected ? formatPercent(expected.goodFlagged) : '-',
+                expected
+                  ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
+                  : '-',
+                m.createdAt.slice(0, 16),
+              ];
+            }),
           ),
         );
+        const warned = models.filter((m) => modelExpectation(m.metrics)?.warning);
+        for (const m of warned) ctx.out(`! model ${m.id}: ${modelExpectation(m.metrics)!.warning}`);
         return 0;
       }
       if (action === 'activate') {

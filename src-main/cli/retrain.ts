@@ -15,6 +15,16 @@ import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
 import { DEFAULT_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 import { BadArgumentError } from '../shared/errors.js';
+import { expectationLine, modelExpectation } from '../shared/model-quality.js';
+
+/** "2%", "2 %" or "0.02" → 0.02; the engine checks the range. */
+function shareOption(text: string): number {
+  const percent = /^\s*([\d.]+)\s*%\s*$/.exec(text);
+  const value = percent ? Number(percent[1]) / 100 : Number(text);
+  if (!Number.isFinite(value))
+    throw new BadArgumentError(`--false-alarms takes a share such as 2% or 0.02; got '${text}'.`);
+  return value;
+}
 
 export const command: Command = {
   name: 'retrain',
@@ -39,6 +49,8 @@ export const command: Command = {
     "                     stands out on its own shot however light or dark the shot (the app's",
     '                     Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)',
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
+    '  --false-alarms PCT share of good parts the threshold may flag, on held-out good images',
+    "                     (default: the type's active model's, else 2%), e.g. 1% or 0.01",
     '  --backend NAME     gpu, node, wasm or cpu',
     dataDirHelp,
     jsonHelp,
@@ -51,6 +63,7 @@ export const command: Command = {
     scales: { type: 'string' },
     'centred-scales': { type: 'string' },
     encoder: { type: 'string' },
+    'false-alarms': { type: 'string' },
     backend: { type: 'string' },
   },
   async run(args, ctx) {
@@ -60,6 +73,8 @@ export const command: Command = {
     const scales = scalesOption(args);
     const centredScales = scalesOption(args, 'centred-scales');
     const encoderFrom = stringOption(args, 'encoder');
+    const falseAlarms = stringOption(args, 'false-alarms');
+    const falseAlarmRate = falseAlarms === undefined ? undefined : shareOption(falseAlarms);
     const services = servicesFor(args);
     try {
       const { jobId } = await services.router.invoke('retrain/start', {
@@ -68,6 +83,7 @@ export const command: Command = {
         ...(scales ? { scales } : {}),
         ...(centredScales ? { centredScales } : {}),
         ...(encoderFrom ? { encoderFrom } : {}),
+        ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
       });
       const result = jobOutcome<RetrainSummary>(
         await followJob(services, jobId, ctx, `retrain ${objectType}`),
@@ -82,6 +98,9 @@ export const command: Command = {
           `Validation (${m.goodImages} good, ${m.defectImages} ${m.defects === 'labels' ? 'labeled' : 'synthetic'} defects): ` +
           `AUROC ${m.imageAuroc.toFixed(3)}, F1 ${m.f1.toFixed(3)} at the threshold, false alarms ${(100 * m.falseAlarmRate).toFixed(1)} %.`,
       );
+      const expected = modelExpectation(result.metrics);
+      if (expected) ctx.out(expectationLine(expected));
+      if (expected?.warning) ctx.out(`WARNING: ${expected.warning}`);
       return 0;
     } finally {
       await services.close();

@@ -8,7 +8,11 @@ import { DEFAULT_INPUT_SIZE, type ImageDto, type RetrainSummary } from '../share
 import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
-import type { Calibration } from '../engine/threshold.js';
+import {
+  DEFAULT_FALSE_ALARM_RATE,
+  checkFalseAlarmRate,
+  type Calibration,
+} from '../engine/threshold.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
@@ -26,6 +30,8 @@ export interface RetrainOptions {
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
   encoderFrom?: string;
+  /** Share of good parts the threshold may flag; default the active model's, else 2 %. */
+  falseAlarmRate?: number;
   /** Defect labels from which a classifier head competes with the one-class model (default 20). */
   classifierMinDefects?: number;
   classifierEpochs?: number;
@@ -43,6 +49,12 @@ interface Split {
   fit: ImageDto[];
   validationGood: ImageDto[];
   validationDefect: ImageDto[];
+}
+
+/** The false-alarm rate a model's threshold was set for, from its recorded config. */
+function falseAlarmRateOf(config: Record<string, unknown> | undefined): number | undefined {
+  const rate = config?.falseAlarmRate;
+  return typeof rate === 'number' ? rate : undefined;
 }
 
 /** Held-out good images: the 'test' split where there are enough, else every fifth by content hash. */
@@ -79,6 +91,9 @@ export async function retrainObjectType(
     );
   }
   const active = store.models.active(objectType);
+  const falseAlarmRate = checkFalseAlarmRate(
+    options.falseAlarmRate ?? falseAlarmRateOf(active?.config) ?? DEFAULT_FALSE_ALARM_RATE,
+  );
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
@@ -99,6 +114,7 @@ export async function retrainObjectType(
       inputSize,
       ...(options.scales ? { scales: options.scales } : {}),
       ...(options.centredScales ? { centredScales: options.centredScales } : {}),
+      falseAlarmRate,
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
       ...(options.classifierMinDefects
@@ -126,6 +142,7 @@ export async function retrainObjectType(
       encoder: fitted.encoder,
       inputSize,
       calibration,
+      falseAlarmRate,
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

@@ -277,6 +277,11 @@ export interface RetrainRequest {
   centredScales?: number[];
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
+  /**
+   * Share of good parts the threshold may flag, set on held-out good images (0.02 = 2 %). Default:
+   * the rate the type's active model was set for, else 2 %. It stays with the type's models.
+   */
+  falseAlarmRate?: number;
 }
 
 export interface RetrainSummary {

@@ -100,6 +100,7 @@ export const callArgs = {
     scales: scaleList.min(1).optional(),
     centredScales: scaleList.optional(),
     encoderFrom: path.optional(),
+    falseAlarmRate: z.number().gt(0).max(0.5).optional(),
   }),
   'inspect/start': z.strictObject({
     folder: path,

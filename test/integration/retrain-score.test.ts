@@ -33,10 +33,13 @@ describe('one-click retrain, model versions and scoring', () => {
     const before = tf.memory().numTensors;
     const result = await retrainObjectType(
       { store, engine },
-      { objectType: 'nut', inputSize: SIZE },
+      { objectType: 'nut', inputSize: SIZE, falseAlarmRate: 0.05 },
     );
     expect(result).toMatchObject({ activated: true, reason: 'first model of this type' });
     expect(result.metrics.defects).toBe('labels');
+    // The threshold flags the stated share of held-out good parts, defect labels or not.
+    expect(result.calibration).toMatchObject({ method: 'good-percentile', percentile: 0.95 });
+    expect(store.models.get(result.modelId)!.config.falseAlarmRate).toBe(0.05);
     expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
     expect(existsSync(join(result.path, 'manifest.json'))).toBe(true);
     expect(store.models.active('nut')?.id).toBe(result.modelId);
@@ -74,6 +77,9 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(saved.config.scales).toEqual([1, 0.5]);
     expect(saved.config.centredScales).toEqual([0.5]);
     expect(saved.banks).toHaveLength(2);
+    // No rate given: the type keeps the one its active model was set for.
+    expect(second.calibration.percentile).toBeCloseTo(0.95, 12);
+    expect(store.models.get(second.modelId)!.config.falseAlarmRate).toBe(0.05);
     const models = store.models.list('nut');
     expect(models.length).toBe(2);
     const active = store.models.active('nut')!;

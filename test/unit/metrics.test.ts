@@ -10,13 +10,20 @@ import {
   rocCurve,
 } from '../../src-main/engine/metrics.js';
 import {
+  DEFAULT_FALSE_ALARM_RATE,
   calibrate,
   calibrateUnlabeled,
+  checkFalseAlarmRate,
   decide,
   normalise,
   quantile,
 } from '../../src-main/engine/threshold.js';
 import { BadArgumentError } from '../../src-main/shared/errors.js';
+import {
+  MIN_SEPARATING_AUROC,
+  expectationLine,
+  modelExpectation,
+} from '../../src-main/shared/model-quality.js';
 
 describe('metrics', () => {
   it('AUROC: perfect, inverted, and a hand-counted mixed case', () => {
@@ -186,5 +193,43 @@ describe('unlabeled calibration', () => {
       const c = calibrateUnlabeled(normals(40, 1, 0.1, seed));
       expect(c.method).toBe('robust-outlier');
     }
+  });
+});
+
+describe('what a model promises the inspector', () => {
+  const metrics = {
+    defects: 'synthetic',
+    falseAlarmRate: 0.02,
+    recall: 0.31,
+    imageAuroc: 0.72,
+  };
+
+  it('says plainly when validation shows the model cannot separate defects from good parts', () => {
+    const expected = modelExpectation(metrics)!;
+    expect(expected).toMatchObject({
+      goodFlagged: 0.02,
+      defectsCaught: 0.31,
+      defectsFrom: 'synthetic',
+    });
+    expect(expected.warning).toMatch(/cannot reliably tell defects from good parts/);
+    expect(expected.warning).toMatch(/0\.72/);
+    expect(expectationLine(expected)).toBe(
+      'Expected: flags 2.0 % of good parts, catches 31.0 % of synthetic defects (validation AUROC 0.720).',
+    );
+  });
+
+  it('stays quiet for a model that separates, and reads nothing from models without validation', () => {
+    expect(modelExpectation({ ...metrics, imageAuroc: MIN_SEPARATING_AUROC })!.warning).toBeNull();
+    expect(modelExpectation({ loss: [1, 0.5] })).toBeNull();
+    expect(modelExpectation(null)).toBeNull();
+  });
+
+  it('sets the threshold for a 2 % false-alarm rate unless told otherwise', () => {
+    const good = Array.from({ length: 101 }, (_, i) => i);
+    expect(calibrate(good)).toMatchObject({ method: 'good-percentile', threshold: 98 });
+    expect(DEFAULT_FALSE_ALARM_RATE).toBe(0.02);
+    expect(() => checkFalseAlarmRate(0)).toThrow(BadArgumentError);
+    expect(() => checkFalseAlarmRate(0.6)).toThrow(/between 0 and 0.5/);
+    expect(checkFalseAlarmRate(0.01)).toBe(0.01);
   });
 });

@@ -24,6 +24,7 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
           ...(args.scales ? { scales: args.scales } : {}),
           ...(args.centredScales ? { centredScales: args.centredScales } : {}),
           ...(args.encoderFrom ? { encoderFrom: args.encoderFrom } : {}),
+          ...(args.falseAlarmRate ? { falseAlarmRate: args.falseAlarmRate } : {}),
           signal: job.signal,
           onProgress: (message, done, total) => job.progress(done ?? 0, total ?? 0, message),
           onLog: job.log,

@@ -3,6 +3,7 @@
 // loaded on first use, so a host that only probes images never loads TensorFlow.js.
 import { z } from 'zod';
 import { evalRequest, scaleList, trainRequest } from '../../shared/schemas.js';
+import { DEFAULT_FALSE_ALARM_RATE } from '../threshold.js';
 
 /** What a running task sees of the host. */
 export interface TaskContext {
@@ -132,6 +133,8 @@ export const retrainArgs = z.object({
   /** A classifier head competes once the type has this many defect labels. */
   classifierMinDefects: z.number().int().min(2).default(CLASSIFIER_MIN_DEFECTS),
   classifierEpochs: z.number().int().min(1).max(100).default(10),
+  /** Share of held-out good images the threshold may flag. */
+  falseAlarmRate: z.number().gt(0).max(0.5).default(DEFAULT_FALSE_ALARM_RATE),
 });
 
 export type InspectPrepareArgs = z.output<typeof inspectPrepareArgs>;

@@ -159,10 +159,13 @@ async function* labeledBatches(
     yield { ...batch, labels: batch.paths.map((p) => labels.get(p) ?? 0) };
 }
 
-function calibrationOf(v: Validation): Calibration {
-  return v.kind === 'labels'
-    ? calibrate([...v.good, ...v.defect], [...v.good.map(() => 0), ...v.defect.map(() => 1)])
-    : calibrate(v.good);
+/**
+ * The threshold flags the stated share of held-out good images, whatever the defects: an inspector
+ * sets how many good parts may go to review, and the validation says how many defects that
+ * catches (an F1-best cut would move the false alarms with the mix of the validation set).
+ */
+function calibrationOf(v: Validation, falseAlarmRate: number): Calibration {
+  return calibrate(v.good, undefined, { percentile: 1 - falseAlarmRate });
 }
 
 /**
@@ -227,12 +230,12 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       ? { ...args, validationDefect: args.validationDefect.filter((_, i) => i % 2 === 1) }
       : args;
     let validation = await validate(detector, judged, ctx.signal);
-    let calibration = calibrationOf(validation);
+    let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics = metricsOf(validation, calibration);
     let kind: FittedModel['kind'] = 'one-class';
     if (withClassifier) {
       const classifier = await fitClassifier(args, trainDefects, judged, ctx);
-      const classifierCalibration = calibrationOf(classifier.validation);
+      const classifierCalibration = calibrationOf(classifier.validation, args.falseAlarmRate);
       const classifierMetrics = metricsOf(classifier.validation, classifierCalibration);
       ctx.log(
         `validation AUROC: one-class ${metrics.imageAuroc.toFixed(3)}, classifier head ${classifierMetrics.imageAuroc.toFixed(3)}`,

@@ -5,6 +5,7 @@ import {
   type DetailLevel,
   type InspectionResultDto,
 } from '../../../src-main/shared/dto.js';
+import { modelExpectation } from '../../../src-main/shared/model-quality.js';
 import type { ContractClient } from '../api/client.js';
 import type { AppManager } from './app-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
@@ -32,6 +33,8 @@ export class InspectionManager {
   jobId = $state<string | null>(null);
   inspectionId = $state<number | null>(null);
   results = $state<InspectionResultDto[]>([]);
+  /** Said at the start of an inspection whose model's validation shows it cannot separate. */
+  modelWarning = $state<string | null>(null);
 
   constructor(
     private readonly client: ContractClient,
@@ -108,10 +111,18 @@ export class InspectionManager {
       }),
     );
     if (!started) return;
+    this.modelWarning = this.newType ? null : await this.warningFor(objectType);
     this.results = [];
     this.inspectionId = null;
     this.jobId = started.jobId;
     await this.jobs.track(started.jobId);
+  }
+
+  /** The warning of the type's active model, if its validation says it cannot separate. */
+  private async warningFor(objectType: string): Promise<string | null> {
+    const models = await this.app.attempt(() => this.client.invoke('models/list', { objectType }));
+    const active = models?.find((m) => m.status === 'active');
+    return modelExpectation(active?.metrics)?.warning ?? null;
   }
 
   async stop(): Promise<void> {

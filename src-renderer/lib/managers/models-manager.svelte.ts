@@ -1,6 +1,7 @@
 // Model versions per object type with their metrics; the curves of the selected model (from its
 // validation scores, else from the reviewed results it scored); activate, roll back, retrain.
 import { DETAIL_LEVELS, type DetailLevel, type ModelDto } from '../../../src-main/shared/dto.js';
+import { modelExpectation, type ModelExpectation } from '../../../src-main/shared/model-quality.js';
 import type { ContractClient } from '../api/client.js';
 import type { Labelled } from '../curves.js';
 import type { AppManager } from './app-manager.svelte.js';
@@ -15,6 +16,11 @@ export class ModelsManager {
   reviewed = $state<Labelled | null>(null);
   retrainJobId = $state<string | null>(null);
   retrainDetail = $state<DetailLevel>('standard');
+  /**
+   * Share of good parts the next retrain's threshold may flag, in percent; null keeps the type's
+   * (the active model's rate, else 2 %).
+   */
+  falseAlarmPercent = $state<number | null>(null);
 
   constructor(
     private readonly client: ContractClient,
@@ -32,6 +38,11 @@ export class ModelsManager {
 
   get active(): ModelDto | undefined {
     return this.models.find((m) => m.status === 'active');
+  }
+
+  /** What the selected model's validation promises: good parts flagged, defects caught, warning. */
+  get expectation(): ModelExpectation | null {
+    return modelExpectation(this.selected?.metrics);
   }
 
   get retrainJob() {
@@ -124,6 +135,7 @@ export class ModelsManager {
       this.client.invoke('retrain/start', {
         objectType,
         ...DETAIL_LEVELS[this.retrainDetail].retrain,
+        ...(this.falseAlarmPercent ? { falseAlarmRate: this.falseAlarmPercent / 100 } : {}),
       }),
     );
     if (!started) return;

@@ -1,0 +1,61 @@
+// What a model's validation promises the inspector: the share of good parts it will flag, the
+// share of defects it catches, and a plain warning when it cannot tell them apart at all. One
+// reading for the Models view, `defectscope models` and the start of an inspection.
+
+/**
+ * Validation AUROC below which a model is said not to separate defects from good parts. At 0.9 a
+ * threshold that flags 2 % of good parts typically still misses most defects; an inspector who
+ * is not told would trust a model that passes almost everything.
+ */
+export const MIN_SEPARATING_AUROC = 0.9;
+
+export interface ModelExpectation {
+  /** Share of good parts flagged at the threshold (held-out good images). */
+  goodFlagged: number;
+  /** Share of defects caught at the threshold. */
+  defectsCaught: number;
+  /** Where the defects came from: labeled or reviewed ones, or synthetic ones cut into good images. */
+  defectsFrom: 'labels' | 'synthetic';
+  auroc: number;
+  /** Set when the validation says the model cannot separate defects from good parts. */
+  warning: string | null;
+}
+
+/** 0.0213 → "2.1 %". */
+export function formatPercent(share: number): string {
+  return `${(100 * share).toFixed(1)} %`;
+}
+
+/** The expectation a retrained model's recorded validation metrics give; null for other models. */
+export function modelExpectation(
+  metrics: Record<string, unknown> | null | undefined,
+): ModelExpectation | null {
+  const { falseAlarmRate, recall, imageAuroc, defects } = metrics ?? {};
+  if (
+    typeof falseAlarmRate !== 'number' ||
+    typeof recall !== 'number' ||
+    typeof imageAuroc !== 'number' ||
+    (defects !== 'labels' && defects !== 'synthetic')
+  )
+    return null;
+  const which =
+    defects === 'labels' ? 'its labeled defects' : 'synthetic defects cut into its good images';
+  return {
+    goodFlagged: falseAlarmRate,
+    defectsCaught: recall,
+    defectsFrom: defects,
+    auroc: imageAuroc,
+    warning:
+      imageAuroc < MIN_SEPARATING_AUROC
+        ? `This model cannot reliably tell defects from good parts: on ${which} its validation AUROC is ` +
+          `${imageAuroc.toFixed(2)} (below ${MIN_SEPARATING_AUROC}), and it caught ${formatPercent(recall)} of them. ` +
+          'Review its OK results too, add reviewed defects and retrain, or try the Fine detail or a region of interest.'
+        : null,
+  };
+}
+
+/** One line for the inspector: what the model flags and catches. */
+export function expectationLine(e: ModelExpectation): string {
+  const of = e.defectsFrom === 'labels' ? 'labeled defects' : 'synthetic defects';
+  return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).`;
+}
