@@ -31,7 +31,9 @@ parentPort.on('message', async ({ id, paths, size }) => {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
   const ok = paths.flatMap((_, i) => (decoded[i] ? [i] : []));
-  const pixels = new Float32Array(ok.length * size * size * 3);
-  ok.forEach((index, k) => pixels.set(decoded[index], k * size * size * 3));
+  // size: [width, height] (image-batches.ts widthHeight).
+  const each = size[0] * size[1] * 3;
+  const pixels = new Float32Array(ok.length * each);
+  ok.forEach((index, k) => pixels.set(decoded[index], k * each));
   parentPort.postMessage({ id, pixels, decoded: ok, failures }, [pixels.buffer]);
 });

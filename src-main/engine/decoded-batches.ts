@@ -4,7 +4,12 @@
 import type { ImageError } from '../shared/errors.js';
 import { CancelledError } from '../shared/errors.js';
 import type { FitBatch } from './detectors/detector.js';
-import { ImageBatchLoader, batchTensor, prefetchBatches } from './image-batches.js';
+import {
+  ImageBatchLoader,
+  batchTensor,
+  prefetchBatches,
+  type InputShape,
+} from './image-batches.js';
 
 export interface PathBatch extends FitBatch {
   /** The files in `images`, in order. */
@@ -19,18 +24,21 @@ export interface DecodedBatchOptions {
   loader?: ImageBatchLoader;
 }
 
-/** Yields [B, size, size, 3] batches of `paths`; each batch's tensor is freed after its turn. */
+/** Yields [B, height, width, 3] batches of `paths`; each batch's tensor is freed after its turn. */
 export async function* decodedBatches(
   paths: readonly string[],
-  size: number,
+  size: InputShape,
   options: DecodedBatchOptions = {},
 ): AsyncGenerator<PathBatch> {
   const batchSize = options.batchSize ?? 16;
   const loader = options.loader ?? new ImageBatchLoader(size);
   try {
     const count = Math.ceil(paths.length / batchSize);
-    for await (const batch of prefetchBatches(loader, count, (i) =>
-      paths.slice(i * batchSize, (i + 1) * batchSize),
+    for await (const batch of prefetchBatches(
+      loader,
+      count,
+      (i) => paths.slice(i * batchSize, (i + 1) * batchSize),
+      size,
     )) {
       if (options.signal?.aborted) throw new CancelledError();
       for (const failure of batch.failures) options.onFailure?.(failure);

@@ -27,7 +27,8 @@ import {
   type LabeledImage,
 } from './heads/classifier.js';
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
-import { ImageBatchLoader } from './image-batches.js';
+import { ImageBatchLoader, widthHeight, type InputShape } from './image-batches.js';
+import { sharedAspect } from './input-shape.js';
 import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from './metrics.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
@@ -86,6 +87,8 @@ export interface TypeMetrics {
 
 export interface TypeResult extends TypeMetrics {
   type: string;
+  /** [width, height] the images were scored at (the type's own aspect, or a square). */
+  input_shape: [number, number];
   images: number;
   defects: number;
   threshold_method: Calibration['method'] | 'classifier-validation';
@@ -251,9 +254,9 @@ function batchOptions(
   };
 }
 
-async function maskPixels(path: string, size: number): Promise<Uint8Array> {
-  const { data } = await decodeImage(path, { size });
-  const mask = new Uint8Array(size * size);
+async function maskPixels(path: string, shape: InputShape): Promise<Uint8Array> {
+  const { data, width, height } = await decodeImage(path, { size: widthHeight(shape) });
+  const mask = new Uint8Array(width * height);
   for (let i = 0; i < mask.length; i++) mask[i] = data[i * 3]! > 0.5 ? 1 : 0;
   return mask;
 }
@@ -273,7 +276,7 @@ async function scoreEntries(
   const maps: { data: Float32Array; entry: ScanEntry }[] = [];
   for await (const batch of decodedBatches(
     entries.map((e) => e.path),
-    loader.size,
+    detector.inputShape,
     batchOptions(loader, options, failed),
   )) {
     if (options.signal?.aborted) throw new CancelledError('Evaluation was cancelled.');
@@ -299,7 +302,7 @@ async function scoreEntries(
     for (const { data, entry } of maps) {
       // Good test images have no mask: every pixel is normal.
       const mask = entry.maskPath
-        ? await maskPixels(entry.maskPath, detector.inputSize)
+        ? await maskPixels(entry.maskPath, detector.inputShape)
         : new Uint8Array(data.length);
       accumulator.add(data, mask);
     }
@@ -323,7 +326,7 @@ async function fitOn(
   await detector.fit(
     decodedBatches(
       entries.map((e) => e.path),
-      loader.size,
+      detector.inputShape,
       batchOptions(loader, options, failed),
     ),
     { total: entries.length },
@@ -351,8 +354,13 @@ async function evaluateDetectorType(
   const data = typeData(options.root, type);
   const failed: string[] = [];
   const kind = options.detector as 'one-class' | 'zero-shot';
+  // The images it fits on decide the shape, as retrain and inspection decide it.
+  const aspect = await sharedAspect(
+    (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
+  );
   const detector = detectorEntry(kind).create(await makeEncoder(), {
     inputSize: options.inputSize,
+    aspect,
     seed: options.seed,
     ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
     ...(kind === 'one-class' && options.centredScales
@@ -388,6 +396,7 @@ async function evaluateDetectorType(
     }
     return {
       type,
+      input_shape: widthHeight(detector.inputShape),
       images: result.scores.length,
       defects: result.labels.filter((l) => l === 1).length,
       ...metricsOf(result.scores, result.labels, calibration, result.pixel),
@@ -463,6 +472,7 @@ async function evaluateEvidenceClassifier(
         const result = await scoreEntries(detector, loader, data.test, options, failed);
         results.push({
           type,
+          input_shape: widthHeight(detector.inputShape),
           images: result.scores.length,
           defects: result.labels.filter((l) => l === 1).length,
           ...metricsOf(result.scores, result.labels, { threshold }, result.pixel),
@@ -543,6 +553,7 @@ async function evaluateClassifier(
         }
         results.push({
           type,
+          input_shape: widthHeight(loader.size),
           images: scores.length,
           defects: labels.filter((l) => l === 1).length,
           ...metricsOf(scores, labels, { threshold }, null),

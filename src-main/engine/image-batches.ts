@@ -4,14 +4,25 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { ImageError, ModelError, errorMessage, type ImageProblem } from '../shared/errors.js';
 
+/**
+ * What images are resized to: a square side, or [width, height] — a type's own aspect, so a
+ * 500 × 1250 camera image is not squashed into a square (shapes.ts chooses it).
+ */
+export type InputShape = number | readonly [width: number, height: number];
+
+export function widthHeight(shape: InputShape): [width: number, height: number] {
+  return typeof shape === 'number' ? [shape, shape] : [shape[0], shape[1]];
+}
+
 export interface DecodedBatch {
-  /** The images that decoded, [count, size, size, 3] RGB in 0..1, in the order requested. */
+  /** The images that decoded, [count, height, width, 3] RGB in 0..1, in the order requested. */
   pixels: Float32Array;
   /** Paths of the images in `pixels`, in order. */
   paths: string[];
   /** Images that could not be read, each with its reason; the batch carries on without them. */
   failures: ImageError[];
-  size: number;
+  width: number;
+  height: number;
 }
 
 interface Reply {
@@ -23,19 +34,21 @@ interface Reply {
 
 interface Waiting {
   paths: readonly string[];
+  shape: [width: number, height: number];
   resolve: (batch: DecodedBatch) => void;
   reject: (error: Error) => void;
 }
 
 export class ImageBatchLoader {
-  readonly size: number;
+  /** The shape `load` decodes to unless told another. */
+  readonly size: InputShape;
   private readonly worker: Worker;
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 0;
   private failed: Error | undefined;
 
-  /** `size`: the square side every image is resized to. */
-  constructor(size: number) {
+  /** `size`: what images are resized to unless a load asks for another shape. */
+  constructor(size: InputShape) {
     this.size = size;
     this.worker = new Worker(new URL('./decode-worker.js', import.meta.url));
     this.worker.on('message', (reply: Reply) => this.settle(reply));
@@ -46,12 +59,13 @@ export class ImageBatchLoader {
   }
 
   /** Starts decoding `paths`; several loads may be in flight (that is the prefetch). */
-  load(paths: readonly string[]): Promise<DecodedBatch> {
+  load(paths: readonly string[], shape: InputShape = this.size): Promise<DecodedBatch> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
+    const size = widthHeight(shape);
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { paths, resolve, reject });
-      this.worker.postMessage({ id, paths: [...paths], size: this.size });
+      this.waiting.set(id, { paths, shape: size, resolve, reject });
+      this.worker.postMessage({ id, paths: [...paths], size });
     });
   }
 
@@ -74,7 +88,8 @@ export class ImageBatchLoader {
           : f.message;
         return new ImageError(f.path, f.problem, detail);
       }),
-      size: this.size,
+      width: waiting.shape[0],
+      height: waiting.shape[1],
     });
   }
 
@@ -87,9 +102,9 @@ export class ImageBatchLoader {
   }
 }
 
-/** The batch's pixels as a [count, size, size, 3] tensor the caller owns. */
+/** The batch's pixels as a [count, height, width, 3] tensor the caller owns. */
 export function batchTensor(batch: DecodedBatch): tf.Tensor4D {
-  return tf.tensor4d(batch.pixels, [batch.paths.length, batch.size, batch.size, 3]);
+  return tf.tensor4d(batch.pixels, [batch.paths.length, batch.height, batch.width, 3]);
 }
 
 /**
@@ -100,12 +115,13 @@ export async function* prefetchBatches(
   loader: ImageBatchLoader,
   count: number,
   pathsOf: (index: number) => readonly string[],
+  shape: InputShape = loader.size,
 ): AsyncGenerator<DecodedBatch> {
-  let pending = count > 0 ? loader.load(pathsOf(0)) : undefined;
+  let pending = count > 0 ? loader.load(pathsOf(0), shape) : undefined;
   try {
     for (let i = 0; i < count; i++) {
       const batch = await pending!;
-      pending = i + 1 < count ? loader.load(pathsOf(i + 1)) : undefined;
+      pending = i + 1 < count ? loader.load(pathsOf(i + 1), shape) : undefined;
       yield batch;
     }
   } finally {

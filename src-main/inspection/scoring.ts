@@ -10,6 +10,7 @@ import type { Detector } from '../engine/detectors/detector.js';
 import { decodedBatches } from '../engine/decoded-batches.js';
 import { detectorEntry } from '../engine/detectors/registry.js';
 import { createEncoder } from '../engine/encoders/registry.js';
+import { sharedAspect } from '../engine/input-shape.js';
 import { loadDetectorModel } from '../engine/model-files.js';
 import { calibrateUnlabeled, decide, normalise, type Calibration } from '../engine/threshold.js';
 import type { Store } from '../store/store.js';
@@ -56,7 +57,7 @@ export async function* rawScores(
     signal?: AbortSignal;
   } = {},
 ) {
-  const batches = decodedBatches(paths, detector.inputSize, {
+  const batches = decodedBatches(paths, detector.inputShape, {
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     onFailure: (failure) =>
@@ -160,7 +161,7 @@ export async function scoreForType(
   const inputSize = options.inputSize ?? DEFAULT_INPUT_SIZE;
   const detector = detectorEntry('zero-shot').create(
     await createEncoder('mobilenetv3', { inputSize }),
-    { inputSize },
+    { inputSize, aspect: await sharedAspect(paths) },
   );
   try {
     const batchOptions = {
@@ -168,7 +169,9 @@ export async function scoreForType(
       ...(options.signal ? { signal: options.signal } : {}),
     };
     // Pass 1: the folder's own images become the references; pass 2: scores, which calibrate.
-    await detector.fit(decodedBatches(paths, inputSize, batchOptions), { total: paths.length });
+    await detector.fit(decodedBatches(paths, detector.inputShape, batchOptions), {
+      total: paths.length,
+    });
     const raw: { path: string; score: number }[] = [];
     for await (const batch of rawScores(detector, paths, { ...batchOptions, onError }))
       raw.push(...batch);

@@ -3,6 +3,7 @@
 // dispose. Raw scores are turned into 0..1 decisions by threshold.ts, never here.
 import type * as tf from '@tensorflow/tfjs';
 import type { Encoder } from '../encoders/encoder.js';
+import type { InputShape } from '../image-batches.js';
 
 export type DetectorKind = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
 
@@ -37,8 +38,10 @@ export interface Detector {
   readonly kind: DetectorKind;
   /** The encoder the detector owns (disposed with it). */
   readonly encoder: Encoder;
-  /** Square input side the detector scores at. */
+  /** Short input side the detector scores at. */
   readonly inputSize: number;
+  /** What images are resized to before scoring: `inputSize` square, or the type's own aspect. */
+  readonly inputShape: InputShape;
   /**
    * Learns from batches (the caller owns and disposes them). One-class: good images; zero-shot:
    * the unlabeled folder itself; classifier/baseline: labeled images.

@@ -15,6 +15,7 @@ import type { Detector } from '../detectors/detector.js';
 import { detectorEntry } from '../detectors/registry.js';
 import { ZeroShotDetector, defaultZeroShotConfig } from '../detectors/zero-shot/mutual-scoring.js';
 import { createEncoder } from '../encoders/registry.js';
+import { sharedAspect } from '../input-shape.js';
 import { loadDetectorModel, saveDetectorModel, standardPreprocessing } from '../model-files.js';
 import { calibrateUnlabeled, decide, normalise, type Calibration } from '../threshold.js';
 import type { InspectBatchArgs, InspectPrepareArgs, TaskContext } from './index.js';
@@ -104,6 +105,7 @@ export async function prepareInspection(
     await createEncoder('mobilenetv3', { inputSize }),
     {
       inputSize,
+      aspect: await sharedAspect(zeroShot.files),
       references: Math.max(2, Math.min(zeroShot.references, zeroShot.files.length)),
       ...(zeroShot.layers
         ? { features: { ...defaultZeroShotConfig.features, layers: zeroShot.layers } }
@@ -116,7 +118,7 @@ export async function prepareInspection(
   try {
     const batchOptions = { batchSize: args.batchSize, signal: ctx.signal };
     ctx.log(`zero-shot: sampling references from ${zeroShot.files.length} of the folder's images`);
-    await detector.fit(decodedBatches(zeroShot.files, inputSize, batchOptions), {
+    await detector.fit(decodedBatches(zeroShot.files, detector.inputShape, batchOptions), {
       total: zeroShot.files.length,
       signal: ctx.signal,
       onProgress: (done, total) => ctx.progress(done, total, 'sampling reference images'),

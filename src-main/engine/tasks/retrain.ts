@@ -10,6 +10,7 @@ import type { Detector, FitBatch } from '../detectors/detector.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
+import { sharedAspect } from '../input-shape.js';
 import { atThreshold, imageMetrics } from '../metrics.js';
 import {
   loadDetectorModel,
@@ -80,7 +81,7 @@ async function syntheticDefectScores(
     maxArea: 0.03,
     brightness: 0.2,
   };
-  for await (const batch of decodedBatches(goodPaths, detector.inputSize, { batchSize })) {
+  for await (const batch of decodedBatches(goodPaths, detector.inputShape, { batchSize })) {
     const { images, pasted } = cutPaste(batch.images, rng, small);
     try {
       const results = await detector.score(images);
@@ -211,16 +212,20 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   const { encoder, name } = await encoderFor(args);
   let detector = detectorEntry('one-class').create(encoder, {
     inputSize,
+    aspect: await sharedAspect(args.fit),
     scales,
     centredScales,
     seed,
   });
   try {
-    await detector.fit(decodedBatches(args.fit, inputSize, { batchSize, signal: ctx.signal }), {
-      total: args.fit.length,
-      signal: ctx.signal,
-      onProgress: (done, total, message) => ctx.progress(done, total, message ?? 'fitting'),
-    });
+    await detector.fit(
+      decodedBatches(args.fit, detector.inputShape, { batchSize, signal: ctx.signal }),
+      {
+        total: args.fit.length,
+        signal: ctx.signal,
+        onProgress: (done, total, message) => ctx.progress(done, total, message ?? 'fitting'),
+      },
+    );
     ctx.progress(0, 0, 'validating');
     // With enough defect labels, half of them train a classifier head and the other half judge
     // both candidates on equal terms; the better one (by validation AUROC) is the new model.

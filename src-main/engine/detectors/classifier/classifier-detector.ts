@@ -57,6 +57,11 @@ export class ClassifierDetector implements Detector {
     return this.config.inputSize;
   }
 
+  /** The head reads the pooled embedding of a square input, as it was trained. */
+  get inputShape(): number {
+    return this.config.inputSize;
+  }
+
   /**
    * Trains on labeled batches. Training runs several augmented epochs, so it reads the files
    * again itself: each batch must carry `paths` (decoded-batches does) and `labels`.

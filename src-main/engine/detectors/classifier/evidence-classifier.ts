@@ -172,6 +172,10 @@ export class EvidenceClassifier implements Detector {
     return this.zeroShot.inputSize;
   }
 
+  get inputShape() {
+    return this.zeroShot.inputShape;
+  }
+
   /** Takes the type's unlabeled images as references and measures how they score together. */
   async fit(
     batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,

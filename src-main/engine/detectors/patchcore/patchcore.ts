@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_INPUT_SIZE } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import type { Encoder } from '../../encoders/encoder.js';
+import type { InputShape } from '../../image-batches.js';
+import { inputShapeOf } from '../../input-shape.js';
 import { loadEncoder } from '../../encoders/registry.js';
 import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';
 import {
@@ -25,7 +27,10 @@ import { greedyCoreset } from './coreset.js';
 import { Rng } from '../../../shared/random.js';
 
 export interface PatchcoreConfig {
+  /** Short side images are scored at. */
   inputSize: number;
+  /** Width / height of the type's images (input-shape.ts sharedAspect); 1 scores squares. */
+  aspect: number;
   features: PatchFeatureConfig;
   /**
    * Image scales to take patch features at, relative to `inputSize`; one memory bank each. With
@@ -53,6 +58,7 @@ export interface PatchcoreConfig {
 
 export const defaultPatchcoreConfig: PatchcoreConfig = {
   inputSize: DEFAULT_INPUT_SIZE,
+  aspect: 1,
   features: defaultPatchFeatures,
   scales: [1],
   centredScales: [],
@@ -122,6 +128,10 @@ export class PatchcoreDetector implements Detector {
 
   get inputSize(): number {
     return this.config.inputSize;
+  }
+
+  get inputShape(): InputShape {
+    return inputShapeOf(this.config.inputSize, this.config.aspect);
   }
 
   get bankSize(): number {

@@ -12,6 +12,8 @@ import { DEFAULT_INPUT_SIZE } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import { Rng } from '../../../shared/random.js';
 import type { Encoder } from '../../encoders/encoder.js';
+import type { InputShape } from '../../image-batches.js';
+import { inputShapeOf } from '../../input-shape.js';
 import { loadEncoder } from '../../encoders/registry.js';
 import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';
 import { greedyCoreset } from '../patchcore/coreset.js';
@@ -26,7 +28,10 @@ import {
 } from '../patch-features.js';
 
 export interface ZeroShotConfig {
+  /** Short side images are scored at. */
   inputSize: number;
+  /** Width / height of the folder's images (input-shape.ts sharedAspect); 1 scores squares. */
+  aspect: number;
   features: PatchFeatureConfig;
   /**
    * Reference images kept from the folder (a uniform sample). Each image is compared with all of
@@ -45,6 +50,7 @@ export interface ZeroShotConfig {
 
 export const defaultZeroShotConfig: ZeroShotConfig = {
   inputSize: DEFAULT_INPUT_SIZE,
+  aspect: 1,
   // Stride 8 + 16, not the one-class default of 4 + 8: on real ELPV cells (cracks and dark areas
   // larger than a stride-4 patch) 4 + 8 lowered zero-shot AUROC (a 232-image sample: 0.912 /
   // 0.750 → 0.861 / 0.634), while the synthetic textures' thin defects want it (0.881 → 0.930 at
@@ -157,6 +163,10 @@ export class ZeroShotDetector implements Detector {
 
   get inputSize(): number {
     return this.config.inputSize;
+  }
+
+  get inputShape(): InputShape {
+    return inputShapeOf(this.config.inputSize, this.config.aspect);
   }
 
   get referenceCount(): number {
