@@ -150,7 +150,7 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px}
 .counts td{font-size:18px;font-weight:600;padding-right:24px} .counts th{font-weight:400;color:#555}
 tr.defect td:nth-child(4){color:#d62728;font-weight:600} tr.unsure td:nth-child(4){color:#c77700;font-weight:600}
 tr.error td{color:#888}
-.grid{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0;width:200px} figure img{width:200px;height:auto;border:1px solid #ccc}
+.grid{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0;width:200px} figure img{width:200px;height:200px;object-fit:contain;background:#000;border:1px solid #ccc}
 figcaption{font-size:12px;word-break:break-all}
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
