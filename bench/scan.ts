@@ -3,12 +3,16 @@
 // store records every result), and reports images per second and the peak resident memory of
 // the whole process tree (this process, the engine host and its workers). The last line is JSON:
 // {"results": [{"images": N, "img_s": X, "peak_rss_mb": M}]}. Run: npm run bench:scan [-- 1000 10000]
+// With `--megapixel N` it instead inspects N camera-sized images (1000 × 1000 JPEG, the same
+// products upscaled) with a model retrained on such images at the product's default size, and
+// adds seconds per image: the real-products issue's "1 MP image in ≤ 1 s" row.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openServices } from '../src-main/api/services.js';
 import { generateDataset } from '../src-main/data/synthetic/generate.js';
 import { jobOutcome } from '../src-main/cli/follow-job.js';
+import sharp from 'sharp';
 import type { InspectSummary, RetrainSummary } from '../src-main/shared/dto.js';
 
 const SIZE = 128;
@@ -43,25 +47,50 @@ function treeRss(root: number): number {
   return total;
 }
 
-const counts = process.argv
-  .slice(2)
-  .map(Number)
-  .filter((n) => n > 0);
-const sizes = counts.length > 0 ? counts : [1000, 10_000];
+const argv = process.argv.slice(2);
+const megapixel = argv.indexOf('--megapixel');
+const cameraImages = megapixel >= 0 ? Number(argv.splice(megapixel, 2)[1]) : 0;
+const CAMERA_SIDE = 1000;
+const counts = argv.map(Number).filter((n) => n > 0);
+const sizes = cameraImages > 0 ? [cameraImages] : counts.length > 0 ? counts : [1000, 10_000];
 const work = mkdtempSync(join(tmpdir(), 'defectscope-bench-scan-'));
 const services = openServices({ dataDir: join(work, 'data') });
 const { router } = services;
-const results: { images: number; img_s: number; peak_rss_mb: number }[] = [];
+const results: {
+  images: number;
+  megapixels: number;
+  img_s: number;
+  s_per_image: number;
+  peak_rss_mb: number;
+}[] = [];
 try {
   // A few hundred distinct images, fitted once; each folder cycles through them under new names.
   const dataset = join(work, 'dataset');
   await generateDataset(dataset, { seed: 11, perType: 160, size: SIZE, types: [TYPE] });
+  if (cameraImages > 0) {
+    // The same products as a 1 MP camera writes them: upscaled, JPEG.
+    for (const split of ['train', 'test'])
+      for (const kind of readdirSync(join(dataset, TYPE, split)))
+        for (const name of readdirSync(join(dataset, TYPE, split, kind))) {
+          const path = join(dataset, TYPE, split, kind, name);
+          const image = await sharp(path)
+            .resize(CAMERA_SIDE, CAMERA_SIDE)
+            .jpeg({ quality: 92 })
+            .toBuffer();
+          rmSync(path);
+          await sharp(image).toFile(path.replace(/\.png$/, '.jpg'));
+        }
+  }
   const imported = await router.invoke('datasets/import', {
     root: join(dataset, TYPE),
     objectType: TYPE,
   });
   jobOutcome(await services.ctx.jobs.settled(imported.jobId));
-  const retrain = await router.invoke('retrain/start', { objectType: TYPE, inputSize: SIZE });
+  const retrain = await router.invoke(
+    'retrain/start',
+    // Camera images at the product's default size; the small synthetic ones at their own.
+    cameraImages > 0 ? { objectType: TYPE } : { objectType: TYPE, inputSize: SIZE },
+  );
   const model = jobOutcome<RetrainSummary>(await services.ctx.jobs.settled(retrain.jobId));
   const sources: string[] = [];
   for (const split of ['train', 'test'])
@@ -76,7 +105,7 @@ try {
     for (let i = 0; i < n; i++)
       copyFileSync(
         sources[i % sources.length]!,
-        join(folder, `img-${String(i).padStart(6, '0')}.png`),
+        join(folder, `img-${String(i).padStart(6, '0')}${cameraImages > 0 ? '.jpg' : '.png'}`),
       );
     // The host is already warm (it fitted the model), so the time is scanning, not start-up.
     let peak = treeRss(process.pid);
@@ -89,7 +118,9 @@ try {
     peak = Math.max(peak, treeRss(process.pid));
     const row = {
       images: n,
+      megapixels: cameraImages > 0 ? (CAMERA_SIDE * CAMERA_SIDE) / 1e6 : (SIZE * SIZE) / 1e6,
       img_s: Math.round((summary.scored / seconds) * 10) / 10,
+      s_per_image: Math.round((seconds / summary.scored) * 1000) / 1000,
       peak_rss_mb: Math.round(peak / 2 ** 20),
     };
     console.error(
