@@ -29,7 +29,6 @@ import {
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import { ImageBatchLoader, widthHeight, type InputShape } from './image-batches.js';
 import { sharedAspect } from './input-shape.js';
-import { chooseLayers, type LayerCandidate } from './one-class-choice.js';
 import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from './metrics.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
@@ -90,8 +89,6 @@ export interface TypeResult extends TypeMetrics {
   type: string;
   /** [width, height] the images were scored at (the type's own aspect, or a square). */
   input_shape: [number, number];
-  /** One-class: the feature layers tried and their validation AUROC, the chosen one highest. */
-  layer_candidates?: LayerCandidate[] | null;
   images: number;
   defects: number;
   threshold_method: Calibration['method'] | 'classifier-validation';
@@ -361,19 +358,16 @@ async function evaluateDetectorType(
   const aspect = await sharedAspect(
     (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
   );
-  const build = async (layers?: FeatureName[]) =>
-    detectorEntry(kind).create(await makeEncoder(), {
-      inputSize: options.inputSize,
-      aspect,
-      seed: options.seed,
-      ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
-      ...(kind === 'one-class' && options.centredScales
-        ? { centredScales: options.centredScales }
-        : {}),
-      ...layersConfig(layers ? { layers } : options),
-    });
-  let detector: Detector | undefined;
-  let candidates: LayerCandidate[] | null = null;
+  const detector = detectorEntry(kind).create(await makeEncoder(), {
+    inputSize: options.inputSize,
+    aspect,
+    seed: options.seed,
+    ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
+    ...(kind === 'one-class' && options.centredScales
+      ? { centredScales: options.centredScales }
+      : {}),
+    ...layersConfig(options),
+  });
   try {
     let calibration: Calibration;
     let result: Awaited<ReturnType<typeof scoreEntries>>;
@@ -387,33 +381,12 @@ async function evaluateDetectorType(
       if (fit.length === 0)
         throw new BadArgumentError(`Object type ${type} has too few train/good images to fit.`);
       options.onProgress?.(`${type}: fitting on ${fit.length} good images`);
-      const fitIt = (d: Detector) => fitOn(d, loader, fit, options, failed);
-      if (choosesLayers(options)) {
-        // As retrain does: the features that best separate held-out good images from synthetic
-        // defects cut into them (one-class-choice.ts). No label of the type is read.
-        const chosen = await chooseLayers(
-          build,
-          fitIt,
-          validation.map((e) => e.path),
-          { batchSize: options.batchSize, seed: options.seed, ...signalOf(options) },
-        );
-        detector = chosen.detector;
-        candidates = chosen.candidates;
-        options.onProgress?.(
-          `${type}: validation AUROC on synthetic defects ${candidates
-            .map((c) => `${c.layers.join('+')} ${c.validationAuroc.toFixed(3)}`)
-            .join(', ')}`,
-        );
-      } else {
-        detector = await build();
-        await fitIt(detector);
-      }
+      await fitOn(detector, loader, fit, options, failed);
       const validationScores = await scoreEntries(detector, loader, validation, options, failed);
       calibration = calibrate(validationScores.scores);
       options.onProgress?.(`${type}: scoring ${data.test.length} test images`);
       result = await scoreEntries(detector, loader, data.test, options, failed);
     } else {
-      detector = await build();
       options.onProgress?.(
         `${type}: sampling references from its ${data.test.length} unlabeled test images`,
       );
@@ -424,7 +397,6 @@ async function evaluateDetectorType(
     return {
       type,
       input_shape: widthHeight(detector.inputShape),
-      layer_candidates: candidates,
       images: result.scores.length,
       defects: result.labels.filter((l) => l === 1).length,
       ...metricsOf(result.scores, result.labels, calibration, result.pixel),
@@ -432,17 +404,8 @@ async function evaluateDetectorType(
       failed_images: new Set(failed).size,
     };
   } finally {
-    detector?.dispose();
+    detector.dispose();
   }
-}
-
-/** One-class chooses its feature layers per type unless the command fixed the features. */
-function choosesLayers(options: EvalOptions): boolean {
-  return !options.layers && !options.scales && !options.centredScales;
-}
-
-function signalOf(options: EvalOptions): { signal?: AbortSignal } {
-  return options.signal ? { signal: options.signal } : {};
 }
 
 /**
@@ -612,7 +575,7 @@ function mean(values: number[]): number {
 }
 
 /** Detector config for --layers (the 3×3 neighbourhood unchanged); empty when not given. */
-function layersConfig(options: { layers?: FeatureName[] | undefined }) {
+function layersConfig(options: EvalOptions) {
   return options.layers
     ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers: options.layers } }
     : {};

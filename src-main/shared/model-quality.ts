@@ -59,26 +59,3 @@ export function expectationLine(e: ModelExpectation): string {
   const of = e.defectsFrom === 'labels' ? 'labeled defects' : 'synthetic defects';
   return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).`;
 }
-
-/**
- * Which features retrain chose for a one-class model and what each candidate scored on its
- * validation (held-out good images against synthetic defects); null when it chose none.
- */
-export function featureChoiceLine(
-  metrics: Record<string, unknown> | null | undefined,
-): string | null {
-  const candidates = metrics?.layerCandidates;
-  if (!Array.isArray(candidates) || candidates.length === 0) return null;
-  const named = (candidates as { layers: string[]; validationAuroc: number }[])
-    .map((c) => ({
-      name: c.layers.map((l) => l.replace('stride', 'stride ')).join(' + '),
-      auroc: c.validationAuroc,
-    }))
-    .sort((a, b) => b.auroc - a.auroc);
-  const [best, ...rest] = named;
-  return (
-    `Features: ${best!.name}, chosen for this type (validation AUROC ${best!.auroc.toFixed(3)}` +
-    rest.map((c) => `; ${c.name}: ${c.auroc.toFixed(3)}`).join('') +
-    ').'
-  );
-}

@@ -40,17 +40,6 @@ describe('one-click retrain, model versions and scoring', () => {
     // The threshold flags the stated share of held-out good parts, defect labels or not.
     expect(result.calibration).toMatchObject({ method: 'good-percentile', percentile: 0.95 });
     expect(store.models.get(result.modelId)!.config.falseAlarmRate).toBe(0.05);
-    // At the Standard detail the features were chosen for this type, both candidates judged.
-    const candidates = result.metrics.layerCandidates!;
-    expect(candidates.map((c) => c.layers.join('+'))).toEqual([
-      'stride4+stride8',
-      'stride8+stride16',
-    ]);
-    const saved = JSON.parse(readFileSync(join(result.path, 'detector.json'), 'utf8')) as {
-      config: { features: { layers: string[] } };
-    };
-    const best = candidates.reduce((a, b) => (b.validationAuroc > a.validationAuroc ? b : a));
-    expect(saved.config.features.layers).toEqual(best.layers);
     expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
     expect(existsSync(join(result.path, 'manifest.json'))).toBe(true);
     expect(store.models.active('nut')?.id).toBe(result.modelId);
@@ -88,8 +77,6 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(saved.config.scales).toEqual([1, 0.5]);
     expect(saved.config.centredScales).toEqual([0.5]);
     expect(saved.banks).toHaveLength(2);
-    // The Fine detail is the inspector's override: no choice of features.
-    expect(second.metrics.layerCandidates).toBeUndefined();
     // No rate given: the type keeps the one its active model was set for.
     expect(second.calibration.percentile).toBeCloseTo(0.95, 12);
     expect(store.models.get(second.modelId)!.config.falseAlarmRate).toBe(0.05);

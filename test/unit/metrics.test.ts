@@ -22,7 +22,6 @@ import { BadArgumentError } from '../../src-main/shared/errors.js';
 import {
   MIN_SEPARATING_AUROC,
   expectationLine,
-  featureChoiceLine,
   modelExpectation,
 } from '../../src-main/shared/model-quality.js';
 
@@ -223,17 +222,6 @@ describe('what a model promises the inspector', () => {
     expect(modelExpectation({ ...metrics, imageAuroc: MIN_SEPARATING_AUROC })!.warning).toBeNull();
     expect(modelExpectation({ loss: [1, 0.5] })).toBeNull();
     expect(modelExpectation(null)).toBeNull();
-  });
-
-  it('names the features retrain chose for the type, best first', () => {
-    const layerCandidates = [
-      { layers: ['stride4', 'stride8'], validationAuroc: 0.912 },
-      { layers: ['stride8', 'stride16'], validationAuroc: 0.953 },
-    ];
-    expect(featureChoiceLine({ layerCandidates })).toBe(
-      'Features: stride 8 + stride 16, chosen for this type (validation AUROC 0.953; stride 4 + stride 8: 0.912).',
-    );
-    expect(featureChoiceLine(metrics)).toBeNull();
   });
 
   it('sets the threshold for a 2 % false-alarm rate unless told otherwise', () => {

@@ -2,21 +2,15 @@
 // chose, validate it on held-out good images and defect labels (or synthetic CutPaste defects
 // when there are none yet), judge the active model on the same images, and save the new model
 // folder atomically. The owner reads the store before and records the model row after.
+import { Rng } from '../../shared/random.js';
+import { cutPaste, defaultCutPaste } from '../augment.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
-import { defaultPatchFeatures } from '../detectors/patch-features.js';
-import type { FeatureName } from '../../shared/dto.js';
 import { sharedAspect } from '../input-shape.js';
-import {
-  chooseLayers,
-  scoresOf,
-  syntheticDefectScores,
-  type LayerCandidate,
-} from '../one-class-choice.js';
 import { atThreshold, imageMetrics } from '../metrics.js';
 import {
   loadDetectorModel,
@@ -25,6 +19,7 @@ import {
   standardPreprocessing,
 } from '../model-files.js';
 import { calibrate, type Calibration } from '../threshold.js';
+import { rawScores } from '../../inspection/scoring.js';
 import type { RetrainArgs, TaskContext } from './index.js';
 
 export interface ValidationMetrics {
@@ -39,11 +34,6 @@ export interface ValidationMetrics {
   recall: number;
   f1: number;
   falseAlarmRate: number;
-  /**
-   * One-class at the Standard detail: the feature layers tried on held-out good images against
-   * synthetic defects, with their AUROC; the model uses the highest.
-   */
-  layerCandidates?: LayerCandidate[];
 }
 
 export interface FittedModel {
@@ -63,23 +53,62 @@ interface Validation {
   kind: ValidationMetrics['defects'];
 }
 
+async function scoresOf(
+  detector: Detector,
+  paths: string[],
+  batchSize: number,
+  signal: AbortSignal,
+): Promise<number[]> {
+  const scores: number[] = [];
+  for await (const batch of rawScores(detector, paths, { batchSize, signal }))
+    scores.push(...batch.map((r) => r.score));
+  return scores;
+}
+
+/** Scores of held-out good images with small CutPaste defects pasted in (seeded, so comparable). */
+async function syntheticDefectScores(
+  detector: Detector,
+  goodPaths: string[],
+  seed: number,
+  batchSize: number,
+): Promise<number[]> {
+  const scores: number[] = [];
+  const rng = new Rng(seed);
+  const small = {
+    ...defaultCutPaste,
+    probability: 1,
+    minArea: 0.005,
+    maxArea: 0.03,
+    brightness: 0.2,
+  };
+  for await (const batch of decodedBatches(goodPaths, detector.inputShape, { batchSize })) {
+    const { images, pasted } = cutPaste(batch.images, rng, small);
+    try {
+      const results = await detector.score(images);
+      results.forEach((r, i) => pasted[i] && scores.push(r.score));
+    } finally {
+      images.dispose();
+    }
+  }
+  return scores;
+}
+
 async function validate(
   detector: Detector,
   args: RetrainArgs,
   signal: AbortSignal,
 ): Promise<Validation> {
-  const options = { batchSize: args.batchSize, seed: args.seed, signal };
-  const good = await scoresOf(detector, args.validationGood, options);
+  const good = await scoresOf(detector, args.validationGood, args.batchSize, signal);
   if (args.validationDefect.length > 0) {
     return {
       good,
-      defect: await scoresOf(detector, args.validationDefect, options),
+      defect: await scoresOf(detector, args.validationDefect, args.batchSize, signal),
       kind: 'labels',
     };
   }
   return {
     good,
-    defect: await syntheticDefectScores(detector, args.validationGood, options),
+    defect: await syntheticDefectScores(detector, args.validationGood, args.seed, args.batchSize),
     kind: 'synthetic',
   };
 }
@@ -180,48 +209,23 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   await initBackend();
   const { inputSize, scales, centredScales, batchSize, seed } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
-  const aspect = await sharedAspect(args.fit);
-  let name = 'mobilenetv3';
-  const build = async (layers?: FeatureName[]) => {
-    const made = await encoderFor(args);
-    name = made.name;
-    return detectorEntry('one-class').create(made.encoder, {
-      inputSize,
-      aspect,
-      scales,
-      centredScales,
-      seed,
-      ...(layers ? { features: { ...defaultPatchFeatures, layers } } : {}),
-    });
-  };
-  const fit = (d: Detector) =>
-    d.fit(decodedBatches(args.fit, d.inputShape, { batchSize, signal: ctx.signal }), {
-      total: args.fit.length,
-      signal: ctx.signal,
-      onProgress: (done, total, message) => ctx.progress(done, total, message ?? 'fitting'),
-    });
-  // At the Standard detail the features are chosen per type on held-out good images and synthetic
-  // defects (one-class-choice.ts); the Fine detail's scales are the inspector's override.
-  const chooses = scales.length === 1 && scales[0] === 1 && centredScales.length === 0;
-  let candidates: LayerCandidate[] | null = null;
-  let detector: Detector;
-  if (chooses) {
-    const chosen = await chooseLayers(build, fit, args.validationGood, {
-      batchSize,
-      seed,
-      signal: ctx.signal,
-      onProgress: (message) => ctx.progress(0, 0, message),
-    });
-    detector = chosen.detector;
-    candidates = chosen.candidates;
-    ctx.log(
-      `features: ${candidates.map((c) => `${c.layers.join(' + ')} separates synthetic defects at AUROC ${c.validationAuroc.toFixed(3)}`).join('; ')}`,
-    );
-  } else {
-    detector = await build();
-  }
+  const { encoder, name } = await encoderFor(args);
+  let detector = detectorEntry('one-class').create(encoder, {
+    inputSize,
+    aspect: await sharedAspect(args.fit),
+    scales,
+    centredScales,
+    seed,
+  });
   try {
-    if (!chooses) await fit(detector);
+    await detector.fit(
+      decodedBatches(args.fit, detector.inputShape, { batchSize, signal: ctx.signal }),
+      {
+        total: args.fit.length,
+        signal: ctx.signal,
+        onProgress: (done, total, message) => ctx.progress(done, total, message ?? 'fitting'),
+      },
+    );
     ctx.progress(0, 0, 'validating');
     // With enough defect labels, half of them train a classifier head and the other half judge
     // both candidates on equal terms; the better one (by validation AUROC) is the new model.
@@ -252,8 +256,6 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         classifier.detector.dispose();
       }
     }
-
-    if (kind === 'one-class' && candidates) metrics = { ...metrics, layerCandidates: candidates };
 
     // The active model, judged on exactly the same validation images.
     let previousAuroc: number | null = null;
