@@ -9,7 +9,7 @@ const noElectron = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'out/', 'release/', 'docs/', 'coverage/', '.tmp/', '**/*.svelte'] },
+  { ignores: ['node_modules/', 'dist/', 'out/', 'release/', 'docs/', 'coverage/', '.tmp/', '**/.tmp-*', '**/*.svelte'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
