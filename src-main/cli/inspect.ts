@@ -3,16 +3,17 @@
 // --watch it keeps scoring new files until Ctrl-C, which stops it cleanly.
 import type { Command } from './command.js';
 import {
-  dataDirHelp,
-  dataDirOption,
+  closing,
+  engineHelp,
+  engineOptions,
   intOption,
-  jsonHelp,
-  jsonOption,
   layersOption,
+  objectTypeOption,
+  onlyPositional,
   stringOption,
   table,
 } from './common.js';
-import { followJob, jobOutcome, servicesFor } from './follow-job.js';
+import { runJob, servicesFor } from './follow-job.js';
 import { DEFAULT_INPUT_SIZE, type InspectSummary } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 
@@ -37,13 +38,10 @@ export const command: Command = {
     "                     --size 448 --layers stride4,stride8, the app's Fine detail)",
     '  --heatmaps WHICH   flagged (default), all or none',
     '  --resume ID        continue inspection ID (after a crash): score only files without a result',
-    '  --backend NAME     gpu, node, wasm or cpu',
-    dataDirHelp,
-    jsonHelp,
+    engineHelp,
   ].join('\n'),
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...engineOptions,
     type: { type: 'string' },
     watch: { type: 'boolean' },
     top: { type: 'string' },
@@ -52,14 +50,10 @@ export const command: Command = {
     layers: { type: 'string' },
     heatmaps: { type: 'string' },
     resume: { type: 'string' },
-    backend: { type: 'string' },
   },
   async run(args, ctx) {
-    const [folder, ...extra] = args.positionals;
-    if (!folder || extra.length > 0)
-      throw new BadArgumentError('give exactly one folder to inspect.');
-    const objectType = stringOption(args, 'type');
-    if (!objectType) throw new BadArgumentError('--type NAME is required.');
+    const folder = onlyPositional(args, 'give exactly one folder to inspect.');
+    const objectType = objectTypeOption(args);
     const heatmaps = stringOption(args, 'heatmaps');
     if (heatmaps !== undefined && !['flagged', 'all', 'none'].includes(heatmaps))
       throw new BadArgumentError(`--heatmaps must be flagged, all or none, not '${heatmaps}'.`);
@@ -70,19 +64,8 @@ export const command: Command = {
       ? intOption(args, 'size', DEFAULT_INPUT_SIZE, 32)
       : undefined;
     const layers = layersOption(args);
-    const services = servicesFor(args);
-    try {
+    return closing(servicesFor(args), async (services) => {
       const watch = Boolean(args.values.watch);
-      const { jobId } = await services.router.invoke('inspect/start', {
-        folder,
-        objectType,
-        ...(watch ? { watch } : {}),
-        ...(modelId !== undefined ? { modelId } : {}),
-        ...(inspectionId !== undefined ? { inspectionId } : {}),
-        ...(size !== undefined ? { inputSize: size } : {}),
-        ...(layers ? { layers } : {}),
-        ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
-      });
       // While watching, each flagged file is news worth a line of its own.
       const off = watch
         ? services.ctx.events.on('inspect/result', (r) => {
@@ -92,7 +75,21 @@ export const command: Command = {
         : () => {};
       let summary: InspectSummary;
       try {
-        summary = jobOutcome<InspectSummary>(await followJob(services, jobId, ctx, 'inspect'));
+        summary = await runJob<InspectSummary>(
+          services,
+          ctx,
+          'inspect',
+          services.router.invoke('inspect/start', {
+            folder,
+            objectType,
+            ...(watch ? { watch } : {}),
+            ...(modelId !== undefined ? { modelId } : {}),
+            ...(inspectionId !== undefined ? { inspectionId } : {}),
+            ...(size !== undefined ? { inputSize: size } : {}),
+            ...(layers ? { layers } : {}),
+            ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
+          }),
+        );
       } finally {
         off();
       }
@@ -124,8 +121,6 @@ export const command: Command = {
           `Review: defectscope review list; report: defectscope report ${summary.inspectionId} --html FILE`,
       );
       return 0;
-    } finally {
-      await services.close();
-    }
+    });
   },
 };

@@ -2,19 +2,18 @@
 // retrain/start job the app starts (the engine host fits; the store records the model).
 import type { Command } from './command.js';
 import {
-  dataDirHelp,
-  dataDirOption,
+  closing,
+  engineHelp,
+  engineOptions,
   intOption,
-  jsonHelp,
-  jsonOption,
+  objectTypeOption,
   scalesOption,
   stringOption,
 } from './common.js';
-import { followJob, jobOutcome, servicesFor } from './follow-job.js';
+import { runJob, servicesFor } from './follow-job.js';
 import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
 import { DEFAULT_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
-import { BadArgumentError } from '../shared/errors.js';
 
 export const command: Command = {
   name: 'retrain',
@@ -39,38 +38,34 @@ export const command: Command = {
     "                     stands out on its own shot however light or dark the shot (the app's",
     '                     Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)',
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
-    '  --backend NAME     gpu, node, wasm or cpu',
-    dataDirHelp,
-    jsonHelp,
+    engineHelp,
   ].join('\n'),
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...engineOptions,
     type: { type: 'string' },
     size: { type: 'string' },
     scales: { type: 'string' },
     'centred-scales': { type: 'string' },
     encoder: { type: 'string' },
-    backend: { type: 'string' },
   },
   async run(args, ctx) {
-    const objectType = stringOption(args, 'type');
-    if (!objectType) throw new BadArgumentError('--type NAME is required.');
+    const objectType = objectTypeOption(args);
     const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32);
     const scales = scalesOption(args);
     const centredScales = scalesOption(args, 'centred-scales');
     const encoderFrom = stringOption(args, 'encoder');
-    const services = servicesFor(args);
-    try {
-      const { jobId } = await services.router.invoke('retrain/start', {
-        objectType,
-        inputSize,
-        ...(scales ? { scales } : {}),
-        ...(centredScales ? { centredScales } : {}),
-        ...(encoderFrom ? { encoderFrom } : {}),
-      });
-      const result = jobOutcome<RetrainSummary>(
-        await followJob(services, jobId, ctx, `retrain ${objectType}`),
+    return closing(servicesFor(args), async (services) => {
+      const result = await runJob<RetrainSummary>(
+        services,
+        ctx,
+        `retrain ${objectType}`,
+        services.router.invoke('retrain/start', {
+          objectType,
+          inputSize,
+          ...(scales ? { scales } : {}),
+          ...(centredScales ? { centredScales } : {}),
+          ...(encoderFrom ? { encoderFrom } : {}),
+        }),
       );
       if (args.values.json) {
         ctx.out(JSON.stringify(result, null, 2));
@@ -83,8 +78,6 @@ export const command: Command = {
           `AUROC ${m.imageAuroc.toFixed(3)}, F1 ${m.f1.toFixed(3)} at the threshold, false alarms ${(100 * m.falseAlarmRate).toFixed(1)} %.`,
       );
       return 0;
-    } finally {
-      await services.close();
-    }
+    });
   },
 };

@@ -36,15 +36,7 @@ import { calibrate } from '../engine/threshold.js';
 import { scanDataset } from '../data/importers/scan.js';
 import { limitPerType, splitLabeled, typesOf } from '../engine/training-images.js';
 import type { CliContext, Command, ParsedArgs } from './command.js';
-import {
-  dataDirHelp,
-  dataDirOption,
-  intOption,
-  jsonHelp,
-  jsonOption,
-  openStoreFor,
-  stringOption,
-} from './common.js';
+import { dataHelp, dataOptions, intOption, openStoreFor, stringOption } from './common.js';
 import { dataPaths, resolveDataDir } from '../store/data-dir.js';
 
 const METHODS = ['simclr', 'classifier', 'baseline'] as const;
@@ -87,8 +79,7 @@ Options:
   --out DIR             model folder to write (default: <data-dir>/models/<method>-<types>-<time>)
   --checkpoint-every N  simclr: write a checkpoint every N steps to <out>.checkpoint (default 50)
   --resume DIR          simclr: continue from a checkpoint folder a stopped run left
-${dataDirHelp}
-${jsonHelp}
+${dataHelp}
 
 Ctrl-C stops at the next step; a SimCLR run writes its checkpoint first, so --resume continues it.`;
 
@@ -472,8 +463,7 @@ export const command: Command = {
   summary: 'train a model: SimCLR pretraining, the classifier head, or the VGG-16 baseline',
   help,
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...dataOptions,
     method: { type: 'string' },
     types: { type: 'string' },
     root: { type: 'string' },
