@@ -14,8 +14,34 @@ import {
   table,
 } from './common.js';
 import { runJob, servicesFor } from './follow-job.js';
-import { DEFAULT_INPUT_SIZE, type InspectSummary } from '../shared/dto.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  type InspectSummary,
+  type InspectionResultDto,
+  type Page,
+} from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
+import type { AppServices } from '../api/services.js';
+
+/** Every file of an inspection that could not be read, with the reason the store holds. */
+async function unreadableFiles(
+  services: AppServices,
+  inspectionId: number,
+): Promise<{ path: string; error: string }[]> {
+  const files: { path: string; error: string }[] = [];
+  let offset: number | null = 0;
+  while (offset !== null) {
+    const page: Page<InspectionResultDto> = await services.router.invoke('inspect/results', {
+      inspectionId,
+      unreadable: true,
+      offset,
+      limit: 1000,
+    });
+    files.push(...page.items.map((r) => ({ path: r.path, error: r.error ?? '' })));
+    offset = page.nextOffset;
+  }
+  return files;
+}
 
 export const command: Command = {
   name: 'inspect',
@@ -97,8 +123,9 @@ export const command: Command = {
         inspectionId: summary.inspectionId,
         limit: top,
       });
+      const unreadable = await unreadableFiles(services, summary.inspectionId);
       if (args.values.json) {
-        ctx.out(JSON.stringify({ ...summary, worst: worst.items }, null, 2));
+        ctx.out(JSON.stringify({ ...summary, worst: worst.items, unreadable }, null, 2));
         return 0;
       }
       ctx.out(
@@ -116,6 +143,13 @@ export const command: Command = {
           ]),
         ),
       );
+      // Which camera files to re-export, and why: the count alone does not say.
+      if (unreadable.length > 0) {
+        ctx.out('Unreadable:');
+        const width = Math.max(...unreadable.map((u) => u.path.length));
+        for (const { path, error } of unreadable)
+          ctx.out(`  ${path.padEnd(width)}  ${error.replace(`${path}: `, '')}`);
+      }
       ctx.out(
         `${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK, ${summary.failed} unreadable. ` +
           `Review: defectscope review list; report: defectscope report ${summary.inspectionId} --html FILE`,

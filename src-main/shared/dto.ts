@@ -361,6 +361,8 @@ export interface InspectionResultQuery extends PageRequest {
   inspectionId?: number;
   objectType?: string;
   decisions?: Decision[];
+  /** Only the files that could not be read, each with its error (empty, not an image, …). */
+  unreadable?: boolean;
   /** Default 'worst-first'. */
   order?: 'worst-first' | 'newest-first';
 }
