@@ -33,6 +33,12 @@ export interface ScoreFilesOptions {
   signal?: AbortSignal;
 }
 
+/** A raw score on the calibrated 0..1 scale, with its decision. */
+function judged(path: string, rawScore: number, calibration: Calibration): ScoredFile {
+  const score = normalise(rawScore, calibration);
+  return { path, rawScore, score, decision: decide(score, calibration.unsureBand) };
+}
+
 /** Scores files with a calibrated detector; returns the results in input order of success. */
 export async function scoreFiles(
   detector: Detector,
@@ -46,13 +52,7 @@ export async function scoreFiles(
     anomalyMaps: Boolean(options.heatmapDir),
   })) {
     for (const result of batch) {
-      const score = normalise(result.score, calibration);
-      const file: ScoredFile = {
-        path: result.path,
-        rawScore: result.score,
-        score,
-        decision: decide(score, calibration.unsureBand),
-      };
+      const file = judged(result.path, result.score, calibration);
       if (options.heatmapDir && result.anomalyMap) {
         const target = join(options.heatmapDir, heatmapName(result.path));
         try {
@@ -145,13 +145,7 @@ export async function scoreForType(
           options,
         )
       : raw.map((r) => {
-          const score = normalise(r.score, calibration);
-          const file: ScoredFile = {
-            path: r.path,
-            rawScore: r.score,
-            score,
-            decision: decide(score, calibration.unsureBand),
-          };
+          const file = judged(r.path, r.score, calibration);
           options.onResult?.(file);
           return file;
         });
