@@ -37,7 +37,17 @@ export default tseslint.config(
   },
   {
     files: ['src-main/data/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [noAppLayers] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noAppLayers,
+            { group: ['**/engine/**'], message: 'The engine reads data/ (images, heatmaps), not the other way.' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['src-main/store/**/*.ts'],

@@ -5,9 +5,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname, parse } from 'node:path';
 import sharp from 'sharp';
-import type { AnomalyMap } from '../engine/detectors/detector.js';
 import { ImageError, errorMessage } from '../shared/errors.js';
 import { MAX_INPUT_PIXELS } from './image-io.js';
+
+/** Per-pixel raw anomaly scores, row-major, at the scored tensor's resolution (a detector's). */
+export interface AnomalyMap {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
 
 /** A stable, collision-free heatmap file name for an image path. */
 export function heatmapName(path: string): string {
