@@ -1,5 +1,5 @@
 // Lint rules, including the process-layer rules of STYLE.md: the pure and engine layers never
-// touch Electron, and the renderer never touches Node.
+// touch Electron, the renderer never touches Node, and layers only point down.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -8,8 +8,15 @@ const noElectron = {
   patterns: [{ group: ['electron/*'], message: 'This layer runs outside Electron.' }],
 };
 
+// Layers point down: the engine and the data layer serve the app layers above them (inspection,
+// jobs, api, cli, app) and never import them; what both need lives in engine/ or shared/.
+const noAppLayers = {
+  group: ['**/inspection/**', '**/jobs/**', '**/api/**', '**/cli/**', '**/app/**'],
+  message: 'engine/ and data/ sit below the app layers; move what both need down (engine/ or shared/).',
+};
+
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'out/', 'release/', 'docs/', 'coverage/', '.tmp/', '**/*.svelte'] },
+  { ignores: ['node_modules/', 'dist/', 'out/', 'release/', 'docs/', 'coverage/', '.tmp/', '**/.tmp-*', '**/*.svelte'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -21,7 +28,39 @@ export default tseslint.config(
   },
   {
     files: ['src-main/engine/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', noElectron] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: noElectron.paths, patterns: [...noElectron.patterns, noAppLayers] },
+      ],
+    },
+  },
+  {
+    files: ['src-main/data/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noAppLayers,
+            { group: ['**/engine/**'], message: 'The engine reads data/ (images, heatmaps), not the other way.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-main/store/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/engine/**'], message: 'The store keeps records; it never imports the engine.' },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['src-main/shared/**/*.ts'],

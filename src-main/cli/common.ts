@@ -1,4 +1,5 @@
-// Options and helpers shared by CLI commands: the data folder, --json, and a progress line.
+// Options and helpers shared by CLI commands: the data folder, --json, opening and closing what a
+// command works on, and a progress line.
 import type { CliContext, OptionSpec, ParsedArgs } from './command.js';
 import { openStore, type Store } from '../store/store.js';
 import { BadArgumentError } from '../shared/errors.js';
@@ -11,9 +12,32 @@ export const dataDirHelp =
   '  --data-dir DIR   data folder (default: $DEFECTSCOPE_DATA, else the OS app-data folder)';
 export const jsonHelp = '  --json           print the result as JSON';
 
+/** --data-dir and --json: the options of every command that reads the data folder and prints. */
+export const dataOptions: OptionSpec = { ...dataDirOption, ...jsonOption };
+/** Their help lines, which end such a command's --help. */
+export const dataHelp = [dataDirHelp, jsonHelp].join('\n');
+
+/** Those and --backend (the engine's TF.js backend): the options of the commands that score or fit. */
+export const engineOptions: OptionSpec = { ...dataOptions, backend: { type: 'string' } };
+export const engineHelp = ['  --backend NAME   gpu, node, wasm or cpu', dataHelp].join('\n');
+
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const value = args.values[name];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** The command's one positional argument; `usage` says what to give when there is not one. */
+export function onlyPositional(args: ParsedArgs, usage: string): string {
+  const [only, ...extra] = args.positionals;
+  if (!only || extra.length > 0) throw new BadArgumentError(usage);
+  return only;
+}
+
+/** `--type NAME`, which the commands about one object type require. */
+export function objectTypeOption(args: ParsedArgs): string {
+  const objectType = stringOption(args, 'type');
+  if (!objectType) throw new BadArgumentError('--type NAME is required.');
+  return objectType;
 }
 
 export function intOption(args: ParsedArgs, name: string, fallback: number, min = 1): number {
@@ -56,6 +80,21 @@ export function layersOption(args: ParsedArgs): FeatureName[] | undefined {
 
 export function openStoreFor(args: ParsedArgs): Store {
   return openStore(stringOption(args, 'data-dir'));
+}
+
+/**
+ * Runs a command's work on what it opened (the store, or the app's services) and closes that
+ * afterwards, also when the work fails: `closing(openStoreFor(args), (store) => …)`.
+ */
+export async function closing<Opened extends { close(): unknown }, T>(
+  opened: Opened,
+  work: (opened: Opened) => Promise<T> | T,
+): Promise<T> {
+  try {
+    return await work(opened);
+  } finally {
+    await opened.close();
+  }
 }
 
 /** A progress reporter: redraws one line on a terminal, prints every ~10 % otherwise. */

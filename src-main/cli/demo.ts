@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { dataDirOption, stringOption, table } from './common.js';
-import { followJob, jobOutcome, servicesFor } from './follow-job.js';
+import { runJob, servicesFor } from './follow-job.js';
 import { generateDataset } from '../data/synthetic/generate.js';
 import { atThreshold, imageMetrics } from '../engine/metrics.js';
 import { writeHtmlReport } from '../inspection/report.js';
@@ -78,41 +78,46 @@ export const command: Command = {
       });
 
       for (const type of SEEN) {
-        const { jobId } = await router.invoke('datasets/import', {
-          root: join(dataset, type),
-          objectType: type,
-          layout: 'mvtec',
-        });
-        const summary = jobOutcome<ImportSummary>(await followJob(services, jobId, ctx, 'import'));
+        const summary = await runJob<ImportSummary>(
+          services,
+          ctx,
+          'import',
+          router.invoke('datasets/import', {
+            root: join(dataset, type),
+            objectType: type,
+            layout: 'mvtec',
+          }),
+        );
         ctx.err(
           `[${elapsed()}] imported ${type}: ${summary.added} images, ${summary.labelsAdded} labels`,
         );
       }
 
       // A short, bounded SimCLR run on the seen types' unlabeled images (wasm on two cores).
-      const simclr = await router.invoke('train/start', {
-        method: 'simclr',
-        objectTypes: SEEN,
-        encoder: 'resnet',
-        inputSize: 64,
-        // About a minute of wasm on two cores: enough to show the loss falling, bounded by design.
-        epochs: 8,
-        batchSize: 16,
-        limitPerType: 16,
-        seed: 7,
-      });
-      const pretrained = jobOutcome<TrainResult>(
-        await followJob(services, simclr.jobId, ctx, 'simclr'),
+      const pretrained = await runJob<TrainResult>(
+        services,
+        ctx,
+        'simclr',
+        router.invoke('train/start', {
+          method: 'simclr',
+          objectTypes: SEEN,
+          encoder: 'resnet',
+          inputSize: 64,
+          // About a minute of wasm on two cores: enough to show the loss falling, bounded by design.
+          epochs: 8,
+          batchSize: 16,
+          limitPerType: 16,
+          seed: 7,
+        }),
       );
       ctx.err(`[${elapsed()}] SimCLR: ${pretrained.summary} (model ${pretrained.modelId})`);
 
       for (const type of SEEN) {
-        const { jobId } = await router.invoke('retrain/start', {
-          objectType: type,
-          inputSize: SIZE,
-        });
-        const result = jobOutcome<RetrainSummary>(
-          await followJob(services, jobId, ctx, `retrain ${type}`),
+        const result = await runJob<RetrainSummary>(
+          services,
+          ctx,
+          `retrain ${type}`,
+          router.invoke('retrain/start', { objectType: type, inputSize: SIZE }),
         );
         ctx.err(`[${elapsed()}] ${type}: model ${result.modelId}, ${result.reason}`);
       }
@@ -123,13 +128,11 @@ export const command: Command = {
       for (const type of [...SEEN, ...UNSEEN]) {
         const seen = SEEN.includes(type);
         const { folder, truth } = cameraFolder(dataset, type, cameras, !seen);
-        const { jobId } = await router.invoke('inspect/start', {
-          folder,
-          objectType: type,
-          inputSize: SIZE,
-        });
-        const summary = jobOutcome<InspectSummary>(
-          await followJob(services, jobId, ctx, `inspect ${type}`),
+        const summary = await runJob<InspectSummary>(
+          services,
+          ctx,
+          `inspect ${type}`,
+          router.invoke('inspect/start', { folder, objectType: type, inputSize: SIZE }),
         );
         // Metrics from what the store holds, against the generator's ground truth.
         const scores: number[] = [];

@@ -70,6 +70,20 @@ export async function followJob(
   }
 }
 
+/**
+ * Follows a job to its end, given the router's call that starts it (`inspect/start`, …), and
+ * returns its result, or throws its failure.
+ */
+export async function runJob<T>(
+  services: AppServices,
+  ctx: CliContext,
+  label: string,
+  started: Promise<{ jobId: string }>,
+): Promise<T> {
+  const { jobId } = await started;
+  return jobOutcome<T>(await followJob(services, jobId, ctx, label));
+}
+
 /** The job's result, or its failure as an error with the job's own message. */
 export function jobOutcome<T>(job: JobDto): T {
   if (job.status === 'done') return job.result as T;

@@ -1,10 +1,10 @@
 // `defectscope import <path>`: adds a dataset folder to the store.
 import type { Command } from './command.js';
 import {
-  dataDirHelp,
-  dataDirOption,
-  jsonHelp,
-  jsonOption,
+  closing,
+  dataHelp,
+  dataOptions,
+  onlyPositional,
   openStoreFor,
   progressPrinter,
   stringOption,
@@ -30,19 +30,16 @@ export const command: Command = {
     '  --type NAME      object type name (default: the folder name, or each <type> folder for MVTec)',
     '  --layout NAME    mvtec, folders or unlabeled',
     '  --who NAME       who the import labels are recorded under (default: import)',
-    dataDirHelp,
-    jsonHelp,
+    dataHelp,
   ].join('\n'),
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...dataOptions,
     type: { type: 'string' },
     layout: { type: 'string' },
     who: { type: 'string' },
   },
   async run(args, ctx) {
-    const [root, ...extra] = args.positionals;
-    if (!root || extra.length > 0) throw new BadArgumentError('give exactly one folder to import.');
+    const root = onlyPositional(args, 'give exactly one folder to import.');
     const layout = stringOption(args, 'layout');
     if (layout !== undefined && !layouts.includes(layout as Layout)) {
       throw new BadArgumentError(`--layout must be one of ${layouts.join(', ')}, not '${layout}'.`);
@@ -53,8 +50,7 @@ export const command: Command = {
         `--type '${objectType}': use letters, digits, '.', '_' or '-' (at most 64).`,
       );
     }
-    const store = openStoreFor(args);
-    try {
+    return closing(openStoreFor(args), async (store) => {
       const progress = progressPrinter(ctx, 'importing');
       const who = stringOption(args, 'who');
       const summary = await importDataset(store, root, {
@@ -74,8 +70,6 @@ export const command: Command = {
         for (const problem of summary.failed) ctx.err(`  skipped ${problem.message}`);
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };

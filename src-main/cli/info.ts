@@ -4,14 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Command } from './command.js';
-import {
-  dataDirHelp,
-  dataDirOption,
-  jsonHelp,
-  jsonOption,
-  openStoreFor,
-  stringOption,
-} from './common.js';
+import { closing, dataHelp, dataOptions, openStoreFor, stringOption } from './common.js';
 import { initBackend } from '../engine/backend.js';
 
 const require = createRequire(import.meta.url);
@@ -44,18 +37,15 @@ export const command: Command = {
     '',
     'Options:',
     '  --backend NAME   check a specific backend: gpu, node, wasm or cpu (default: $DEFECTSCOPE_BACKEND, else the fastest installed)',
-    dataDirHelp,
-    jsonHelp,
+    dataHelp,
   ].join('\n'),
-  options: { ...dataDirOption, ...jsonOption, backend: { type: 'string' } },
+  options: { ...dataOptions, backend: { type: 'string' } },
   async run(args, ctx) {
-    const store = openStoreFor(args);
-    const data = {
+    const data = await closing(openStoreFor(args), (store) => ({
       folder: store.paths.root,
       database: store.paths.database,
       schemaVersion: store.schemaVersion,
-    };
-    store.close();
+    }));
     const backend = await initBackend(stringOption(args, 'backend'));
     const versions = Object.fromEntries(
       [

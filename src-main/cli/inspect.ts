@@ -3,19 +3,46 @@
 // --watch it keeps scoring new files until Ctrl-C, which stops it cleanly.
 import type { Command } from './command.js';
 import {
-  dataDirHelp,
-  dataDirOption,
+  closing,
+  engineHelp,
+  engineOptions,
   intOption,
-  jsonHelp,
-  jsonOption,
   layersOption,
+  objectTypeOption,
+  onlyPositional,
   stringOption,
   table,
 } from './common.js';
-import { followJob, jobOutcome, servicesFor } from './follow-job.js';
-import { DEFAULT_INPUT_SIZE, type InspectSummary } from '../shared/dto.js';
+import { runJob, servicesFor } from './follow-job.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  type InspectSummary,
+  type InspectionResultDto,
+  type Page,
+} from '../shared/dto.js';
 import { modelExpectation } from '../shared/model-quality.js';
 import { BadArgumentError } from '../shared/errors.js';
+import type { AppServices } from '../api/services.js';
+
+/** Every file of an inspection that could not be read, with the reason the store holds. */
+async function unreadableFiles(
+  services: AppServices,
+  inspectionId: number,
+): Promise<{ path: string; error: string }[]> {
+  const files: { path: string; error: string }[] = [];
+  let offset: number | null = 0;
+  while (offset !== null) {
+    const page: Page<InspectionResultDto> = await services.router.invoke('inspect/results', {
+      inspectionId,
+      unreadable: true,
+      offset,
+      limit: 1000,
+    });
+    files.push(...page.items.map((r) => ({ path: r.path, error: r.error ?? '' })));
+    offset = page.nextOffset;
+  }
+  return files;
+}
 
 export const command: Command = {
   name: 'inspect',
@@ -38,13 +65,10 @@ export const command: Command = {
     "                     --size 448 --layers stride4,stride8, the app's Fine detail)",
     '  --heatmaps WHICH   flagged (default), all or none',
     '  --resume ID        continue inspection ID (after a crash): score only files without a result',
-    '  --backend NAME     gpu, node, wasm or cpu',
-    dataDirHelp,
-    jsonHelp,
+    engineHelp,
   ].join('\n'),
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...engineOptions,
     type: { type: 'string' },
     watch: { type: 'boolean' },
     top: { type: 'string' },
@@ -53,14 +77,10 @@ export const command: Command = {
     layers: { type: 'string' },
     heatmaps: { type: 'string' },
     resume: { type: 'string' },
-    backend: { type: 'string' },
   },
   async run(args, ctx) {
-    const [folder, ...extra] = args.positionals;
-    if (!folder || extra.length > 0)
-      throw new BadArgumentError('give exactly one folder to inspect.');
-    const objectType = stringOption(args, 'type');
-    if (!objectType) throw new BadArgumentError('--type NAME is required.');
+    const folder = onlyPositional(args, 'give exactly one folder to inspect.');
+    const objectType = objectTypeOption(args);
     const heatmaps = stringOption(args, 'heatmaps');
     if (heatmaps !== undefined && !['flagged', 'all', 'none'].includes(heatmaps))
       throw new BadArgumentError(`--heatmaps must be flagged, all or none, not '${heatmaps}'.`);
@@ -71,19 +91,8 @@ export const command: Command = {
       ? intOption(args, 'size', DEFAULT_INPUT_SIZE, 32)
       : undefined;
     const layers = layersOption(args);
-    const services = servicesFor(args);
-    try {
+    return closing(servicesFor(args), async (services) => {
       const watch = Boolean(args.values.watch);
-      const { jobId } = await services.router.invoke('inspect/start', {
-        folder,
-        objectType,
-        ...(watch ? { watch } : {}),
-        ...(modelId !== undefined ? { modelId } : {}),
-        ...(inspectionId !== undefined ? { inspectionId } : {}),
-        ...(size !== undefined ? { inputSize: size } : {}),
-        ...(layers ? { layers } : {}),
-        ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
-      });
       // Said first: a model whose validation shows it cannot separate would pass most defects.
       const models = await services.router.invoke('models/list', { objectType });
       const scorer = models.find((m) =>
@@ -100,7 +109,21 @@ export const command: Command = {
         : () => {};
       let summary: InspectSummary;
       try {
-        summary = jobOutcome<InspectSummary>(await followJob(services, jobId, ctx, 'inspect'));
+        summary = await runJob<InspectSummary>(
+          services,
+          ctx,
+          'inspect',
+          services.router.invoke('inspect/start', {
+            folder,
+            objectType,
+            ...(watch ? { watch } : {}),
+            ...(modelId !== undefined ? { modelId } : {}),
+            ...(inspectionId !== undefined ? { inspectionId } : {}),
+            ...(size !== undefined ? { inputSize: size } : {}),
+            ...(layers ? { layers } : {}),
+            ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
+          }),
+        );
       } finally {
         off();
       }
@@ -108,8 +131,9 @@ export const command: Command = {
         inspectionId: summary.inspectionId,
         limit: top,
       });
+      const unreadable = await unreadableFiles(services, summary.inspectionId);
       if (args.values.json) {
-        ctx.out(JSON.stringify({ ...summary, warning, worst: worst.items }, null, 2));
+        ctx.out(JSON.stringify({ ...summary, warning, worst: worst.items, unreadable }, null, 2));
         return 0;
       }
       ctx.out(
@@ -127,13 +151,18 @@ export const command: Command = {
           ]),
         ),
       );
+      // Which camera files to re-export, and why: the count alone does not say.
+      if (unreadable.length > 0) {
+        ctx.out('Unreadable:');
+        const width = Math.max(...unreadable.map((u) => u.path.length));
+        for (const { path, error } of unreadable)
+          ctx.out(`  ${path.padEnd(width)}  ${error.replace(`${path}: `, '')}`);
+      }
       ctx.out(
         `${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK, ${summary.failed} unreadable. ` +
           `Review: defectscope review list; report: defectscope report ${summary.inspectionId} --html FILE`,
       );
       return 0;
-    } finally {
-      await services.close();
-    }
+    });
   },
 };

@@ -1,14 +1,6 @@
 // `defectscope models list|activate`: model versions per object type, and rollback.
 import type { Command } from './command.js';
-import {
-  dataDirHelp,
-  dataDirOption,
-  jsonHelp,
-  jsonOption,
-  openStoreFor,
-  stringOption,
-  table,
-} from './common.js';
+import { closing, dataHelp, dataOptions, openStoreFor, stringOption, table } from './common.js';
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
 import { formatPercent, modelExpectation } from '../shared/model-quality.js';
 
@@ -24,15 +16,13 @@ export const command: Command = {
     '',
     'Options:',
     '  --type NAME      only this object type',
-    dataDirHelp,
-    jsonHelp,
+    dataHelp,
   ].join('\n'),
-  options: { ...dataDirOption, ...jsonOption, type: { type: 'string' } },
+  options: { ...dataOptions, type: { type: 'string' } },
   async run(args, ctx) {
     const [action, id, ...extra] = args.positionals;
     if (extra.length > 0) throw new BadArgumentError(`unexpected argument '${extra[0]}'.`);
-    const store = openStoreFor(args);
-    try {
+    return closing(openStoreFor(args), (store) => {
       if (action === 'list' || action === undefined) {
         const models = store.models.list(stringOption(args, 'type'));
         if (args.values.json) {
@@ -103,8 +93,6 @@ export const command: Command = {
         return 0;
       }
       throw new BadArgumentError(`unknown action '${action}'; use list or activate.`);
-    } finally {
-      store.close();
-    }
+    });
   },
 };

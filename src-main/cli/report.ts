@@ -2,7 +2,7 @@
 // share (summary, histogram, flagged heatmaps, every row) or as a spreadsheet.
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { dataDirHelp, dataDirOption, openStoreFor, stringOption } from './common.js';
+import { closing, dataDirHelp, dataDirOption, openStoreFor, stringOption } from './common.js';
 import { writeCsvReport, writeHtmlReport } from '../inspection/report.js';
 import { BadArgumentError } from '../shared/errors.js';
 
@@ -29,8 +29,7 @@ export const command: Command = {
     const html = stringOption(args, 'html');
     const csv = stringOption(args, 'csv');
     if (!html && !csv) throw new BadArgumentError('give --html FILE, --csv FILE or both.');
-    const store = openStoreFor(args);
-    try {
+    return closing(openStoreFor(args), async (store) => {
       if (html) {
         await writeHtmlReport(store, inspectionId, resolve(html));
         ctx.out(`HTML report: ${resolve(html)}`);
@@ -40,8 +39,6 @@ export const command: Command = {
         ctx.out(`CSV report: ${resolve(csv)} (${rows} rows)`);
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };

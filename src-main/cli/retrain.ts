@@ -2,15 +2,15 @@
 // retrain/start job the app starts (the engine host fits; the store records the model).
 import type { Command } from './command.js';
 import {
-  dataDirHelp,
-  dataDirOption,
+  closing,
+  engineHelp,
+  engineOptions,
   intOption,
-  jsonHelp,
-  jsonOption,
+  objectTypeOption,
   scalesOption,
   stringOption,
 } from './common.js';
-import { followJob, jobOutcome, servicesFor } from './follow-job.js';
+import { runJob, servicesFor } from './follow-job.js';
 import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
 import { DEFAULT_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
@@ -51,42 +51,38 @@ export const command: Command = {
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --false-alarms PCT share of good parts the threshold may flag, on held-out good images',
     "                     (default: the type's active model's, else 2%), e.g. 1% or 0.01",
-    '  --backend NAME     gpu, node, wasm or cpu',
-    dataDirHelp,
-    jsonHelp,
+    engineHelp,
   ].join('\n'),
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...engineOptions,
     type: { type: 'string' },
     size: { type: 'string' },
     scales: { type: 'string' },
     'centred-scales': { type: 'string' },
     encoder: { type: 'string' },
     'false-alarms': { type: 'string' },
-    backend: { type: 'string' },
   },
   async run(args, ctx) {
-    const objectType = stringOption(args, 'type');
-    if (!objectType) throw new BadArgumentError('--type NAME is required.');
+    const objectType = objectTypeOption(args);
     const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32);
     const scales = scalesOption(args);
     const centredScales = scalesOption(args, 'centred-scales');
     const encoderFrom = stringOption(args, 'encoder');
     const falseAlarms = stringOption(args, 'false-alarms');
     const falseAlarmRate = falseAlarms === undefined ? undefined : shareOption(falseAlarms);
-    const services = servicesFor(args);
-    try {
-      const { jobId } = await services.router.invoke('retrain/start', {
-        objectType,
-        inputSize,
-        ...(scales ? { scales } : {}),
-        ...(centredScales ? { centredScales } : {}),
-        ...(encoderFrom ? { encoderFrom } : {}),
-        ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
-      });
-      const result = jobOutcome<RetrainSummary>(
-        await followJob(services, jobId, ctx, `retrain ${objectType}`),
+    return closing(servicesFor(args), async (services) => {
+      const result = await runJob<RetrainSummary>(
+        services,
+        ctx,
+        `retrain ${objectType}`,
+        services.router.invoke('retrain/start', {
+          objectType,
+          inputSize,
+          ...(scales ? { scales } : {}),
+          ...(centredScales ? { centredScales } : {}),
+          ...(encoderFrom ? { encoderFrom } : {}),
+          ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
+        }),
       );
       if (args.values.json) {
         ctx.out(JSON.stringify(result, null, 2));
@@ -102,8 +98,6 @@ export const command: Command = {
       if (expected) ctx.out(expectationLine(expected));
       if (expected?.warning) ctx.out(`WARNING: ${expected.warning}`);
       return 0;
-    } finally {
-      await services.close();
-    }
+    });
   },
 };

@@ -1,15 +1,7 @@
 // `defectscope review list|verdict`: the review queue (flagged and unsure results without a
 // verdict, most uncertain first) and recording a verdict, through the same calls the app uses.
 import type { Command } from './command.js';
-import {
-  dataDirHelp,
-  dataDirOption,
-  intOption,
-  jsonHelp,
-  jsonOption,
-  stringOption,
-  table,
-} from './common.js';
+import { closing, dataHelp, dataOptions, intOption, stringOption, table } from './common.js';
 import { servicesFor } from './follow-job.js';
 import { BadArgumentError } from '../shared/errors.js';
 
@@ -33,12 +25,10 @@ export const command: Command = {
     '  --limit N          at most N rows (default 50)',
     '  --note TEXT        verdict: a note for the record',
     '  --by NAME          verdict: who (default: the inspector in the settings)',
-    dataDirHelp,
-    jsonHelp,
+    dataHelp,
   ].join('\n'),
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...dataOptions,
     type: { type: 'string' },
     inspection: { type: 'string' },
     status: { type: 'string' },
@@ -59,8 +49,7 @@ export const command: Command = {
         ? intOption(args, 'inspection', 1)
         : undefined;
       const limit = intOption(args, 'limit', 50);
-      const services = servicesFor(args);
-      try {
+      return closing(servicesFor(args), async (services) => {
         const queue = (
           await services.router.invoke('review/queue', {
             ...(objectType ? { objectType } : {}),
@@ -95,9 +84,7 @@ export const command: Command = {
           `${queue.length} waiting. Record one: defectscope review verdict <result> defect|good`,
         );
         return 0;
-      } finally {
-        await services.close();
-      }
+      });
     }
     if (action === 'verdict') {
       const [idText, verdict, ...more] = rest;
@@ -110,8 +97,7 @@ export const command: Command = {
         throw new BadArgumentError(`The verdict is defect or good, not '${verdict}'.`);
       const note = stringOption(args, 'note');
       const who = stringOption(args, 'by');
-      const services = servicesFor(args);
-      try {
+      return closing(servicesFor(args), async (services) => {
         const review = await services.router.invoke('review/verdict', {
           resultId,
           verdict,
@@ -124,9 +110,7 @@ export const command: Command = {
             `Result ${resultId}: ${review.verdict} (review ${review.id}, by ${review.who} at ${review.at}).`,
           );
         return 0;
-      } finally {
-        await services.close();
-      }
+      });
     }
     throw new BadArgumentError('use `defectscope review list` or `defectscope review verdict`.');
   },

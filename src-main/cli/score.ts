@@ -4,10 +4,11 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import {
-  dataDirHelp,
-  dataDirOption,
-  jsonHelp,
-  jsonOption,
+  closing,
+  engineHelp,
+  engineOptions,
+  objectTypeOption,
+  onlyPositional,
   openStoreFor,
   stringOption,
   table,
@@ -43,28 +44,20 @@ export const command: Command = {
     'Options:',
     '  --type NAME      object type whose model scores the images',
     '  --heatmaps DIR   write a heatmap overlay PNG per image into DIR',
-    '  --backend NAME   gpu, node, wasm or cpu',
-    dataDirHelp,
-    jsonHelp,
+    engineHelp,
   ].join('\n'),
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...engineOptions,
     type: { type: 'string' },
     heatmaps: { type: 'string' },
-    backend: { type: 'string' },
   },
   async run(args, ctx) {
-    const [target, ...extra] = args.positionals;
-    if (!target || extra.length > 0)
-      throw new BadArgumentError('give exactly one image or folder to score.');
-    const objectType = stringOption(args, 'type');
-    if (!objectType) throw new BadArgumentError('--type NAME is required.');
+    const target = onlyPositional(args, 'give exactly one image or folder to score.');
+    const objectType = objectTypeOption(args);
     const paths = imagePaths(target);
     if (paths.length === 0) throw new BadArgumentError(`No images in ${target}.`);
     const heatmapDir = stringOption(args, 'heatmaps');
-    const store = openStoreFor(args);
-    try {
+    return closing(openStoreFor(args), async (store) => {
       await initBackend(stringOption(args, 'backend'));
       const scoring = await scoreForType(store, objectType, paths, {
         ...(heatmapDir ? { heatmapDir: resolve(heatmapDir) } : {}),
@@ -87,8 +80,6 @@ export const command: Command = {
       );
       for (const e of scoring.errors) ctx.err(`  skipped ${e.message}`);
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };

@@ -14,9 +14,10 @@ import {
 } from '../engine/encoders/registry.js';
 import {
   classifierConfig,
+  classifierRecord,
+  describeEpoch,
   trainClassifier,
   type ClassifierResult,
-  type EpochMetrics,
   type LabeledImage,
 } from '../engine/heads/classifier.js';
 import {
@@ -29,22 +30,14 @@ import {
 import {
   readSimclrCheckpoint,
   simclrConfig,
+  simclrRecord,
   trainSimclr,
   type SimclrCheckpoint,
 } from '../engine/ssl/simclr.js';
-import { calibrate } from '../engine/threshold.js';
 import { scanDataset } from '../data/importers/scan.js';
 import { limitPerType, splitLabeled, typesOf } from '../engine/training-images.js';
 import type { CliContext, Command, ParsedArgs } from './command.js';
-import {
-  dataDirHelp,
-  dataDirOption,
-  intOption,
-  jsonHelp,
-  jsonOption,
-  openStoreFor,
-  stringOption,
-} from './common.js';
+import { dataHelp, dataOptions, intOption, openStoreFor, stringOption } from './common.js';
 import { dataPaths, resolveDataDir } from '../store/data-dir.js';
 
 const METHODS = ['simclr', 'classifier', 'baseline'] as const;
@@ -87,8 +80,7 @@ Options:
   --out DIR             model folder to write (default: <data-dir>/models/<method>-<types>-<time>)
   --checkpoint-every N  simclr: write a checkpoint every N steps to <out>.checkpoint (default 50)
   --resume DIR          simclr: continue from a checkpoint folder a stopped run left
-${dataDirHelp}
-${jsonHelp}
+${dataHelp}
 
 Ctrl-C stops at the next step; a SimCLR run writes its checkpoint first, so --resume continues it.`;
 
@@ -290,10 +282,6 @@ function defaultLearningRate(encoder: Encoder, usual: number): number {
   return encoder.info.kind === 'mobilenetv3-trainable' ? Math.min(usual, 1e-5) : usual;
 }
 
-function mean(values: number[]): number {
-  return values.reduce((s, v) => s + v, 0) / Math.max(values.length, 1);
-}
-
 async function runSimclr(
   session: Session,
   out: string,
@@ -343,44 +331,18 @@ async function runSimclr(
     onImageError: session.onImageError,
     notes: { objectTypes, out },
   });
-  const losses = result.losses.filter((l): l is number => l !== null);
-  // Mean of the first and last tenth of the steps: single steps are noisy.
-  const tenth = Math.max(1, Math.round(losses.length / 10));
-  const firstLoss = mean(losses.slice(0, tenth));
-  const lastLoss = mean(losses.slice(-tenth));
+  const { tenth, metrics, training } = simclrRecord(result, config);
+  const { firstLoss, lastLoss } = metrics;
   return {
     kind: 'simclr',
     objectTypes: objectTypes!,
-    metrics: {
-      steps: result.steps,
-      firstLoss,
-      lastLoss,
-      losses: result.losses,
-      imagesPerSecond: result.imagesPerSecond,
-    },
-    training: {
-      method: 'simclr',
-      images: config.images.length,
-      epochs: config.epochs,
-      batchSize: config.batchSize,
-      learningRate: config.learningRate,
-      temperature: config.temperature,
-      cutPasteWeight: config.cutPasteWeight,
-      seed: config.seed,
-    },
+    metrics,
+    training,
     summary:
       `simclr on ${objectTypes!.join(', ')}: ${result.steps} steps, loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)} ` +
       `(mean of first/last ${tenth} steps), ${result.imagesPerSecond.toFixed(1)} img/s`,
     checkpointDir,
   };
-}
-
-function describeEpoch(m: EpochMetrics, epochs: number): string {
-  return (
-    `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(3)}, validation loss ${m.validationLoss.toFixed(3)}, ` +
-    `accuracy ${m.accuracy.toFixed(3)}, balanced ${m.balancedAccuracy.toFixed(3)}, F1 ${m.f1.toFixed(3)}` +
-    (m.auroc === null ? '' : `, AUROC ${m.auroc.toFixed(3)}`)
-  );
 }
 
 async function runClassifier(
@@ -429,41 +391,19 @@ async function runClassifier(
     },
     onImageError: session.onImageError,
   });
-  const last = result.epochs.at(-1)!;
-  let threshold: ModelManifest['threshold'];
-  try {
-    threshold = calibrate(result.validation.scores, result.validation.labels);
-  } catch {
-    // Validation images of one class only: the manifest then has no calibrated threshold.
-    threshold = undefined;
-  }
+  const { metrics, threshold, training, summary } = classifierRecord(result, config, {
+    method,
+    encoder: session.encoder.info.kind,
+    objectTypes,
+  });
   return {
     kind: method,
     objectTypes,
-    metrics: {
-      validation: last,
-      epochs: result.epochs,
-      classWeights: result.classWeights,
-      trainImages: train.length,
-      validationImages: validation.length,
-    },
+    metrics,
     ...(threshold ? { threshold } : {}),
-    training: {
-      method,
-      encoder: session.encoder.info.kind,
-      fineTuneEncoder: fineTune,
-      epochs: config.epochs,
-      batchSize: config.batchSize,
-      learningRate: config.learningRate,
-      hiddenUnits: config.hiddenUnits,
-      seed: config.seed,
-    },
+    training,
     head: result.head,
-    summary:
-      `${method} on ${objectTypes.join(', ')}: validation accuracy ${last.accuracy.toFixed(3)}, ` +
-      `balanced accuracy ${last.balancedAccuracy.toFixed(3)}, F1 ${last.f1.toFixed(3)}` +
-      (last.auroc === null ? '' : `, AUROC ${last.auroc.toFixed(3)}`) +
-      ` after ${result.epochs.length} epochs`,
+    summary,
   };
 }
 
@@ -472,8 +412,7 @@ export const command: Command = {
   summary: 'train a model: SimCLR pretraining, the classifier head, or the VGG-16 baseline',
   help,
   options: {
-    ...dataDirOption,
-    ...jsonOption,
+    ...dataOptions,
     method: { type: 'string' },
     types: { type: 'string' },
     root: { type: 'string' },

@@ -1,15 +1,14 @@
 // `defectscope types`: object types with image counts per split and label.
 import type { Command } from './command.js';
-import { dataDirHelp, dataDirOption, jsonHelp, jsonOption, openStoreFor, table } from './common.js';
+import { closing, dataHelp, dataOptions, openStoreFor, table } from './common.js';
 
 export const command: Command = {
   name: 'types',
   summary: 'list object types with counts per split and label',
-  help: ['Usage: defectscope types [--json]', '', 'Options:', dataDirHelp, jsonHelp].join('\n'),
-  options: { ...dataDirOption, ...jsonOption },
+  help: ['Usage: defectscope types [--json]', '', 'Options:', dataHelp].join('\n'),
+  options: dataOptions,
   async run(args, ctx) {
-    const store = openStoreFor(args);
-    try {
+    return closing(openStoreFor(args), (store) => {
       const types = store.objectTypes.summaries();
       if (args.values.json) {
         ctx.out(JSON.stringify(types, null, 2));
@@ -51,8 +50,6 @@ export const command: Command = {
         ),
       );
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };

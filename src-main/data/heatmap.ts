@@ -1,12 +1,25 @@
 // Heatmap overlays: an anomaly map coloured with the Turbo colour map and blended over its image,
 // as a PNG. Values are on the normalised scale (threshold = 0.5), so colour means the same thing
 // on every image: blue/transparent is normal, yellow is at the threshold, red is clearly defective.
+import { createHash } from 'node:crypto';
 import { mkdir, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, parse } from 'node:path';
 import sharp from 'sharp';
-import type { AnomalyMap } from '../engine/detectors/detector.js';
 import { ImageError, errorMessage } from '../shared/errors.js';
 import { MAX_INPUT_PIXELS } from './image-io.js';
+
+/** Per-pixel raw anomaly scores, row-major, at the scored tensor's resolution (a detector's). */
+export interface AnomalyMap {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+/** A stable, collision-free heatmap file name for an image path. */
+export function heatmapName(path: string): string {
+  const digest = createHash('sha1').update(path).digest('hex').slice(0, 10);
+  return `${parse(path).name}-${digest}.png`;
+}
 
 export interface OverlayOptions {
   /** Maps a raw map value to 0..1 with the threshold at 0.5 (threshold.ts's normalise). */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
 import { decodeImage } from '../data/image-io.js';
+import type { EvalMetricsDto, EvalTypeResultDto } from '../shared/dto.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
 import { Rng } from '../shared/random.js';
 import {
@@ -68,31 +69,11 @@ export interface EvalOptions {
   signal?: AbortSignal;
 }
 
-export interface TypeMetrics {
-  image_auroc: number;
-  average_precision: number;
-  f1_max: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  accuracy: number;
-  balanced_accuracy: number;
-  /** Share of defects caught with at most 1 % / 5 % of the good images flagged (best threshold). */
-  recall_at_1pct_fpr: number;
-  recall_at_5pct_fpr: number;
-  /** Share of the good images flagged at the product's threshold. */
-  false_alarm_rate: number;
-  pixel_auroc: number | null;
-}
+/** The metrics of one test type, or their mean: the report's shape is the one the UI reads. */
+export type TypeMetrics = EvalMetricsDto;
 
-export interface TypeResult extends TypeMetrics {
-  type: string;
-  /** [width, height] the images were scored at (the type's own aspect, or a square). */
-  input_shape: [number, number];
-  images: number;
-  defects: number;
+export interface TypeResult extends EvalTypeResultDto {
   threshold_method: Calibration['method'] | 'classifier-validation';
-  failed_images: number;
 }
 
 export interface EvalReport {

@@ -4,7 +4,7 @@
 // batch is ever in memory, and a resumed inspection skips every file that already has a result.
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
-import { watch } from 'chokidar';
+import { watch, type FSWatcher } from 'chokidar';
 import type { Emit } from '../shared/contract.js';
 import {
   DEFAULT_INPUT_SIZE,
@@ -18,6 +18,7 @@ import type { Calibration } from '../engine/threshold.js';
 import type { InspectBatchResult } from '../engine/tasks/inspect.js';
 import type { EngineClient } from '../jobs/engine-client.js';
 import type { JobControl } from '../jobs/registry.js';
+import type { InspectionRecord } from '../store/repos/inspections.repo.js';
 import type { NewResult } from '../store/repos/results.repo.js';
 import type { Store } from '../store/store.js';
 
@@ -207,32 +208,79 @@ export function openInspection(
   return { inspectionId, folder };
 }
 
+/**
+ * Scores a camera folder, step by step: watch it (with watch), list it, score what is there and
+ * whatever was still being written, keep scoring new files until cancelled (with watch), then
+ * free the host's detector and sum up.
+ */
 export async function runInspection(
   deps: InspectDeps,
   request: InspectRequest,
   job: JobControl,
 ): Promise<InspectSummary> {
-  const { store, engine, emit } = deps;
-  const started = Date.now();
-  const resumed = request.inspectionId !== undefined;
-  const { inspectionId, folder } = openInspection(store, request, job.id);
-  const inspection = store.inspections.get(inspectionId)!;
-  const objectType = inspection.objectType ?? request.objectType;
-  const objectTypeId = store.objectTypes.ensure(objectType);
-  const heatmapDir = request.heatmaps === 'none' ? null : heatmapFolder(store, inspectionId);
-  const heatmaps = request.heatmaps === 'all' ? 'all' : 'flagged';
-  const queue = new FileQueue();
-
+  const run = new InspectionRun(deps, request, job);
   // The watcher starts before the listing, so a file written in between is not missed (the
   // queue and the results table drop the duplicate).
-  const watcher = request.watch
-    ? watch(folder, {
-        ignoreInitial: true,
-        depth: 0,
-        awaitWriteFinish: { stabilityThreshold: SETTLE_MS, pollInterval: 100 },
-      })
-    : undefined;
-  if (watcher) {
+  const watcher = request.watch ? await run.watchFolder() : undefined;
+  run.listFolder();
+  try {
+    await run.scoreFolder();
+    if (request.watch) await run.keepWatching();
+  } catch (error) {
+    // Cancelling a watch is how it ends: what was scored is the result, not an error.
+    if (!(request.watch && job.signal.aborted && error instanceof CancelledError)) throw error;
+  } finally {
+    await watcher?.close();
+    await run.releaseDetector();
+  }
+  return run.finish();
+}
+
+/** One inspection being run: its row, its queue of files, the scorer once prepared, counts. */
+class InspectionRun {
+  private readonly store: Store;
+  private readonly engine: EngineClient;
+  private readonly started = Date.now();
+  private readonly resumed: boolean;
+  private readonly inspectionId: number;
+  private readonly folder: string;
+  private readonly inspection: InspectionRecord;
+  private readonly objectType: string;
+  private readonly objectTypeId: number;
+  private readonly heatmapDir: string | null;
+  private readonly heatmaps: 'all' | 'flagged';
+  private readonly queue = new FileQueue();
+  private scorer: Scorer | undefined;
+  private done = 0;
+  private total = 0;
+  private readonly counts = { scored: 0, failed: 0 };
+
+  constructor(
+    private readonly deps: InspectDeps,
+    private readonly request: InspectRequest,
+    private readonly job: JobControl,
+  ) {
+    this.store = deps.store;
+    this.engine = deps.engine;
+    this.resumed = request.inspectionId !== undefined;
+    const { inspectionId, folder } = openInspection(this.store, request, job.id);
+    this.inspectionId = inspectionId;
+    this.folder = folder;
+    this.inspection = this.store.inspections.get(inspectionId)!;
+    this.objectType = this.inspection.objectType ?? request.objectType;
+    this.objectTypeId = this.store.objectTypes.ensure(this.objectType);
+    this.heatmapDir = request.heatmaps === 'none' ? null : heatmapFolder(this.store, inspectionId);
+    this.heatmaps = request.heatmaps === 'all' ? 'all' : 'flagged';
+  }
+
+  /** Queues new and changed image files as the camera writes them; resolves once watching. */
+  async watchFolder(): Promise<FSWatcher> {
+    const { store, queue, job, inspectionId, folder } = this;
+    const watcher = watch(folder, {
+      ignoreInitial: true,
+      depth: 0,
+      awaitWriteFinish: { stabilityThreshold: SETTLE_MS, pollInterval: 100 },
+    });
     const arrived = (path: string) => {
       const full = resolve(path);
       if (isImageFile(full) && !store.results.has(inspectionId, full)) queue.add(full);
@@ -244,25 +292,140 @@ export async function runInspection(
     });
     watcher.on('error', (error) => job.log(`watching ${folder}: ${String(error)}`));
     await new Promise<void>((ready) => watcher.once('ready', () => ready()));
+    return watcher;
   }
 
-  let listed = 0;
-  for (const path of listImages(folder)) {
-    if (store.results.has(inspectionId, path)) continue;
-    queue.add(path);
-    listed++;
+  /** Queues the folder's images that have no result yet (all of them, unless resumed). */
+  listFolder(): void {
+    let listed = 0;
+    for (const path of listImages(this.folder)) {
+      if (this.store.results.has(this.inspectionId, path)) continue;
+      this.queue.add(path);
+      listed++;
+    }
+    this.total = listed;
+    this.job.log(
+      `${this.resumed ? 'resuming' : 'inspecting'} ${this.folder} as '${this.objectType}': ${listed} file(s) to score` +
+        (this.request.watch ? ', then watching for new ones' : ''),
+    );
   }
-  job.log(
-    `${resumed ? 'resuming' : 'inspecting'} ${folder} as '${objectType}': ${listed} file(s) to score` +
-      (request.watch ? ', then watching for new ones' : ''),
-  );
 
-  let scorer: Scorer | undefined;
-  let done = 0;
-  let total = listed;
-  const counts = { scored: 0, failed: 0 };
+  /** The folder as it is, then (without watch) whatever was still being written. */
+  async scoreFolder(): Promise<void> {
+    const { queue, job, request } = this;
+    job.progress(0, this.total, 'starting');
+    while (queue.waiting > 0) {
+      if (job.signal.aborted) throw new CancelledError();
+      this.recordStuck(queue.settle(request.watch ? Number.POSITIVE_INFINITY : SETTLE_GIVE_UP_MS));
+      await this.scoreReady();
+      if (queue.readyCount === 0 && queue.waiting > 0) {
+        if (request.watch && !this.scorer) break; // a zero-shot watch waits for enough files below
+        await queue.sleep(100, job.signal);
+      }
+    }
+  }
 
-  const prepare = async (candidates: string[]): Promise<Scorer> => {
+  /** Scores new files as they settle, until the job is cancelled. */
+  async keepWatching(): Promise<void> {
+    const { queue, job } = this;
+    job.log(`watching ${this.folder} for new images (cancel to stop)`);
+    // How many files the camera will write is unknown: 0 is the job's "unknown total".
+    this.total = 0;
+    while (!job.signal.aborted) {
+      await queue.sleep(queue.waiting > 0 ? 100 : 1000, job.signal);
+      if (job.signal.aborted) break;
+      queue.settle(Number.POSITIVE_INFINITY);
+      const before = this.done;
+      await this.scoreReady();
+      if (this.done > before)
+        job.progress(this.done, this.total, `${this.counts.scored} scored, watching`);
+    }
+    job.log('stopped watching');
+  }
+
+  /** Frees the detector the host keeps between batches. */
+  async releaseDetector(): Promise<void> {
+    // Only a host that is still up holds the detector; a crashed or closed one held it last
+    // (and asking would start a fresh host for nothing).
+    if (this.scorer && this.engine.pid !== null)
+      await this.engine.run('inspect-release', {}).catch(() => undefined);
+  }
+
+  /** Marks the inspection finished and sums up its stored results. */
+  finish(): InspectSummary {
+    this.store.inspections.finish(this.inspectionId);
+    const summary = summarise(this.store, this.inspectionId, (Date.now() - this.started) / 1000);
+    this.job.log(
+      `${summary.scored} scored: ${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK; ${summary.failed} unreadable`,
+    );
+    return summary;
+  }
+
+  /** Scores the ready files batch by batch, preparing the scorer first when there is none. */
+  private async scoreReady(): Promise<void> {
+    const { queue, job } = this;
+    while (queue.readyCount > 0) {
+      if (job.signal.aborted) throw new CancelledError();
+      const scorer = this.scorer ?? (await this.prepareWhenEnough());
+      if (!scorer) return; // a zero-shot watch waits for more files to arrive
+      const files = queue.take(INSPECT_BATCH);
+      const batch = await this.engine.run(
+        'inspect-batch',
+        {
+          modelPath: scorer.modelPath,
+          calibration: scorer.calibration,
+          files,
+          heatmapDir: this.heatmapDir,
+          heatmaps: this.heatmaps,
+        },
+        { signal: job.signal, onLog: job.log },
+      );
+      this.record(batch, scorer, this.retryLater(batch.errors));
+      job.progress(
+        this.done,
+        this.total,
+        `${this.counts.scored} scored, ${this.counts.failed} unreadable`,
+      );
+    }
+  }
+
+  /**
+   * Prepares the scorer from the ready files; undefined while a zero-shot watch waits for
+   * enough of them. A type without a model needs at least two files to score zero-shot.
+   */
+  private async prepareWhenEnough(): Promise<Scorer | undefined> {
+    const { queue, request, store, objectType } = this;
+    const minimum = request.watch ? ZERO_SHOT_MIN_WATCH : 2;
+    const hasModel =
+      request.modelId !== undefined ||
+      store.models.active(objectType) !== undefined ||
+      Boolean(this.inspection.modelPath);
+    if (!hasModel && queue.readyCount < minimum) {
+      if (request.watch) return undefined;
+      throw new BadArgumentError(
+        `Object type '${objectType}' has no model yet and ${this.folder} holds fewer than 2 images to score zero-shot. Add images or retrain the type.`,
+      );
+    }
+    const candidates = queue.take(Number.MAX_SAFE_INTEGER);
+    try {
+      this.scorer = await this.prepare(candidates);
+      return this.scorer;
+    } finally {
+      // Put them back in order for scoring.
+      for (const path of candidates) {
+        queue.done(path);
+        queue.add(path, Date.now() + SETTLE_MS + 1);
+      }
+    }
+  }
+
+  /**
+   * Has the host load the model that scores this inspection: the one asked for, the one it
+   * scored with before (resumed), the type's active model, or else zero-shot references sampled
+   * from `candidates` (reused from a resumed inspection's earlier run when its folder is there).
+   */
+  private async prepare(candidates: string[]): Promise<Scorer> {
+    const { store, request, inspection, inspectionId, objectType, job } = this;
     const model =
       request.modelId !== undefined
         ? store.models.get(request.modelId)
@@ -278,12 +441,12 @@ export async function runInspection(
     const options = { signal: job.signal, onLog: job.log };
     const prepared =
       model || reuse
-        ? await engine.run(
+        ? await this.engine.run(
             'inspect-prepare',
             { model: model?.path ?? inspection.modelPath! },
             options,
           )
-        : await engine.run(
+        : await this.engine.run(
             'inspect-prepare',
             {
               zeroShot: {
@@ -298,9 +461,9 @@ export async function runInspection(
             options,
           );
     const calibration =
-      deps.unsureBand === undefined
+      this.deps.unsureBand === undefined
         ? prepared.calibration
-        : { ...prepared.calibration, unsureBand: deps.unsureBand };
+        : { ...prepared.calibration, unsureBand: this.deps.unsureBand };
     store.inspections.setModel(inspectionId, {
       modelId: model?.id ?? null,
       modelPath: prepared.modelPath,
@@ -318,13 +481,57 @@ export async function runInspection(
       modelPath: prepared.modelPath,
       calibration,
     };
-  };
+  }
 
-  const record = (
+  /**
+   * Of a batch's unreadable files, those to try again (queued to settle anew): a file that
+   * changed a moment ago and will not decode is most likely still being written.
+   */
+  private retryLater(errors: InspectBatchResult['errors']): Set<string> {
+    const { queue } = this;
+    const retryable = new Set<string>();
+    for (const e of errors) {
+      const s = stat(e.path);
+      const fresh = s !== undefined && Date.now() - s.mtimeMs < 5 * SETTLE_MS;
+      if (
+        (e.problem === 'empty' || e.problem === 'corrupt') &&
+        fresh &&
+        (queue.attempts.get(e.path) ?? 0) < DECODE_RETRIES
+      ) {
+        retryable.add(e.path);
+        queue.retry(e.path);
+      }
+    }
+    return retryable;
+  }
+
+  /** Files that kept growing past SETTLE_GIVE_UP_MS are recorded as unreadable. */
+  private recordStuck(paths: string[]): void {
+    if (paths.length === 0 || !this.scorer) return;
+    this.record(
+      {
+        results: [],
+        errors: paths.map((path) => ({
+          path,
+          problem: 'still-being-written',
+          message: `${path}: the file kept changing for ${SETTLE_GIVE_UP_MS / 1000} s; score it again when it is complete.`,
+        })),
+      },
+      this.scorer,
+      new Set(),
+    );
+  }
+
+  /**
+   * Stores a batch's results and errors (but not the files to retry), counts them and pushes
+   * each one as an inspect/result event.
+   */
+  private record(
     batch: Pick<InspectBatchResult, 'results' | 'errors'>,
-    scorerNow: Scorer,
+    scorer: Scorer,
     retryable: Set<string>,
-  ) => {
+  ): void {
+    const { store, queue, job, inspectionId, objectTypeId, counts } = this;
     const rows: NewResult[] = [];
     for (const r of batch.results) {
       rows.push({
@@ -332,7 +539,7 @@ export async function runInspection(
         path: r.path,
         imageId: store.images.find(objectTypeId, r.sha256)?.id ?? null,
         sha256: r.sha256,
-        modelId: scorerNow.modelId,
+        modelId: scorer.modelId,
         rawScore: r.rawScore,
         score: r.score,
         decision: r.decision,
@@ -347,7 +554,7 @@ export async function runInspection(
         path: e.path,
         imageId: null,
         sha256: null,
-        modelId: scorerNow.modelId,
+        modelId: scorer.modelId,
         rawScore: null,
         score: null,
         decision: null,
@@ -368,7 +575,7 @@ export async function runInspection(
       const dto: InspectionResultDto = {
         id,
         inspectionId,
-        objectType,
+        objectType: this.objectType,
         path: row.path,
         imageId: row.imageId,
         modelId: row.modelId,
@@ -379,126 +586,10 @@ export async function runInspection(
         createdAt,
         review: null,
       };
-      emit('inspect/result', dto);
+      this.deps.emit('inspect/result', dto);
     });
-    done += rows.length;
-  };
-
-  const scoreReady = async (): Promise<void> => {
-    while (queue.readyCount > 0) {
-      if (job.signal.aborted) throw new CancelledError();
-      if (!scorer) {
-        const minimum = request.watch ? ZERO_SHOT_MIN_WATCH : 2;
-        const hasModel =
-          request.modelId !== undefined ||
-          store.models.active(objectType) !== undefined ||
-          Boolean(inspection.modelPath);
-        if (!hasModel && queue.readyCount < minimum) {
-          if (request.watch) return; // wait for more files to arrive
-          throw new BadArgumentError(
-            `Object type '${objectType}' has no model yet and ${folder} holds fewer than 2 images to score zero-shot. Add images or retrain the type.`,
-          );
-        }
-        const candidates = queue.take(Number.MAX_SAFE_INTEGER);
-        try {
-          scorer = await prepare(candidates);
-        } finally {
-          // Put them back in order for scoring.
-          for (const path of candidates) {
-            queue.done(path);
-            queue.add(path, Date.now() + SETTLE_MS + 1);
-          }
-        }
-      }
-      const files = queue.take(INSPECT_BATCH);
-      const batch = await engine.run(
-        'inspect-batch',
-        {
-          modelPath: scorer.modelPath,
-          calibration: scorer.calibration,
-          files,
-          heatmapDir,
-          heatmaps,
-        },
-        { signal: job.signal, onLog: job.log },
-      );
-      // A file that changed a moment ago and will not decode is most likely still being written.
-      const retryable = new Set<string>();
-      for (const e of batch.errors) {
-        const s = stat(e.path);
-        const fresh = s !== undefined && Date.now() - s.mtimeMs < 5 * SETTLE_MS;
-        if (
-          (e.problem === 'empty' || e.problem === 'corrupt') &&
-          fresh &&
-          (queue.attempts.get(e.path) ?? 0) < DECODE_RETRIES
-        ) {
-          retryable.add(e.path);
-          queue.retry(e.path);
-        }
-      }
-      record(batch, scorer, retryable);
-      job.progress(done, total, `${counts.scored} scored, ${counts.failed} unreadable`);
-    }
-  };
-
-  const recordStuck = (paths: string[]) => {
-    if (paths.length === 0 || !scorer) return;
-    record(
-      {
-        results: [],
-        errors: paths.map((path) => ({
-          path,
-          problem: 'still-being-written',
-          message: `${path}: the file kept changing for ${SETTLE_GIVE_UP_MS / 1000} s; score it again when it is complete.`,
-        })),
-      },
-      scorer,
-      new Set(),
-    );
-  };
-
-  try {
-    job.progress(0, total, 'starting');
-    // The folder as it is, then (without watch) whatever was still being written.
-    while (queue.waiting > 0) {
-      if (job.signal.aborted) throw new CancelledError();
-      recordStuck(queue.settle(request.watch ? Number.POSITIVE_INFINITY : SETTLE_GIVE_UP_MS));
-      await scoreReady();
-      if (queue.readyCount === 0 && queue.waiting > 0) {
-        if (request.watch && !scorer) break; // a zero-shot watch waits for enough files below
-        await queue.sleep(100, job.signal);
-      }
-    }
-    if (request.watch) {
-      job.log(`watching ${folder} for new images (cancel to stop)`);
-      // How many files the camera will write is unknown: 0 is the job's "unknown total".
-      total = 0;
-      while (!job.signal.aborted) {
-        await queue.sleep(queue.waiting > 0 ? 100 : 1000, job.signal);
-        if (job.signal.aborted) break;
-        queue.settle(Number.POSITIVE_INFINITY);
-        const before = done;
-        await scoreReady();
-        if (done > before) job.progress(done, total, `${counts.scored} scored, watching`);
-      }
-      job.log('stopped watching');
-    }
-  } catch (error) {
-    // Cancelling a watch is how it ends: what was scored is the result, not an error.
-    if (!(request.watch && job.signal.aborted && error instanceof CancelledError)) throw error;
-  } finally {
-    await watcher?.close();
-    // Only a host that is still up holds the detector; a crashed or closed one held it last
-    // (and asking would start a fresh host for nothing).
-    if (scorer && engine.pid !== null)
-      await engine.run('inspect-release', {}).catch(() => undefined);
+    this.done += rows.length;
   }
-  store.inspections.finish(inspectionId);
-  const summary = summarise(store, inspectionId, (Date.now() - started) / 1000);
-  job.log(
-    `${summary.scored} scored: ${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK; ${summary.failed} unreadable`,
-  );
-  return summary;
 }
 
 export function summarise(store: Store, inspectionId: number, seconds = 0): InspectSummary {

@@ -1,17 +1,17 @@
 // Scoring image files with a detector and its calibration: raw score → 0..1 score, decision
 // (OK / DEFECT / UNSURE) and, when asked, a heatmap overlay PNG. Files that cannot be read get
 // a per-file error and never stop the rest.
-import { join, parse } from 'node:path';
-import { createHash } from 'node:crypto';
-import { DEFAULT_INPUT_SIZE, type Decision } from '../shared/dto.js';
+import { join } from 'node:path';
+import { DEFAULT_INPUT_SIZE, type Decision, type FileProblem } from '../shared/dto.js';
 import { BadArgumentError, ImageError, ModelError, errorMessage } from '../shared/errors.js';
-import { writeHeatmapOverlay } from '../data/heatmap.js';
+import { heatmapName, writeHeatmapOverlay } from '../data/heatmap.js';
 import type { Detector } from '../engine/detectors/detector.js';
 import { decodedBatches } from '../engine/decoded-batches.js';
 import { detectorEntry } from '../engine/detectors/registry.js';
 import { createEncoder } from '../engine/encoders/registry.js';
 import { sharedAspect } from '../engine/input-shape.js';
 import { loadDetectorModel } from '../engine/model-files.js';
+import { rawScores } from '../engine/raw-scores.js';
 import { calibrateUnlabeled, decide, normalise, type Calibration } from '../engine/threshold.js';
 import type { Store } from '../store/store.js';
 import { MIN_GOOD_IMAGES } from './retrain.js';
@@ -25,50 +25,19 @@ export interface ScoredFile {
   heatmapPath?: string;
 }
 
-export interface FileError {
-  path: string;
-  problem: string;
-  message: string;
-}
-
 export interface ScoreFilesOptions {
   batchSize?: number;
   /** Folder for heatmap overlays; none are written when absent. */
   heatmapDir?: string;
   onResult?: (result: ScoredFile) => void;
-  onError?: (error: FileError) => void;
+  onError?: (error: FileProblem) => void;
   signal?: AbortSignal;
 }
 
-/** A stable, collision-free heatmap file name for an image path. */
-export function heatmapName(path: string): string {
-  const digest = createHash('sha1').update(path).digest('hex').slice(0, 10);
-  return `${parse(path).name}-${digest}.png`;
-}
-
-/** Raw detector scores for files, batch by batch, with unreadable files reported. */
-export async function* rawScores(
-  detector: Detector,
-  paths: string[],
-  options: {
-    batchSize?: number;
-    anomalyMaps?: boolean;
-    onError?: (error: FileError) => void;
-    signal?: AbortSignal;
-  } = {},
-) {
-  const batches = decodedBatches(paths, detector.inputShape, {
-    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    onFailure: (failure) =>
-      options.onError?.({ path: failure.path, problem: failure.problem, message: failure.message }),
-  });
-  for await (const batch of batches) {
-    const results = await detector.score(batch.images, {
-      anomalyMaps: options.anomalyMaps ?? false,
-    });
-    yield batch.paths.map((path, i) => ({ path, ...results[i]! }));
-  }
+/** A raw score on the calibrated 0..1 scale, with its decision. */
+function judged(path: string, rawScore: number, calibration: Calibration): ScoredFile {
+  const score = normalise(rawScore, calibration);
+  return { path, rawScore, score, decision: decide(score, calibration.unsureBand) };
 }
 
 /** Scores files with a calibrated detector; returns the results in input order of success. */
@@ -84,13 +53,7 @@ export async function scoreFiles(
     anomalyMaps: Boolean(options.heatmapDir),
   })) {
     for (const result of batch) {
-      const score = normalise(result.score, calibration);
-      const file: ScoredFile = {
-        path: result.path,
-        rawScore: result.score,
-        score,
-        decision: decide(score, calibration.unsureBand),
-      };
+      const file = judged(result.path, result.score, calibration);
       if (options.heatmapDir && result.anomalyMap) {
         const target = join(options.heatmapDir, heatmapName(result.path));
         try {
@@ -115,7 +78,7 @@ export interface TypeScoring {
   model: { id: number; kind: string; name: string } | { id: null; kind: 'zero-shot'; name: string };
   calibration: Calibration;
   results: ScoredFile[];
-  errors: FileError[];
+  errors: FileProblem[];
 }
 
 /**
@@ -128,8 +91,8 @@ export async function scoreForType(
   paths: string[],
   options: ScoreFilesOptions & { inputSize?: number } = {},
 ): Promise<TypeScoring> {
-  const errors: FileError[] = [];
-  const onError = (error: FileError) => {
+  const errors: FileProblem[] = [];
+  const onError = (error: FileProblem) => {
     errors.push(error);
     options.onError?.(error);
   };
@@ -185,13 +148,7 @@ export async function scoreForType(
           options,
         )
       : raw.map((r) => {
-          const score = normalise(r.score, calibration);
-          const file: ScoredFile = {
-            path: r.path,
-            rawScore: r.score,
-            score,
-            decision: decide(score, calibration.unsureBand),
-          };
+          const file = judged(r.path, r.score, calibration);
           options.onResult?.(file);
           return file;
         });

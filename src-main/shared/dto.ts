@@ -172,14 +172,18 @@ export interface EvalMetricsDto {
   f1: number;
   accuracy: number;
   balanced_accuracy: number;
+  /** Share of defects caught with at most 1 % / 5 % of the good images flagged (best threshold). */
   recall_at_1pct_fpr: number;
   recall_at_5pct_fpr: number;
+  /** Share of the good images flagged at the product's threshold. */
   false_alarm_rate: number;
   pixel_auroc: number | null;
 }
 
 export interface EvalTypeResultDto extends EvalMetricsDto {
   type: string;
+  /** [width, height] the images were scored at (the type's own aspect, or a square). */
+  input_shape: [number, number];
   images: number;
   defects: number;
   threshold_method: string;
@@ -369,6 +373,8 @@ export interface InspectionResultQuery extends PageRequest {
   inspectionId?: number;
   objectType?: string;
   decisions?: Decision[];
+  /** Only the files that could not be read, each with its error (empty, not an image, …). */
+  unreadable?: boolean;
   /** Default 'worst-first'. */
   order?: 'worst-first' | 'newest-first';
 }

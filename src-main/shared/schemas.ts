@@ -120,6 +120,7 @@ export const callArgs = {
     inspectionId: id.optional(),
     objectType: objectTypeName.optional(),
     decisions: z.array(decision).optional(),
+    unreadable: z.boolean().optional(),
     order: z.enum(['worst-first', 'newest-first']).optional(),
     ...page,
   }),

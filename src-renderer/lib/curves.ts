@@ -25,29 +25,11 @@ function byScoreDescending(data: Labelled): { score: number; label: 0 | 1 }[] {
     .sort((a, b) => b.score - a.score);
 }
 
-/** ROC points (false-positive rate, true-positive rate), one per distinct score. */
-export function rocPoints(data: Labelled): Point[] {
-  const positives = data.labels.filter((l) => l === 1).length;
-  const negatives = data.labels.length - positives;
-  if (positives === 0 || negatives === 0) return [];
-  const points: Point[] = [{ x: 0, y: 0 }];
-  let tp = 0;
-  let fp = 0;
-  const sorted = byScoreDescending(data);
-  sorted.forEach((item, i) => {
-    if (item.label === 1) tp++;
-    else fp++;
-    if (i === sorted.length - 1 || sorted[i + 1]!.score !== item.score) {
-      points.push({ x: fp / negatives, y: tp / positives });
-    }
-  });
-  return points;
-}
-
-/** Precision-recall points (recall, precision). */
-export function prPoints(data: Labelled): Point[] {
-  const positives = data.labels.filter((l) => l === 1).length;
-  if (positives === 0) return [];
+/**
+ * Lowers the threshold through every distinct score, highest first, and makes a point of the
+ * true and false positives flagged at each.
+ */
+function sweep(data: Labelled, point: (tp: number, fp: number) => Point): Point[] {
   const points: Point[] = [];
   let tp = 0;
   let fp = 0;
@@ -55,11 +37,24 @@ export function prPoints(data: Labelled): Point[] {
   sorted.forEach((item, i) => {
     if (item.label === 1) tp++;
     else fp++;
-    if (i === sorted.length - 1 || sorted[i + 1]!.score !== item.score) {
-      points.push({ x: tp / positives, y: tp / (tp + fp) });
-    }
+    if (i === sorted.length - 1 || sorted[i + 1]!.score !== item.score) points.push(point(tp, fp));
   });
   return points;
+}
+
+/** ROC points (false-positive rate, true-positive rate), one per distinct score. */
+export function rocPoints(data: Labelled): Point[] {
+  const positives = data.labels.filter((l) => l === 1).length;
+  const negatives = data.labels.length - positives;
+  if (positives === 0 || negatives === 0) return [];
+  return [{ x: 0, y: 0 }, ...sweep(data, (tp, fp) => ({ x: fp / negatives, y: tp / positives }))];
+}
+
+/** Precision-recall points (recall, precision). */
+export function prPoints(data: Labelled): Point[] {
+  const positives = data.labels.filter((l) => l === 1).length;
+  if (positives === 0) return [];
+  return sweep(data, (tp, fp) => ({ x: tp / positives, y: tp / (tp + fp) }));
 }
 
 /** Counts per bin of [0, 1] (scores above 1 land in the last bin), per class. */

@@ -1,10 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main.js';
 import { migrations } from '../../src-main/store/migrations/index.js';
-import { tempDir } from '../fixtures/images.js';
+import { tempDir, writeRgb } from '../fixtures/images.js';
 
 async function cli(...argv: string[]) {
   const out: string[] = [];
@@ -87,5 +87,39 @@ describe('defectscope CLI', () => {
     const parsed = JSON.parse(info.out);
     expect(parsed.data).toMatchObject({ folder: dataDir, schemaVersion: migrations.length });
     expect(parsed.backend).toMatchObject({ name: 'cpu', tfName: 'cpu' });
+  });
+
+  it('names each unreadable file of an inspection and why, in the table and in --json', async () => {
+    const folder = tempDir('defectscope-camera-');
+    for (const [i, side] of [48, 56, 64].entries())
+      await writeRgb(join(folder, `part-${i}.png`), side, side, 'png');
+    const empty = join(folder, 'empty.png');
+    const notAnImage = join(folder, 'notes.png');
+    writeFileSync(empty, Buffer.alloc(0));
+    writeFileSync(notAnImage, 'this is a text file, not a picture\n');
+    // Files the camera finished a minute ago: scored (or reported) at once, not waited for.
+    const earlier = new Date(Date.now() - 60_000);
+    for (const name of readdirSync(folder)) utimesSync(join(folder, name), earlier, earlier);
+    const inspect = ['inspect', folder, '--type', 'widget', '--size', '64', '--heatmaps', 'none'];
+
+    const json = await cli(...inspect, '--json', '--data-dir', tempDir());
+    expect(json.code, json.err).toBe(0);
+    const parsed = JSON.parse(json.out);
+    expect(parsed).toMatchObject({ scored: 3, failed: 2 });
+    expect(parsed.unreadable).toHaveLength(2);
+    expect(parsed.unreadable).toEqual(
+      expect.arrayContaining([
+        { path: empty, error: expect.stringMatching(/^empty: .*empty \(0 bytes\)/) },
+        { path: notAnImage, error: expect.stringMatching(/^not-an-image: .*not an image/) },
+      ]),
+    );
+
+    const text = await cli(...inspect, '--data-dir', tempDir());
+    expect(text.code, text.err).toBe(0);
+    const lines = text.out.split('\n');
+    const listed = lines.slice(lines.indexOf('Unreadable:') + 1);
+    expect(lines).toContain('Unreadable:');
+    expect(listed.find((l) => l.includes(empty))).toMatch(/empty: the file is empty \(0 bytes\)/);
+    expect(listed.find((l) => l.includes(notAnImage))).toMatch(/not-an-image: not an image/);
   });
 });

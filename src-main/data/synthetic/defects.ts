@@ -116,15 +116,13 @@ export class Damage {
   /** Paints a tone change over `coverage`: `tone` > 0 lightens towards white, < 0 darkens. */
   paintTone(coverage: Float32Array, tone: number, strength = 1): void {
     const rgb = this.picture.rgb;
-    for (let i = 0; i < coverage.length; i++) {
-      const c = coverage[i]!;
-      if (c <= 0) continue;
+    eachCovered(coverage, this.scene.size, (i, c) => {
       const j = i * 3;
       const [r, g, b] = [rgb[j]!, rgb[j + 1]!, rgb[j + 2]!];
       if (tone >= 0)
         this.paint(i, c, c * strength, mix(r, 1, tone), mix(g, 1, tone), mix(b, 1, tone));
       else this.paint(i, c, c * strength, r * (1 + tone), g * (1 + tone), b * (1 + tone));
-    }
+    });
   }
 }
 
@@ -132,30 +130,74 @@ function centredStart(at: Point, heading: number, length: number): Point {
   return { x: at.x - (Math.cos(heading) * length) / 2, y: at.y - (Math.sin(heading) * length) / 2 };
 }
 
+/** A smooth line of `length` centred on `at`, in a random direction: scratches, cuts, strands. */
+function lineThrough(
+  rng: Rng,
+  at: Point,
+  length: number,
+  shape: { halfWidth: number; bend: number },
+): PathPoint[] {
+  const heading = rng.uniform(0, 2 * Math.PI);
+  return curvedPath(rng, centredStart(at, heading, length), heading, length, shape);
+}
+
+/** Coverage of a blob with a random outline around `at` (`roughness` as in randomOutline). */
+function blob(
+  damage: Damage,
+  rng: Rng,
+  options: { at: Point; radius: number; roughness: number; feather?: number; clip?: boolean },
+): Float32Array {
+  const outline = randomOutline(rng, options.at, options.radius, options.roughness);
+  const coverage = damage.blank();
+  blobCoverage(outline, damage.scene.size, coverage, { feather: options.feather });
+  return damage.clipped(coverage, options.clip ?? false);
+}
+
+/** Coverage of an outline, and of the band `grow` wide around it (a hole's rim, a broken edge). */
+function withBand(
+  damage: Damage,
+  outline: Outline,
+  grow: number,
+): { band: Float32Array; inside: Float32Array } {
+  const size = damage.scene.size;
+  const band = damage.blank();
+  blobCoverage(outline, size, band, { grow });
+  const inside = damage.blank();
+  blobCoverage(outline, size, inside);
+  return { band, inside };
+}
+
+/** Visits every pixel a coverage touches, with its coverage and position. */
+function eachCovered(
+  coverage: Float32Array,
+  size: number,
+  visit: (i: number, c: number, x: number, y: number) => void,
+): void {
+  for (let i = 0; i < coverage.length; i++) {
+    const c = coverage[i]!;
+    if (c <= 0) continue;
+    const x = i % size;
+    visit(i, c, x, (i - x) / size);
+  }
+}
+
+/** Where a line-shaped defect lies (its middle) and how long and wide it is, in pixels. */
+interface LineOptions {
+  at: Point;
+  length: number;
+  halfWidth: number;
+}
+
 /** A scratch: a thin, smooth, slightly curved line, lighter or darker than the surface. */
 export function scratch(
   damage: Damage,
   rng: Rng,
-  options: {
-    at: Point;
-    length: number;
-    halfWidth: number;
-    tone: number;
-    bend?: number;
-    clip?: boolean;
-  },
+  options: LineOptions & { tone: number; bend?: number; clip?: boolean },
 ): void {
-  const heading = rng.uniform(0, 2 * Math.PI);
-  const path = curvedPath(
-    rng,
-    centredStart(options.at, heading, options.length),
-    heading,
-    options.length,
-    {
-      halfWidth: options.halfWidth,
-      bend: options.bend ?? 0.04,
-    },
-  );
+  const path = lineThrough(rng, options.at, options.length, {
+    halfWidth: options.halfWidth,
+    bend: options.bend ?? 0.04,
+  });
   const coverage = damage.blank();
   strokeCoverage(path, damage.scene.size, coverage);
   damage.paintTone(damage.clipped(coverage, options.clip ?? false), options.tone);
@@ -165,15 +207,7 @@ export function scratch(
 export function crack(
   damage: Damage,
   rng: Rng,
-  options: {
-    at: Point;
-    length: number;
-    halfWidth: number;
-    tone: number;
-    heading?: number;
-    branches?: number;
-    clip?: boolean;
-  },
+  options: LineOptions & { tone: number; heading?: number; branches?: number; clip?: boolean },
 ): void {
   const heading = options.heading ?? rng.uniform(0, 2 * Math.PI);
   const jitter = 0.55;
@@ -209,19 +243,12 @@ export function crack(
 export function cut(
   damage: Damage,
   rng: Rng,
-  options: { at: Point; length: number; halfWidth: number; lip: number; clip?: boolean },
+  options: LineOptions & { lip: number; clip?: boolean },
 ): void {
-  const heading = rng.uniform(0, 2 * Math.PI);
-  const path = curvedPath(
-    rng,
-    centredStart(options.at, heading, options.length),
-    heading,
-    options.length,
-    {
-      halfWidth: options.halfWidth,
-      bend: 0.012,
-    },
-  );
+  const path = lineThrough(rng, options.at, options.length, {
+    halfWidth: options.halfWidth,
+    bend: 0.012,
+  });
   const size = damage.scene.size;
   const lips = damage.blank();
   strokeCoverage(
@@ -242,22 +269,16 @@ export function hole(
   options: { at: Point; radius: number; rim: number; clip?: boolean },
 ): void {
   const outline = randomOutline(rng, options.at, options.radius, 0.18);
-  const size = damage.scene.size;
-  const rim = damage.blank();
-  blobCoverage(outline, size, rim, { grow: options.rim });
-  const pit = damage.blank();
-  blobCoverage(outline, size, pit);
+  const { band: rim, inside: pit } = withBand(damage, outline, options.rim);
   damage.clipped(rim, options.clip ?? false);
   damage.clipped(pit, options.clip ?? false);
   damage.paintTone(rim, 0.28);
   const rgb = damage.picture.rgb;
-  for (let i = 0; i < pit.length; i++) {
-    const c = pit[i]!;
-    if (c <= 0) continue;
+  eachCovered(pit, damage.scene.size, (i, c) => {
     const j = i * 3;
     // The pit keeps a trace of the material's colour: a hole in wood reads brown-black.
     damage.paint(i, c, c * 0.92, rgb[j]! * 0.12, rgb[j + 1]! * 0.1, rgb[j + 2]! * 0.09);
-  }
+  });
 }
 
 /** Contamination: an opaque speck of foreign material with a rough outline and mottled colour. */
@@ -266,21 +287,14 @@ export function contamination(
   rng: Rng,
   options: { at: Point; radius: number; colour: Readonly<Colour>; clip?: boolean },
 ): void {
-  const outline = randomOutline(rng, options.at, options.radius, 0.45);
-  const coverage = damage.blank();
-  blobCoverage(outline, damage.scene.size, coverage);
-  damage.clipped(coverage, options.clip ?? false);
+  const coverage = blob(damage, rng, { ...options, roughness: 0.45 });
   const mottle = new Noise(rng.seed());
   const { light, size } = damage.scene;
   const [r, g, b] = options.colour;
-  for (let i = 0; i < coverage.length; i++) {
-    const c = coverage[i]!;
-    if (c <= 0) continue;
-    const x = i % size;
-    const y = (i - x) / size;
+  eachCovered(coverage, size, (i, c, x, y) => {
     const shade = light[i]! * (1 + 0.25 * mottle.fbm(x / 2.5, y / 2.5, 2));
     damage.paint(i, c, c * 0.95, r * shade, g * shade, b * shade);
-  }
+  });
 }
 
 /**
@@ -304,50 +318,34 @@ export function stain(
     clip?: boolean;
   },
 ): void {
-  const outline = randomOutline(rng, options.at, options.radius, 0.35);
-  const coverage = damage.blank();
-  blobCoverage(outline, damage.scene.size, coverage, { feather: options.feather });
-  damage.clipped(coverage, options.clip ?? false);
+  const coverage = blob(damage, rng, { ...options, roughness: 0.35 });
   const mottle = new Noise(rng.seed());
-  const size = damage.scene.size;
   const rgb = damage.picture.rgb;
   const [tr, tg, tb] = options.tint;
-  for (let i = 0; i < coverage.length; i++) {
-    const c = coverage[i]!;
-    if (c <= 0) continue;
-    const x = i % size;
-    const y = (i - x) / size;
+  eachCovered(coverage, damage.scene.size, (i, c, x, y) => {
     const alpha = c * options.strength * (0.8 + 0.2 * mottle.fbm(x / 6, y / 6, 2));
     const j = i * 3;
     damage.paint(i, c, alpha, rgb[j]! * tr, rgb[j + 1]! * tg, rgb[j + 2]! * tb);
-  }
+  });
 }
 
 /** A loose thread, hair or fibre lying on the surface, in a colour of its own. */
 export function strand(
   damage: Damage,
   rng: Rng,
-  options: { at: Point; length: number; halfWidth: number; colour: Readonly<Colour> },
+  options: LineOptions & { colour: Readonly<Colour> },
 ): void {
-  const heading = rng.uniform(0, 2 * Math.PI);
-  const path = curvedPath(
-    rng,
-    centredStart(options.at, heading, options.length),
-    heading,
-    options.length,
-    {
-      halfWidth: options.halfWidth,
-      bend: 0.07,
-    },
-  );
+  const path = lineThrough(rng, options.at, options.length, {
+    halfWidth: options.halfWidth,
+    bend: 0.07,
+  });
   const coverage = damage.blank();
   strokeCoverage(path, damage.scene.size, coverage);
   const { light } = damage.scene;
   const [r, g, b] = options.colour;
-  for (let i = 0; i < coverage.length; i++) {
-    const c = coverage[i]!;
-    if (c > 0) damage.paint(i, c, c, r * light[i]!, g * light[i]!, b * light[i]!);
-  }
+  eachCovered(coverage, damage.scene.size, (i, c) =>
+    damage.paint(i, c, c, r * light[i]!, g * light[i]!, b * light[i]!),
+  );
 }
 
 /**
@@ -365,16 +363,11 @@ export function missingPiece(
   const out = -(options.inset ?? -0.3) * radius;
   const centre = { x: edge.x + edge.nx * out, y: edge.y + edge.ny * out };
   const outline: Outline = randomOutline(rng, centre, radius, 0.3);
-  const size = damage.scene.size;
-  const band = damage.blank();
-  blobCoverage(outline, size, band, { grow: options.edgeWidth });
-  const bite = damage.blank();
-  blobCoverage(outline, size, bite);
+  const { band, inside: bite } = withBand(damage, outline, options.edgeWidth);
   damage.paintTone(damage.clipped(band, true), options.edgeTone);
-  const { surface, backdrop } = damage.scene;
-  for (let i = 0; i < bite.length; i++) {
-    const c = bite[i]!;
-    if (c <= 0 || surface[i]! <= 0) continue;
+  const { surface, backdrop, size } = damage.scene;
+  eachCovered(bite, size, (i, c) => {
+    if (surface[i]! <= 0) return;
     const j = i * 3;
     // Where the pixel was only partly object, only that part goes: coverage is the share removed.
     damage.paint(
@@ -385,5 +378,5 @@ export function missingPiece(
       backdrop.rgb[j + 1]!,
       backdrop.rgb[j + 2]!,
     );
-  }
+  });
 }

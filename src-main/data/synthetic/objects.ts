@@ -55,6 +55,65 @@ function sampleWhere(propose: () => Point, accept: (p: Point) => boolean): Point
   return point;
 }
 
+/** Where an object sits: near the centre, a few per cent off; `unit` is a 256-px image's pixel. */
+function placeObject(rng: Rng, size: number) {
+  return {
+    unit: size / 256,
+    cx: size * (0.5 + rng.uniform(-0.035, 0.035)),
+    cy: size * (0.5 + rng.uniform(-0.035, 0.035)),
+  };
+}
+
+/** One shot's lamp, surface noise and lighting, and the empty layers the object is drawn into. */
+function studio(rng: Rng, size: number) {
+  return {
+    lamp: pickLamp(rng),
+    noise: new Noise(rng.seed()),
+    light: lightingField(rng, size),
+    parts: emptyParts(size),
+  };
+}
+
+/** The point of the outline at `angle` and `reach` from the centre, facing outwards. */
+function edgeAt(cx: number, cy: number, angle: number, reach: number): EdgePoint {
+  return {
+    x: cx + Math.cos(angle) * reach,
+    y: cy + Math.sin(angle) * reach,
+    nx: Math.cos(angle),
+    ny: Math.sin(angle),
+  };
+}
+
+/** Foreign matter on the object: one of `colours`, `radius` in 256-px units, at a spot on it. */
+function contaminate(
+  damage: Damage,
+  rng: Rng,
+  pickSpot: Scene['pickSpot'],
+  colours: readonly Colour[],
+  radius: [number, number],
+): void {
+  const colour = rng.pick(colours);
+  contamination(damage, rng, {
+    at: pickSpot(rng),
+    radius: damage.scene.unit * rng.uniform(radius[0], radius[1]),
+    colour,
+    clip: true,
+  });
+}
+
+/** A stain on the object in `tint`, 8 to 16 units across, at a spot on it. */
+function stainOn(damage: Damage, rng: Rng, pickSpot: Scene['pickSpot'], tint: Colour): void {
+  const { unit } = damage.scene;
+  stain(damage, rng, {
+    at: pickSpot(rng),
+    radius: unit * rng.uniform(8, 16),
+    tint,
+    strength: rng.uniform(0.75, 0.95),
+    feather: softEdge(unit),
+    clip: true,
+  });
+}
+
 interface ObjectParts {
   picture: Picture;
   backdrop: Picture;
@@ -99,24 +158,26 @@ function put(
 // Bottle: the neck of an amber glass bottle from above: a rounded lip, the inner wall of the neck
 // falling away into the dark, and a faint reflection from the bottom.
 
+/** What falls into a bottle neck: dust, flakes of label, grit. */
+const bottleSpecks: readonly Colour[] = [
+  [0.62, 0.58, 0.5],
+  [0.8, 0.78, 0.72],
+  [0.45, 0.42, 0.3],
+];
+
 export const bottle: ProductType = {
   name: 'bottle',
   kind: 'object',
   description: 'glass bottle neck, seen from above',
   defectKinds: ['broken', 'crack', 'contamination'],
   render(rng, size) {
-    const unit = size / 256;
-    const cx = size * (0.5 + rng.uniform(-0.035, 0.035));
-    const cy = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const { unit, cx, cy } = placeObject(rng, size);
     const turn = rng.uniform(0, 2 * Math.PI);
     const outer = size * 0.4 * rng.uniform(0.97, 1.03);
     const lipInner = outer * 0.74;
     const opening = outer * 0.47;
     const glass = varyColour(rng, [0.52, 0.33, 0.13], 0.08);
-    const lamp = pickLamp(rng);
-    const noise = new Noise(rng.seed());
-    const light = lightingField(rng, size);
-    const parts = emptyParts(size);
+    const { lamp, noise, light, parts } = studio(rng, size);
     // The bottom of the bottle reflects the lamp: a soft bright patch, off-centre.
     const glowX = cx - lamp.x * opening * 0.35;
     const glowY = cy - lamp.y * opening * 0.35;
@@ -195,13 +256,7 @@ export const bottle: ProductType = {
       pickSpot,
       addDefect(kind: string, damage: Damage, defectRng: Rng) {
         if (kind === 'broken') {
-          const angle = defectRng.uniform(0, 2 * Math.PI);
-          const edge: EdgePoint = {
-            x: cx + Math.cos(angle) * outer,
-            y: cy + Math.sin(angle) * outer,
-            nx: Math.cos(angle),
-            ny: Math.sin(angle),
-          };
+          const edge = edgeAt(cx, cy, defectRng.uniform(0, 2 * Math.PI), outer);
           missingPiece(damage, defectRng, {
             edge,
             radius: unit * defectRng.uniform(9, 15),
@@ -219,17 +274,7 @@ export const bottle: ProductType = {
             clip: true,
           });
         } else if (kind === 'contamination') {
-          const colour = defectRng.pick<Colour>([
-            [0.62, 0.58, 0.5],
-            [0.8, 0.78, 0.72],
-            [0.45, 0.42, 0.3],
-          ]);
-          contamination(damage, defectRng, {
-            at: pickSpot(defectRng),
-            radius: unit * defectRng.uniform(4, 7.5),
-            colour,
-            clip: true,
-          });
+          contaminate(damage, defectRng, pickSpot, bottleSpecks, [4, 7.5]);
         } else noSuchDefect('bottle', kind);
       },
     } satisfies Scene;
@@ -240,15 +285,25 @@ export const bottle: ProductType = {
 // Pill: an oblong white tablet with a score line and red speckles, on a dark tray, casting a soft
 // shadow.
 
+/** Specks pressed into a tablet, and the stains of what it touched. */
+const pillSpecks: readonly Colour[] = [
+  [0.3, 0.2, 0.12],
+  [0.16, 0.16, 0.17],
+  [0.42, 0.45, 0.22],
+];
+const pillStains: readonly Colour[] = [
+  [0.95, 0.7, 0.4],
+  [0.92, 0.58, 0.66],
+  [0.7, 0.66, 0.6],
+];
+
 export const pill: ProductType = {
   name: 'pill',
   kind: 'object',
   description: 'oblong speckled tablet',
   defectKinds: ['chip', 'crack', 'contamination', 'stain'],
   render(rng, size) {
-    const unit = size / 256;
-    const cx = size * (0.5 + rng.uniform(-0.035, 0.035));
-    const cy = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const { unit, cx, cy } = placeObject(rng, size);
     const turn = rng.uniform(-0.18, 0.18);
     const cos = Math.cos(turn);
     const sin = Math.sin(turn);
@@ -257,10 +312,7 @@ export const pill: ProductType = {
     const white = varyColour(rng, [0.9, 0.88, 0.82], 0.04);
     const speck: Colour = [0.74, 0.3, 0.26];
     const tray = varyColour(rng, [0.13, 0.15, 0.18], 0.1);
-    const lamp = pickLamp(rng);
-    const noise = new Noise(rng.seed());
-    const light = lightingField(rng, size);
-    const parts = emptyParts(size);
+    const { lamp, noise, light, parts } = studio(rng, size);
     const shadowX = -lamp.x * 6 * unit;
     const shadowY = -lamp.y * 6 * unit;
     /** Distance from a point in the tablet's own frame to its centre segment. */
@@ -367,31 +419,9 @@ export const pill: ProductType = {
             clip: true,
           });
         } else if (kind === 'contamination') {
-          const colour = defectRng.pick<Colour>([
-            [0.3, 0.2, 0.12],
-            [0.16, 0.16, 0.17],
-            [0.42, 0.45, 0.22],
-          ]);
-          contamination(damage, defectRng, {
-            at: pickSpot(defectRng),
-            radius: unit * defectRng.uniform(3.8, 6),
-            colour,
-            clip: true,
-          });
+          contaminate(damage, defectRng, pickSpot, pillSpecks, [3.8, 6]);
         } else if (kind === 'stain') {
-          const tint = defectRng.pick<Colour>([
-            [0.95, 0.7, 0.4],
-            [0.92, 0.58, 0.66],
-            [0.7, 0.66, 0.6],
-          ]);
-          stain(damage, defectRng, {
-            at: pickSpot(defectRng),
-            radius: unit * defectRng.uniform(8, 16),
-            tint,
-            strength: defectRng.uniform(0.75, 0.95),
-            feather: softEdge(unit),
-            clip: true,
-          });
+          stainOn(damage, defectRng, pickSpot, defectRng.pick(pillStains));
         } else noSuchDefect('pill', kind);
       },
     } satisfies Scene;
@@ -423,9 +453,7 @@ export const nut: ProductType = {
   description: 'steel hex nut, seen from above',
   defectKinds: ['scratch', 'chip', 'rust'],
   render(rng, size) {
-    const unit = size / 256;
-    const cx = size * (0.5 + rng.uniform(-0.035, 0.035));
-    const cy = size * (0.5 + rng.uniform(-0.035, 0.035));
+    const { unit, cx, cy } = placeObject(rng, size);
     const turn = rng.uniform(0, Math.PI / 3);
     const cos = Math.cos(turn);
     const sin = Math.sin(turn);
@@ -436,12 +464,9 @@ export const nut: ProductType = {
     const through = bore * 0.8;
     const steel = varyColour(rng, [0.64, 0.65, 0.68], 0.06);
     const card = varyColour(rng, [0.62, 0.61, 0.58], 0.06);
-    const lamp = pickLamp(rng);
+    const { lamp, noise, light, parts } = studio(rng, size);
     const lampAzimuth = Math.atan2(lamp.y, lamp.x);
     const pitch = 2.3 * unit;
-    const noise = new Noise(rng.seed());
-    const light = lightingField(rng, size);
-    const parts = emptyParts(size);
     const shadowX = -lamp.x * 7 * unit;
     const shadowY = -lamp.y * 7 * unit;
     const circumradius = apothem / Math.cos(Math.PI / 6);
@@ -533,14 +558,8 @@ export const nut: ProductType = {
           // A corner knocked off: corners sit at the hexagon's circumradius, every 60 degrees.
           const corner = turn + defectRng.int(6) * (Math.PI / 3) + defectRng.uniform(-0.1, 0.1);
           const reach = apothem / Math.cos(Math.PI / 6) - 1.5 * unit;
-          const edge: EdgePoint = {
-            x: cx + Math.cos(corner) * reach,
-            y: cy + Math.sin(corner) * reach,
-            nx: Math.cos(corner),
-            ny: Math.sin(corner),
-          };
           missingPiece(damage, defectRng, {
-            edge,
+            edge: edgeAt(cx, cy, corner, reach),
             radius: unit * defectRng.uniform(11, 16),
             edgeTone: -0.5,
             edgeWidth: 2 * unit,
@@ -548,14 +567,7 @@ export const nut: ProductType = {
             inset: 0.3,
           });
         } else if (kind === 'rust') {
-          stain(damage, defectRng, {
-            at: pickSpot(defectRng),
-            radius: unit * defectRng.uniform(8, 16),
-            tint: [1.05, 0.62, 0.36],
-            strength: defectRng.uniform(0.75, 0.95),
-            feather: softEdge(unit),
-            clip: true,
-          });
+          stainOn(damage, defectRng, pickSpot, [1.05, 0.62, 0.36]);
         } else noSuchDefect('nut', kind);
       },
     } satisfies Scene;

@@ -2,17 +2,12 @@
 // fit on training images, score a batch into raw scores with an optional anomaly map, save,
 // dispose. Raw scores are turned into 0..1 decisions by threshold.ts, never here.
 import type * as tf from '@tensorflow/tfjs';
+import type { AnomalyMap } from '../../data/heatmap.js';
 import type { Encoder } from '../encoders/encoder.js';
 import type { InputShape } from '../image-batches.js';
+export type { AnomalyMap };
 
 export type DetectorKind = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
-
-/** Per-pixel raw anomaly scores, row-major, at the scored tensor's resolution. */
-export interface AnomalyMap {
-  width: number;
-  height: number;
-  data: Float32Array;
-}
 
 export interface ScoreResult {
   /** Raw image score: higher = more anomalous. Not normalised. */

@@ -1,11 +1,10 @@
 // Encoders that tap named nodes of an existing TF.js model: any graph or layers model.json the
 // user imports, and (through the same machinery) the pretrained MobileNetV3 graph.
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
-import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
+import { fileLoader, modelJsonPath } from '../model-io.js';
 import type { Encoder, EncoderInfo, EncoderOutput, FeatureName } from './encoder.js';
+import { readEncoderConfig, saveEncoderFolder } from './encoder-folder.js';
 
 /** Which model node (graph) or layer (layers model) gives each feature map. */
 export interface FeatureNodes {
@@ -57,7 +56,6 @@ export type TappableModel =
     }
   | { format: 'layers'; model: tf.LayersModel; declaredSize: number | undefined };
 
-const CONFIG_FILE = 'encoder.json';
 const IMPORTED_KIND = 'imported';
 const FEATURE_STRIDES: Record<FeatureName, number> = { stride4: 4, stride8: 8, stride16: 16 };
 const DEFAULT_INPUT_SIZE = 224;
@@ -197,12 +195,9 @@ export class TappedModelEncoder implements Encoder {
   }
 
   async save(dir: string): Promise<void> {
-    await writeFolderAtomically(dir, async (tmp) => {
-      // The whole source model is written, not only the tapped part, so a saved folder loads
-      // and validates exactly like the file it came from.
-      await this.source.model.save(fileSaver(tmp));
-      await writeFile(join(tmp, CONFIG_FILE), JSON.stringify(this.config, null, 2));
-    });
+    // The whole source model is written, not only the tapped part, so a saved folder loads
+    // and validates exactly like the file it came from.
+    await saveEncoderFolder(dir, this.source.model, this.config);
   }
 
   dispose(): void {
@@ -328,7 +323,10 @@ export async function createImportedEncoder(
 
 /** Loads a tapped-model encoder folder written by `save`, checking it is of `kind`. */
 export async function loadTappedEncoder(dir: string, kind: string): Promise<TappedModelEncoder> {
-  const config = await readTappedConfig(dir, kind);
+  const config = await readEncoderConfig<TappedEncoderConfig>(dir, kind, {
+    encoder: 'the encoder',
+    expected: `'${kind}'`,
+  });
   const source = await openTappableModel(modelJsonPath(dir));
   try {
     // Re-checked on load: a folder edited by hand or a model file swapped underneath fails here
@@ -349,21 +347,6 @@ export async function loadTappedEncoder(dir: string, kind: string): Promise<Tapp
 
 export function loadImportedEncoder(dir: string): Promise<TappedModelEncoder> {
   return loadTappedEncoder(dir, IMPORTED_KIND);
-}
-
-async function readTappedConfig(dir: string, kind: string): Promise<TappedEncoderConfig> {
-  let config: TappedEncoderConfig;
-  try {
-    config = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as TappedEncoderConfig;
-  } catch (error) {
-    throw new ModelError(`Cannot read the encoder in ${dir}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-  if (config.kind !== kind) {
-    throw new ModelError(`${dir} holds a '${String(config.kind)}' encoder, not '${kind}'.`);
-  }
-  return config;
 }
 
 // Ops that map a tensor to one of the same shape value by value; a node whose only consumers are

@@ -9,12 +9,10 @@
 // fresh batch-norm layers would normalise by the statistics of small SimCLR batches and erase
 // the pretrained features on the first step, and identity-initialised ones would only add
 // parameters that start as a no-op.
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
-import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
+import { BadArgumentError, ModelError } from '../../shared/errors.js';
 import type { Encoder, EncoderInfo, EncoderOutput } from './encoder.js';
+import { loadEncoderLayers, readEncoderConfig, saveEncoderFolder } from './encoder-folder.js';
 import { openTappableModel } from './imported.js';
 import { bundledMobilenetV3Path } from './mobilenetv3.js';
 
@@ -57,7 +55,6 @@ const BLOCKS: readonly BlockSpec[] = [
 ];
 const TAP_BLOCKS = { stride4: 2, stride8: 5, stride16: 11 } as const;
 
-const CONFIG_FILE = 'encoder.json';
 const GRAPH = 'tower_0/MobilenetV3';
 // The graph stores 1/6 as a float16 constant (0.1666259765625); reusing its exact value keeps
 // the rebuilt network equal to the graph instead of 2e-4 off per activation.
@@ -207,10 +204,7 @@ export class TrainableMobilenetV3Encoder implements Encoder {
       embeddingSize: this.info.embeddingSize,
       options: { source: this.source },
     };
-    await writeFolderAtomically(dir, async (tmp) => {
-      await this.model.save(fileSaver(tmp));
-      await writeFile(join(tmp, CONFIG_FILE), JSON.stringify(saved, null, 2));
-    });
+    await saveEncoderFolder(dir, this.model, saved);
   }
 
   dispose(): void {
@@ -259,20 +253,11 @@ export async function createTrainableMobilenetV3Encoder(
 export async function loadTrainableMobilenetV3Encoder(
   dir: string,
 ): Promise<TrainableMobilenetV3Encoder> {
-  let saved: SavedConfig;
-  try {
-    saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as SavedConfig;
-  } catch (error) {
-    throw new ModelError(`Cannot read the MobileNetV3 encoder in ${dir}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-  if (saved.kind !== MOBILENETV3_TRAINABLE_KIND) {
-    throw new ModelError(
-      `${dir} holds a '${String(saved.kind)}' encoder, not a trainable MobileNetV3.`,
-    );
-  }
-  const model = await tf.loadLayersModel(fileLoader(modelJsonPath(dir)));
+  const saved = await readEncoderConfig<SavedConfig>(dir, MOBILENETV3_TRAINABLE_KIND, {
+    encoder: 'the MobileNetV3 encoder',
+    expected: 'a trainable MobileNetV3',
+  });
+  const model = await loadEncoderLayers(dir);
   return new TrainableMobilenetV3Encoder(model, saved.inputSize, saved.options.source);
 }
 

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
 import type { Encoder } from './encoder.js';
+import { ENCODER_CONFIG_FILE } from './encoder-folder.js';
 import {
   createImportedEncoder,
   loadImportedEncoder,
@@ -98,8 +99,9 @@ export function createEncoder<K extends EncoderKind>(
 export async function loadEncoder(dir: string): Promise<Encoder> {
   let kind: unknown;
   try {
-    kind = (JSON.parse(await readFile(join(dir, 'encoder.json'), 'utf8')) as { kind?: unknown })
-      .kind;
+    kind = (
+      JSON.parse(await readFile(join(dir, ENCODER_CONFIG_FILE), 'utf8')) as { kind?: unknown }
+    ).kind;
   } catch (error) {
     throw new ModelError(
       `${dir} is not a saved encoder (cannot read its encoder.json: ${errorMessage(error)}).`,

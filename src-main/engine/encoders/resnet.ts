@@ -1,12 +1,10 @@
 // A small ResNet-style encoder that SimCLR trains from scratch: a conv stem, four stages of basic
 // residual blocks, and a dense embedding after global average pooling. Feature maps of stages 1–3
 // feed the patch detectors; the embedding feeds SimCLR and the classifier head.
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
-import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
+import { BadArgumentError } from '../../shared/errors.js';
 import type { Encoder, EncoderInfo, EncoderOutput } from './encoder.js';
+import { loadEncoderLayers, readEncoderConfig, saveEncoderFolder } from './encoder-folder.js';
 
 export interface ResnetConfig {
   /** Square input side the encoder is built or trained for; any size divisible by 32 runs. */
@@ -35,7 +33,6 @@ export const defaultResnetConfig: Readonly<ResnetConfig> = {
 };
 
 const KIND = 'resnet';
-const CONFIG_FILE = 'encoder.json';
 // Inputs arrive as RGB in 0..1; centring them around 0 with roughly unit spread keeps the first
 // batch-norm statistics sane from the first step. Not ImageNet statistics: the net trains from
 // scratch on factory images whose colours are nothing like ImageNet's.
@@ -289,10 +286,7 @@ export class ResnetEncoder implements Encoder {
 
   async save(dir: string): Promise<void> {
     const saved: SavedConfig = { kind: KIND, config: this.config };
-    await writeFolderAtomically(dir, async (tmp) => {
-      await this.model.save(fileSaver(tmp));
-      await writeFile(join(tmp, CONFIG_FILE), JSON.stringify(saved, null, 2));
-    });
+    await saveEncoderFolder(dir, this.model, saved);
   }
 
   dispose(): void {
@@ -309,18 +303,11 @@ export function createResnetEncoder(options: Partial<ResnetConfig> = {}): Resnet
 
 /** Loads an encoder written by `ResnetEncoder.save`. */
 export async function loadResnetEncoder(dir: string): Promise<ResnetEncoder> {
-  let saved: SavedConfig;
-  try {
-    saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as SavedConfig;
-  } catch (error) {
-    throw new ModelError(`Cannot read the ResNet encoder in ${dir}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-  if (saved.kind !== KIND) {
-    throw new ModelError(`${dir} holds a '${String(saved.kind)}' encoder, not a ResNet encoder.`);
-  }
-  const model = await tf.loadLayersModel(fileLoader(modelJsonPath(dir)));
+  const saved = await readEncoderConfig<SavedConfig>(dir, KIND, {
+    encoder: 'the ResNet encoder',
+    expected: 'a ResNet encoder',
+  });
+  const model = await loadEncoderLayers(dir);
   return new ResnetEncoder(model, saved.config);
 }
 

@@ -1,12 +1,12 @@
 // The seed paper's baseline as an encoder: VGG-16's four conv+pool blocks, then three conv layers,
 // pooling and global average pooling (the paper's final dense layer is the classifier head's job).
 // Layer names follow Keras' VGG16, so a user's converted ImageNet weights load by name.
-import { readFile, writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
-import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
+import { BadArgumentError, ModelError } from '../../shared/errors.js';
+import { fileLoader } from '../model-io.js';
 import type { Encoder, EncoderInfo, EncoderOutput } from './encoder.js';
+import { loadEncoderLayers, readEncoderConfig, saveEncoderFolder } from './encoder-folder.js';
 
 export const VGG_KIND = 'vgg16';
 
@@ -55,7 +55,6 @@ interface SavedConfig {
   options: Omit<VggOptions, 'weightsPath'> & { initialisedFrom?: VggInitialisation };
 }
 
-const CONFIG_FILE = 'encoder.json';
 // Convs per block and their channels at width 1 (VGG-16, configuration D).
 const BLOCKS: readonly { convs: number; filters: number }[] = [
   { convs: 2, filters: 64 },
@@ -137,10 +136,7 @@ export class VggEncoder implements Encoder {
         ...(this.initialisedFrom ? { initialisedFrom: this.initialisedFrom } : {}),
       },
     };
-    await writeFolderAtomically(dir, async (tmp) => {
-      await this.model.save(fileSaver(tmp));
-      await writeFile(join(tmp, CONFIG_FILE), JSON.stringify(saved, null, 2));
-    });
+    await saveEncoderFolder(dir, this.model, saved);
   }
 
   dispose(): void {
@@ -170,19 +166,12 @@ export async function createVggEncoder(options: Partial<VggOptions> = {}): Promi
 
 /** Loads an encoder written by `VggEncoder.save`. */
 export async function loadVggEncoder(dir: string): Promise<VggEncoder> {
-  let saved: SavedConfig;
-  try {
-    saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as SavedConfig;
-  } catch (error) {
-    throw new ModelError(`Cannot read the VGG encoder in ${dir}: ${errorMessage(error)}`, {
-      cause: error,
-    });
-  }
-  if (saved.kind !== VGG_KIND) {
-    throw new ModelError(`${dir} holds a '${String(saved.kind)}' encoder, not a VGG encoder.`);
-  }
+  const saved = await readEncoderConfig<SavedConfig>(dir, VGG_KIND, {
+    encoder: 'the VGG encoder',
+    expected: 'a VGG encoder',
+  });
   const { initialisedFrom, ...options } = saved.options;
-  const model = await tf.loadLayersModel(fileLoader(modelJsonPath(dir)));
+  const model = await loadEncoderLayers(dir);
   return new VggEncoder(model, options, initialisedFrom);
 }
 

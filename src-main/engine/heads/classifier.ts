@@ -19,6 +19,7 @@ import {
   type DecodedBatch,
 } from '../image-batches.js';
 import { atThreshold, auroc } from '../metrics.js';
+import { calibrate, type Calibration } from '../threshold.js';
 
 export interface LabeledImage {
   path: string;
@@ -483,5 +484,58 @@ function epochMetrics(
     precision: at.precision,
     recall: at.recall,
     auroc: defects > 0 && defects < labels.length ? auroc(scores, labels) : null,
+  };
+}
+
+/** One line per epoch for the training log. */
+export function describeEpoch(m: EpochMetrics, epochs: number): string {
+  return (
+    `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(3)}, validation loss ${m.validationLoss.toFixed(3)}, ` +
+    `accuracy ${m.accuracy.toFixed(3)}, balanced ${m.balancedAccuracy.toFixed(3)}, F1 ${m.f1.toFixed(3)}` +
+    (m.auroc === null ? '' : `, AUROC ${m.auroc.toFixed(3)}`)
+  );
+}
+
+/**
+ * What a trained head records in its model manifest (metrics, the threshold calibrated on the
+ * validation images, the settings it ran with) and the line that sums it up.
+ */
+export function classifierRecord(
+  result: ClassifierResult,
+  config: ClassifierConfig,
+  run: { method: string; encoder: string; objectTypes: string[] },
+) {
+  const last = result.epochs.at(-1)!;
+  let threshold: Calibration | undefined;
+  try {
+    threshold = calibrate(result.validation.scores, result.validation.labels);
+  } catch {
+    // Validation images of one class only: the model then has no calibrated threshold.
+    threshold = undefined;
+  }
+  return {
+    metrics: {
+      validation: last,
+      epochs: result.epochs,
+      classWeights: result.classWeights,
+      trainImages: config.train.length,
+      validationImages: config.validation.length,
+    },
+    threshold,
+    training: {
+      method: run.method,
+      encoder: run.encoder,
+      fineTuneEncoder: config.fineTuneEncoder,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      learningRate: config.learningRate,
+      hiddenUnits: config.hiddenUnits,
+      seed: config.seed,
+    },
+    summary:
+      `${run.method} on ${run.objectTypes.join(', ')}: validation accuracy ${last.accuracy.toFixed(3)}, ` +
+      `balanced accuracy ${last.balancedAccuracy.toFixed(3)}, F1 ${last.f1.toFixed(3)}` +
+      (last.auroc === null ? '' : `, AUROC ${last.auroc.toFixed(3)}`) +
+      ` after ${result.epochs.length} epochs`,
   };
 }

@@ -526,3 +526,34 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
     t.cutPasteHead?.dispose();
   }
 }
+
+/**
+ * What a finished run records in its model manifest: the loss at the start and at the end (means
+ * of the first and last tenth of the steps, as single steps are noisy) and the settings it ran
+ * with; `tenth` is how many steps each mean took.
+ */
+export function simclrRecord(result: SimclrResult, config: SimclrConfig) {
+  const losses = result.losses.filter((l): l is number => l !== null);
+  const tenth = Math.max(1, Math.round(losses.length / 10));
+  const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / Math.max(values.length, 1);
+  return {
+    tenth,
+    metrics: {
+      steps: result.steps,
+      firstLoss: mean(losses.slice(0, tenth)),
+      lastLoss: mean(losses.slice(-tenth)),
+      losses: result.losses,
+      imagesPerSecond: result.imagesPerSecond,
+    },
+    training: {
+      method: 'simclr',
+      images: config.images.length,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      learningRate: config.learningRate,
+      temperature: config.temperature,
+      cutPasteWeight: config.cutPasteWeight,
+      seed: config.seed,
+    },
+  };
+}

@@ -4,11 +4,10 @@
 // The owner streams batches and records each one, so no task ever holds a whole folder.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Decision } from '../../shared/dto.js';
+import type { Decision, FileProblem } from '../../shared/dto.js';
 import { ImageError, ModelError, errorMessage } from '../../shared/errors.js';
 import { hashFile } from '../../data/image-io.js';
-import { writeHeatmapOverlay } from '../../data/heatmap.js';
-import { heatmapName, rawScores } from '../../inspection/scoring.js';
+import { heatmapName, writeHeatmapOverlay } from '../../data/heatmap.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector } from '../detectors/detector.js';
@@ -17,6 +16,7 @@ import { ZeroShotDetector, defaultZeroShotConfig } from '../detectors/zero-shot/
 import { createEncoder } from '../encoders/registry.js';
 import { sharedAspect } from '../input-shape.js';
 import { loadDetectorModel, saveDetectorModel, standardPreprocessing } from '../model-files.js';
+import { rawScores } from '../raw-scores.js';
 import { calibrateUnlabeled, decide, normalise, type Calibration } from '../threshold.js';
 import type { InspectBatchArgs, InspectPrepareArgs, TaskContext } from './index.js';
 
@@ -39,15 +39,9 @@ export interface InspectedFile {
   heatmapPath: string | null;
 }
 
-export interface InspectFileError {
-  path: string;
-  problem: string;
-  message: string;
-}
-
 export interface InspectBatchResult {
   results: InspectedFile[];
-  errors: InspectFileError[];
+  errors: FileProblem[];
   /** Of the results, how many took the score the zero-shot preparation had computed. */
   fromPreparation: number;
 }
@@ -194,7 +188,7 @@ export async function inspectBatch(
 ): Promise<InspectBatchResult> {
   await initBackend();
   const detector = await detectorFor(args.modelPath);
-  const errors: InspectFileError[] = [];
+  const errors: FileProblem[] = [];
   const hashes = new Map<string, string>();
   // Hash first: a file that vanished since it was listed is reported, not scored.
   // Read concurrently: the files are small and the disk, not the CPU, is the wait.

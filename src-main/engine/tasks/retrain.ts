@@ -18,8 +18,8 @@ import {
   saveDetectorModel,
   standardPreprocessing,
 } from '../model-files.js';
+import { rawScores } from '../raw-scores.js';
 import { calibrate, type Calibration } from '../threshold.js';
-import { rawScores } from '../../inspection/scoring.js';
 import type { RetrainArgs, TaskContext } from './index.js';
 
 export interface ValidationMetrics {

@@ -12,22 +12,16 @@ import {
   isEncoderKind,
   loadEncoder,
 } from '../encoders/registry.js';
-import { classifierConfig, trainClassifier, type EpochMetrics } from '../heads/classifier.js';
+import {
+  classifierConfig,
+  classifierRecord,
+  describeEpoch,
+  trainClassifier,
+} from '../heads/classifier.js';
 import { loadModel, saveModel, standardPreprocessing } from '../model-files.js';
-import { readSimclrCheckpoint, simclrConfig, trainSimclr } from '../ssl/simclr.js';
-import { calibrate, type Calibration } from '../threshold.js';
+import { readSimclrCheckpoint, simclrConfig, simclrRecord, trainSimclr } from '../ssl/simclr.js';
 import { limitPerType, splitLabeled, typesOf } from '../training-images.js';
 import type { TaskContext, TrainArgs } from './index.js';
-
-const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / Math.max(values.length, 1);
-
-function describeEpoch(m: EpochMetrics, epochs: number): string {
-  return (
-    `epoch ${m.epoch}/${epochs}: train loss ${m.trainLoss.toFixed(3)}, validation loss ${m.validationLoss.toFixed(3)}, ` +
-    `accuracy ${m.accuracy.toFixed(3)}, balanced ${m.balancedAccuracy.toFixed(3)}, F1 ${m.f1.toFixed(3)}` +
-    (m.auroc === null ? '' : `, AUROC ${m.auroc.toFixed(3)}`)
-  );
-}
 
 function progressLine(loss: number, imagesPerSecond: number): string {
   const lossText = Number.isFinite(loss) ? `loss ${loss.toFixed(4)}` : 'embedding images';
@@ -145,15 +139,7 @@ export async function trainModel(args: TrainArgs, ctx: TaskContext): Promise<Tra
         onImageError,
         notes: { objectTypes, out },
       });
-      const losses = result.losses.filter((l): l is number => l !== null);
-      const tenth = Math.max(1, Math.round(losses.length / 10));
-      const metrics = {
-        steps: result.steps,
-        firstLoss: mean(losses.slice(0, tenth)),
-        lastLoss: mean(losses.slice(-tenth)),
-        losses: result.losses,
-        imagesPerSecond: result.imagesPerSecond,
-      };
+      const { metrics, training } = simclrRecord(result, config);
       await saveModel(out, {
         encoder,
         manifest: {
@@ -162,17 +148,7 @@ export async function trainModel(args: TrainArgs, ctx: TaskContext): Promise<Tra
           inputSize: config.inputSize,
           preprocessing: standardPreprocessing,
           metrics,
-          training: {
-            method: 'simclr',
-            images: config.images.length,
-            epochs: config.epochs,
-            batchSize: config.batchSize,
-            learningRate: config.learningRate,
-            temperature: config.temperature,
-            cutPasteWeight: config.cutPasteWeight,
-            seed: config.seed,
-            backend: backend.name,
-          },
+          training: { ...training, backend: backend.name },
         },
       });
       await rm(checkpointDir, { recursive: true, force: true });
@@ -224,21 +200,11 @@ export async function trainModel(args: TrainArgs, ctx: TaskContext): Promise<Tra
       onImageError,
     });
     head = result.head;
-    const last = result.epochs.at(-1)!;
-    let threshold: Calibration | undefined;
-    try {
-      threshold = calibrate(result.validation.scores, result.validation.labels);
-    } catch {
-      // Validation images of one class only: the model then has no calibrated threshold.
-      threshold = undefined;
-    }
-    const metrics = {
-      validation: last,
-      epochs: result.epochs,
-      classWeights: result.classWeights,
-      trainImages: train.length,
-      validationImages: validation.length,
-    };
+    const { metrics, threshold, training, summary } = classifierRecord(result, config, {
+      method: request.method,
+      encoder: encoder.info.kind,
+      objectTypes,
+    });
     await saveModel(out, {
       encoder,
       head,
@@ -250,17 +216,7 @@ export async function trainModel(args: TrainArgs, ctx: TaskContext): Promise<Tra
         metrics,
         ...(threshold ? { threshold } : {}),
         ...(parent ? { parent } : {}),
-        training: {
-          method: request.method,
-          encoder: encoder.info.kind,
-          fineTuneEncoder: fineTune,
-          epochs: config.epochs,
-          batchSize: config.batchSize,
-          learningRate: config.learningRate,
-          hiddenUnits: config.hiddenUnits,
-          seed: config.seed,
-          backend: backend.name,
-        },
+        training: { ...training, backend: backend.name },
       },
     });
     return {
@@ -269,11 +225,7 @@ export async function trainModel(args: TrainArgs, ctx: TaskContext): Promise<Tra
       objectTypes,
       inputSize: size,
       metrics,
-      summary:
-        `${request.method} on ${objectTypes.join(', ')}: validation accuracy ${last.accuracy.toFixed(3)}, ` +
-        `balanced accuracy ${last.balancedAccuracy.toFixed(3)}, F1 ${last.f1.toFixed(3)}` +
-        (last.auroc === null ? '' : `, AUROC ${last.auroc.toFixed(3)}`) +
-        ` after ${result.epochs.length} epochs`,
+      summary,
       skippedImages,
     };
   } finally {

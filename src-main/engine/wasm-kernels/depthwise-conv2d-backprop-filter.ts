@@ -7,26 +7,17 @@
 // x seen as one image [1, H, W, B·C] and dy as a depthwise filter [OH, OW, B·C, m] give, with
 // stride d and dilation s, [1, kh, kw, B·C·m]; summing over B leaves dW. Measured ~1.5× faster
 // than a per-tap multiply-and-reduce on wasm kernels and than a plain JS loop.
-import * as tf from '@tensorflow/tfjs';
-import { Scratch, pair, runKernel, view, type Shape4, type WasmKernel } from './kernel-utils.js';
+import type * as tf from '@tensorflow/tfjs';
+import { Scratch, forwardConvInfo, runKernel, view, type WasmKernel } from './kernel-utils.js';
 
 export const depthwiseConv2dBackpropFilterKernel: WasmKernel = {
   kernelName: 'DepthwiseConv2dNativeBackpropFilter',
   kernelFunc: ({ inputs, attrs, backend }) => {
     const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const { strides, dilations, pad, dimRoundingMode, filterShape } =
-      attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
-    const [dilationHeight, dilationWidth] = pair(dilations);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as Shape4,
-      filterShape,
-      strides,
-      [dilationHeight, dilationWidth],
-      pad,
-      dimRoundingMode,
-      true,
-      'channelsLast',
-    );
+    const forward = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+    const { filterShape } = forward;
+    const info = forwardConvInfo(x.shape, filterShape, forward, true);
+    const { dilationHeight, dilationWidth } = info;
     const { batchSize, inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth } = info;
     const [kh, kw, channels, multiplier] = filterShape;
     const { top, left } = info.padInfo;

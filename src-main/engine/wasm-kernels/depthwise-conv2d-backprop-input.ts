@@ -2,27 +2,16 @@
 // encoders: stride-1 XNNPACK depthwise convolutions of dy with the filter's reversed taps, one
 // per stride phase (see polyphase.ts). A channel multiplier m > 1 is handled by correlating all
 // C·m channels of dy at once and summing each group of m, which keeps it to one kind of conv.
-import * as tf from '@tensorflow/tfjs';
-import { Scratch, pair, view, type Shape4, type WasmKernel } from './kernel-utils.js';
-import { polyphaseInputGradient } from './polyphase.js';
+import type * as tf from '@tensorflow/tfjs';
+import { Scratch, forwardConvInfo, view, type Shape4, type WasmKernel } from './kernel-utils.js';
+import { axesOf, polyphaseInputGradient } from './polyphase.js';
 
 export const depthwiseConv2dBackpropInputKernel: WasmKernel = {
   kernelName: 'DepthwiseConv2dNativeBackpropInput',
   kernelFunc: ({ inputs, attrs, backend }) => {
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const { strides, dilations, pad, dimRoundingMode, inputShape } =
-      attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
-    const [dilationHeight, dilationWidth] = pair(dilations);
-    const info = tf.backend_util.computeConv2DInfo(
-      inputShape,
-      filter.shape as Shape4,
-      strides,
-      [dilationHeight, dilationWidth],
-      pad,
-      dimRoundingMode,
-      true,
-      'channelsLast',
-    );
+    const forward = attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+    const info = forwardConvInfo(forward.inputShape, filter.shape, forward, true);
     const [kh, kw, channels, multiplier] = filter.shape as Shape4;
     const wide = channels * multiplier;
     const scratch = new Scratch(backend);
@@ -36,22 +25,7 @@ export const depthwiseConv2dBackpropInputKernel: WasmKernel = {
         tapShape: [wide, 1],
         batch: info.batchSize,
         channels: wide,
-        height: {
-          inSize: info.inHeight,
-          outSize: info.outHeight,
-          kernel: kh,
-          stride: info.strideHeight,
-          dilation: dilationHeight,
-          padBefore: info.padInfo.top,
-        },
-        width: {
-          inSize: info.inWidth,
-          outSize: info.outWidth,
-          kernel: kw,
-          stride: info.strideWidth,
-          dilation: dilationWidth,
-          padBefore: info.padInfo.left,
-        },
+        ...axesOf(info),
         correlate: (s, input, subFilter, padding, dil) =>
           s.stock(
             'DepthwiseConv2dNative',

@@ -120,6 +120,34 @@ export function size(shape: readonly number[]): number {
   return n;
 }
 
+/** The attributes that fix a gradient kernel's forward convolution. */
+export interface ForwardConvAttrs {
+  strides: number | [number, number];
+  pad: tf.Conv2DBackpropInputAttrs['pad'];
+  dimRoundingMode?: tf.Conv2DBackpropInputAttrs['dimRoundingMode'];
+  /** Depthwise kernels only; dense gradient kernels have none. */
+  dilations?: number | [number, number];
+}
+
+/** The geometry of the forward convolution (channels last), dense or depthwise. */
+export function forwardConvInfo(
+  inputShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: ForwardConvAttrs,
+  depthwise: boolean,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    inputShape as Shape4,
+    filterShape as Shape4,
+    attrs.strides,
+    depthwise ? pair(attrs.dilations) : 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
+}
+
 export function assertChannelsLast(kernel: string, dataFormat: unknown): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
     throw new Error(

@@ -6,6 +6,7 @@
 // plain stride-1 correlation of dy with that sub-filter reversed. Each phase is one fast XNNPACK
 // convolution; the phases are then copied into their rows and columns of dx. Compared with tfjs' stock
 // Conv2DBackpropInput (a scalar loop) this measured ~4× faster at stride 2 and far more at stride 1.
+import type * as tf from '@tensorflow/tfjs';
 import { Scratch, heapF32, type TensorInfo, type WasmBackend } from './kernel-utils.js';
 
 /** One axis of the forward convolution. */
@@ -19,6 +20,31 @@ export interface AxisGeometry {
   dilation: number;
   /** Padding before the first input element in the forward pass. */
   padBefore: number;
+}
+
+/** Both axes of a forward convolution, as polyphaseInputGradient takes them. */
+export function axesOf(info: tf.backend_util.Conv2DInfo): {
+  height: AxisGeometry;
+  width: AxisGeometry;
+} {
+  return {
+    height: {
+      inSize: info.inHeight,
+      outSize: info.outHeight,
+      kernel: info.filterHeight,
+      stride: info.strideHeight,
+      dilation: info.dilationHeight,
+      padBefore: info.padInfo.top,
+    },
+    width: {
+      inSize: info.inWidth,
+      outSize: info.outWidth,
+      kernel: info.filterWidth,
+      stride: info.strideWidth,
+      dilation: info.dilationWidth,
+      padBefore: info.padInfo.left,
+    },
+  };
 }
 
 /** The stride-1 correlation that produces one phase along one axis. */

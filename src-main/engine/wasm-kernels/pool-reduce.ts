@@ -4,7 +4,31 @@
 // [outer, R, 1, inner] and pooling an R×1 window reads it once, SIMD across the inner axis.
 // Measured ~10× faster than the stock Sum on a [32, 32, 32, 64] activation.
 import * as tf from '@tensorflow/tfjs';
-import { Scratch, heapF32, size, view, type TensorInfo, type WasmBackend } from './kernel-utils.js';
+import {
+  Scratch,
+  heapF32,
+  runStock,
+  size,
+  view,
+  type TensorInfo,
+  type WasmBackend,
+  type WasmKernel,
+} from './kernel-utils.js';
+
+/** Sum or Mean: pooled where that pays, the stock kernel elsewhere. */
+export function poolReduceKernel(kernelName: 'Sum' | 'Mean', kind: 'sum' | 'mean'): WasmKernel {
+  return {
+    kernelName,
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      // Mean's attributes are Sum's.
+      const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
+      return (
+        poolReduce(backend, inputs.x!, axis, keepDims, kind) ??
+        runStock(backend, kernelName, inputs, attrs)
+      );
+    },
+  };
+}
 
 /** Returns undefined where the stock kernel is as good (innermost axes) or this cannot apply. */
 export function poolReduce(

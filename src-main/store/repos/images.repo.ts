@@ -25,19 +25,6 @@ export interface ImageQuery {
   offset?: number;
 }
 
-interface ImageRow {
-  id: number;
-  objectType: string;
-  path: string;
-  sha256: string;
-  width: number;
-  height: number;
-  split: Split;
-  label: Label | null;
-  defectKind: string | null;
-  maskPath: string | null;
-}
-
 const currentLabel = `(SELECT l.label FROM labels l WHERE l.image_id = i.id ORDER BY l.id DESC LIMIT 1)`;
 const currentKind = `(SELECT l.defect_kind FROM labels l WHERE l.image_id = i.id ORDER BY l.id DESC LIMIT 1)`;
 
@@ -79,7 +66,7 @@ export class ImagesRepo {
         limit: number;
         offset: number;
       },
-      ImageRow
+      ImageDto
     >(`
       SELECT * FROM (
         SELECT i.id, t.name AS objectType, i.path, i.sha256, i.width, i.height, i.split,

@@ -2,21 +2,10 @@
 // validation, and which one is active. Activating one retires none: older versions stay
 // 'ready' for rollback.
 import type { Database } from 'better-sqlite3';
+import type { ModelDto, ModelStatus } from '../../shared/dto.js';
 
-export type ModelStatus = 'training' | 'ready' | 'active' | 'retired' | 'failed';
-
-export interface ModelRecord {
-  id: number;
-  kind: string;
-  name: string;
-  objectTypes: string[];
-  config: Record<string, unknown>;
-  metrics: Record<string, unknown> | null;
-  path: string | null;
-  parentId: number | null;
-  status: ModelStatus;
-  createdAt: string;
-}
+/** A model version as stored: the DTO without what the store does not keep in a row. */
+export type ModelRecord = Omit<ModelDto, 'validation'>;
 
 interface ModelRow {
   id: number;

@@ -125,11 +125,13 @@ export class ResultsRepo {
       'SELECT id FROM results WHERE inspection_id = ? AND path = ?',
     );
     const listParams = `${filters}
-     AND (@decisions IS NULL OR r.decision IN (SELECT value FROM json_each(@decisions)))`;
+     AND (@decisions IS NULL OR r.decision IN (SELECT value FROM json_each(@decisions)))
+     AND (@unreadable = 0 OR (r.error IS NOT NULL AND r.score IS NULL))`;
     type ListParams = {
       inspectionId: number | null;
       objectType: string | null;
       decisions: string | null;
+      unreadable: 0 | 1;
       limit: number;
       offset: number;
     };
@@ -191,6 +193,7 @@ export class ResultsRepo {
       inspectionId: query.inspectionId ?? null,
       objectType: query.objectType ?? null,
       decisions: query.decisions ? JSON.stringify(query.decisions) : null,
+      unreadable: query.unreadable ? (1 as const) : (0 as const),
       limit: query.limit,
       offset: query.offset,
     };
