@@ -13,6 +13,7 @@ import {
   stringOption,
 } from './common.js';
 import { initBackend } from '../engine/backend.js';
+import { formatBytes } from '../shared/bytes.js';
 
 const require = createRequire(import.meta.url);
 
@@ -43,7 +44,7 @@ export const command: Command = {
     'Usage: defectscope info [--backend NAME] [--json]',
     '',
     'Options:',
-    '  --backend NAME   check a specific backend: gpu, node, wasm or cpu (default: $DEFECTSCOPE_BACKEND, else the fastest installed)',
+    '  --backend NAME   check a specific backend: gpu, webgpu, node, wasm or cpu (default: $DEFECTSCOPE_BACKEND, else the fastest installed)',
     dataDirHelp,
     jsonHelp,
   ].join('\n'),
@@ -61,6 +62,8 @@ export const command: Command = {
       [
         '@tensorflow/tfjs',
         '@tensorflow/tfjs-backend-wasm',
+        '@tensorflow/tfjs-backend-webgpu',
+        'webgpu',
         '@tensorflow/tfjs-node',
         '@tensorflow/tfjs-node-gpu',
         'better-sqlite3',
@@ -86,6 +89,17 @@ export const command: Command = {
     );
     for (const attempt of backend.attempts) {
       ctx.out(`  ${attempt.ok ? 'using  ' : 'skipped'} ${attempt.name}: ${attempt.reason}`);
+    }
+    const gpu = backend.gpuAdapter;
+    if (gpu) {
+      ctx.out(
+        `GPU adapter:    ${gpu.vendor} ${gpu.device} (architecture ${gpu.architecture || 'not reported'}` +
+          `${gpu.software ? '; a software fallback' : ''}) — ${gpu.description}`,
+      );
+      ctx.out(
+        `  largest buffer ${formatBytes(gpu.limits.maxBufferSize)}, ` +
+          `largest storage binding ${formatBytes(gpu.limits.maxStorageBufferBindingSize)}`,
+      );
     }
     ctx.out('Packages:');
     for (const [pkg, version] of Object.entries(versions))

@@ -37,7 +37,7 @@ export const command: Command = {
     "                     --size 448 --layers stride4,stride8, the app's Fine detail)",
     '  --heatmaps WHICH   flagged (default), all or none',
     '  --resume ID        continue inspection ID (after a crash): score only files without a result',
-    '  --backend NAME     gpu, node, wasm or cpu',
+    '  --backend NAME     gpu, webgpu, node, wasm or cpu',
     dataDirHelp,
     jsonHelp,
   ].join('\n'),

@@ -39,7 +39,7 @@ export const command: Command = {
     "                     stands out on its own shot however light or dark the shot (the app's",
     '                     Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)',
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
-    '  --backend NAME     gpu, node, wasm or cpu',
+    '  --backend NAME     gpu, webgpu, node, wasm or cpu',
     dataDirHelp,
     jsonHelp,
   ].join('\n'),

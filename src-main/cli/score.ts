@@ -43,7 +43,7 @@ export const command: Command = {
     'Options:',
     '  --type NAME      object type whose model scores the images',
     '  --heatmaps DIR   write a heatmap overlay PNG per image into DIR',
-    '  --backend NAME   gpu, node, wasm or cpu',
+    '  --backend NAME   gpu, webgpu, node, wasm or cpu',
     dataDirHelp,
     jsonHelp,
   ].join('\n'),
