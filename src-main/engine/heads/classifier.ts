@@ -19,6 +19,7 @@ import {
   type DecodedBatch,
 } from '../image-batches.js';
 import { atThreshold, auroc } from '../metrics.js';
+import { takeScalar } from '../readback.js';
 
 export interface LabeledImage {
   path: string;
@@ -365,19 +366,19 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
       let lossSum = 0;
       let lossCount = 0;
 
-      const trainOn = (
+      const trainOn = async (
         inputs: () => tf.Tensor2D | tf.Tensor4D,
         labels: number[],
         images: number,
-      ): void => {
-        const loss = tf.tidy(() => {
+      ): Promise<void> => {
+        const value = tf.tidy(() => {
           const x = inputs();
           const target = tf.tensor2d(labels, [labels.length, 1]);
           const sampleWeights = tf.tensor2d(
             labels.map((l) => (l === 1 ? weights.defect : weights.good)),
             [labels.length, 1],
           );
-          const value = optimizer.minimize(
+          return optimizer.minimize(
             () => {
               const embedding =
                 x.rank === 2
@@ -388,9 +389,9 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
             },
             true,
             variables,
-          );
-          return value!.dataSync()[0]!;
+          )!;
         });
+        const loss = await takeScalar(value);
         if (!Number.isFinite(loss)) {
           throw new ModelError(
             `Classifier training diverged in epoch ${epoch + 1} (loss ${loss}). Lower the learning rate.`,
@@ -408,7 +409,7 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
           // Fewer rows than planned only when training images failed to decode.
           if (rows.length === 0) continue;
           const labels = rows.map((r) => trainStore!.labels[r]!);
-          trainOn(() => tf.gather(trainStore!.embeddings, rows), labels, rows.length);
+          await trainOn(() => tf.gather(trainStore!.embeddings, rows), labels, rows.length);
           await new Promise((resolve) => setImmediate(resolve));
         }
       } else {
@@ -423,7 +424,7 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
           // Batch norm in training mode needs at least two images.
           if (batch.paths.length >= 2) {
             const labels = decodedItems(batch, items).map((i) => (i.defect ? 1 : 0));
-            trainOn(
+            await trainOn(
               () => {
                 const images = batchTensor(batch);
                 return config.augment

@@ -22,6 +22,7 @@ import {
 import type { Encoder, EncoderInfo } from '../encoders/encoder.js';
 import { ImageBatchLoader, batchTensor, prefetchBatches } from '../image-batches.js';
 import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
+import { takeScalar } from '../readback.js';
 
 export interface SimclrConfig {
   /** Image files to learn from: any object types, no labels needed. */
@@ -366,9 +367,14 @@ async function loadHead(dir: string): Promise<tf.LayersModel> {
   return tf.loadLayersModel(fileLoader(modelJsonPath(dir)));
 }
 
-/** One optimisation step on a decoded batch; returns the loss. Runs synchronously. */
-function trainStep(t: Trainables, config: SimclrConfig, images: tf.Tensor4D, rng: Rng): number {
-  return tf.tidy(() => {
+/** One optimisation step on a decoded batch; returns the loss. */
+function trainStep(
+  t: Trainables,
+  config: SimclrConfig,
+  images: tf.Tensor4D,
+  rng: Rng,
+): Promise<number> {
+  const loss = tf.tidy(() => {
     const view1 = augmentBatch(images, rng, config.augment);
     const view2 = augmentBatch(images, rng, config.augment);
     const pasted = t.cutPasteHead ? cutPaste(view1, rng, defaultCutPaste) : undefined;
@@ -401,8 +407,9 @@ function trainStep(t: Trainables, config: SimclrConfig, images: tf.Tensor4D, rng
       true,
       t.variables,
     );
-    return loss!.dataSync()[0]!;
+    return loss!;
   });
+  return takeScalar(loss);
 }
 
 /**
@@ -476,7 +483,7 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
       if (batch.paths.length >= 2) {
         const images = batchTensor(batch);
         try {
-          loss = trainStep(t, config, images, Rng.derive(config.seed, AUGMENT_STREAM, step));
+          loss = await trainStep(t, config, images, Rng.derive(config.seed, AUGMENT_STREAM, step));
         } finally {
           images.dispose();
         }
