@@ -47,7 +47,9 @@ interface DawnModule {
   globals: Record<string, unknown>;
 }
 
-let found: Promise<{ gpu: Gpu; adapter: GpuAdapter; report: GpuAdapterReport }> | undefined;
+let found:
+  | Promise<{ dawn: DawnModule; gpu: Gpu; adapter: GpuAdapter; report: GpuAdapterReport }>
+  | undefined;
 let registered = false;
 
 /**
@@ -73,9 +75,9 @@ async function requestAdapter() {
   const gpu = dawn.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new BackendError(`no GPU adapter: ${noAdapterHint()}`);
-  installGlobals(dawn.globals, gpu);
   const info = adapter.info ?? {};
   return {
+    dawn,
     gpu,
     adapter,
     report: {
@@ -135,7 +137,8 @@ export async function prepareWebgpu(allowSoftware: boolean): Promise<GpuAdapterR
     );
   }
   if (registered) return report;
-  const { adapter } = await found!;
+  const { dawn, gpu, adapter } = await found!;
+  installGlobals(dawn.globals, gpu);
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   tf.removeBackend('webgpu');
   tf.registerBackend(
