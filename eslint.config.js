@@ -63,6 +63,26 @@ export default tseslint.config(
     },
   },
   {
+    // dataSync()/arraySync() throw on the webgpu backend under Node; engine code reads tensors
+    // with await data() / array() (src-main/engine/readback.ts).
+    files: ['src-main/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['dataSync', 'arraySync', 'bufferSync'].map((property) => ({
+          property,
+          message: `${property}() throws on the webgpu backend in Node: use await ${property.replace('Sync', '')}().`,
+        })),
+      ],
+    },
+  },
+  {
+    // Kernel-by-kernel comparisons of wasm with cpu: they run on those two backends only, where
+    // synchronous reads work.
+    files: ['test/unit/engine/wasm-kernels.test.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
     files: ['src-main/shared/**/*.ts'],
     rules: {
       'no-restricted-imports': [

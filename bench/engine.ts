@@ -138,11 +138,11 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function timeSteps(count: number, step: () => void): number[] {
+async function timeSteps(count: number, step: () => Promise<unknown>): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const start = performance.now();
-    step();
+    await step();
     times.push(performance.now() - start);
   }
   return times;
@@ -159,15 +159,20 @@ interface Measured {
   inferMs: number[];
 }
 
-function measure(encoder: Encoder, size: number, images: number, options: Options): Measured {
+async function measure(
+  encoder: Encoder,
+  size: number,
+  images: number,
+  options: Options,
+): Promise<Measured> {
   const workload = new SimclrWorkload(encoder);
   const views = randomImages(2 * images, size, 1);
   const batch = randomImages(options.inferBatch, size, 2);
   try {
-    timeSteps(options.warmup, () => workload.step(views));
-    const trainMs = timeSteps(options.steps, () => workload.step(views));
-    timeSteps(Math.min(options.warmup, 1), () => inferStep(encoder, batch));
-    const inferMs = timeSteps(options.steps, () => inferStep(encoder, batch));
+    await timeSteps(options.warmup, () => workload.step(views));
+    const trainMs = await timeSteps(options.steps, () => workload.step(views));
+    await timeSteps(Math.min(options.warmup, 1), () => inferStep(encoder, batch));
+    const inferMs = await timeSteps(options.steps, () => inferStep(encoder, batch));
     return {
       trainImgS: (2 * images) / (median(trainMs) / 1000),
       inferImgS: options.inferBatch / (median(inferMs) / 1000),
@@ -204,16 +209,18 @@ async function profile(size: number, options: Options): Promise<void> {
   const totals = { stock: new Map<string, number>(), ours: new Map<string, number>() };
   const steps = { stock: [] as number[], ours: [] as number[] };
   try {
-    timeSteps(options.warmup, () => workload.step(views));
+    await timeSteps(options.warmup, () => workload.step(views));
     // Interleaved blocks, so a change in the machine's load hits both sides alike.
     for (let round = 0; round < 2; round++) {
       for (const side of ['stock', 'ours'] as const) {
         useStockKernels(side === 'stock', ours);
-        workload.step(views); // the first step after a swap re-creates cached XNNPACK operators
+        await workload.step(views); // the first step after a swap re-creates cached XNNPACK operators
         const timer = new KernelTimer();
         try {
           steps[side].push(
-            ...timeSteps(Math.max(2, Math.ceil(options.steps / 2)), () => workload.step(views)),
+            ...(await timeSteps(Math.max(2, Math.ceil(options.steps / 2)), () =>
+              workload.step(views),
+            )),
           );
           for (const t of timer.times())
             totals[side].set(t.name, (totals[side].get(t.name) ?? 0) + t.ms);
@@ -261,7 +268,7 @@ async function profile(size: number, options: Options): Promise<void> {
   );
 }
 
-function compareThreads(size: number, options: Options): void {
+async function compareThreads(size: number, options: Options): Promise<void> {
   const all = wasmThreading().threads;
   if (all < 2) {
     log(
@@ -278,18 +285,18 @@ function compareThreads(size: number, options: Options): void {
   const train = new Map<number, number[]>();
   const infer = new Map<number, number[]>();
   try {
-    timeSteps(options.warmup, () => workload.step(views));
+    await timeSteps(options.warmup, () => workload.step(views));
     for (let round = 0; round < rounds; round++) {
       for (const threads of [all, 1]) {
         setWasmPoolThreads(threads);
-        workload.step(views);
+        await workload.step(views);
         train.set(threads, [
           ...(train.get(threads) ?? []),
-          ...timeSteps(2, () => workload.step(views)),
+          ...(await timeSteps(2, () => workload.step(views))),
         ]);
         infer.set(threads, [
           ...(infer.get(threads) ?? []),
-          ...timeSteps(2, () => inferStep(encoder, batch)),
+          ...(await timeSteps(2, () => inferStep(encoder, batch))),
         ]);
       }
     }
@@ -329,7 +336,7 @@ async function main(): Promise<void> {
       });
       try {
         const gflop = await forwardGflop(encoder, size);
-        const m = measure(encoder, size, options.images, options);
+        const m = await measure(encoder, size, options.images, options);
         results.push({
           model: 'encoder',
           size,
@@ -358,7 +365,7 @@ async function main(): Promise<void> {
         steps: Math.min(options.steps, 3),
         warmup: Math.min(options.warmup, 1),
       };
-      const m = measure(encoder, size, options.vggImages, vggOptions);
+      const m = await measure(encoder, size, options.vggImages, vggOptions);
       results.push({
         model: 'vgg16',
         size,
@@ -377,7 +384,7 @@ async function main(): Promise<void> {
 
   const focus = options.sizes.includes(128) ? 128 : options.sizes[0]!;
   if (options.profile && report.tfName === 'wasm') await profile(focus, options);
-  if (options.compareThreads && report.tfName === 'wasm') compareThreads(focus, options);
+  if (options.compareThreads && report.tfName === 'wasm') await compareThreads(focus, options);
 
   console.log(JSON.stringify({ backend: report.tfName, threads: report.threads || 1, results }));
 }

@@ -27,16 +27,19 @@ const results: { model: 'encoder'; size: number; infer_img_s: number }[] = [];
 for (const size of sizes) {
   const encoder = createResnetEncoder({ inputSize: size, stemStride: 1, seed: 1 });
   const images = randomImages(32, size, 1);
-  const step = (): void =>
-    tf.tidy(() => {
-      const outputs = encoder.model.predict(images) as tf.Tensor[];
-      outputs[3]!.dataSync();
-    });
-  for (let i = 0; i < 2; i++) step();
+  const step = async (): Promise<void> => {
+    const outputs = encoder.model.predict(images) as tf.Tensor[];
+    try {
+      await outputs[3]!.data();
+    } finally {
+      tf.dispose(outputs);
+    }
+  };
+  for (let i = 0; i < 2; i++) await step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const start = performance.now();
-    step();
+    await step();
     times.push(performance.now() - start);
   }
   times.sort((a, b) => a - b);

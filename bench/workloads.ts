@@ -3,6 +3,7 @@
 // off the kernels a forward pass runs. Kept apart from bench/engine.ts so tests can reuse it.
 import * as tf from '@tensorflow/tfjs';
 import type { Encoder } from '../src-main/engine/encoders/encoder.js';
+import { takeScalar } from '../src-main/engine/readback.js';
 import { ntXentLoss } from '../src-main/engine/ssl/simclr.js';
 
 export const TEMPERATURE = 0.5;
@@ -43,12 +44,13 @@ export class SimclrWorkload {
 
   /**
    * One optimisation step on `views`: [2N, H, W, 3], the first N and the last N being two views
-   * of the same N images. Returns the loss. Synchronous, leaves no tensors behind.
+   * of the same N images. Returns the loss, read back (so the step has finished, on a GPU too).
+   * Leaves no tensors behind.
    */
-  step(views: tf.Tensor4D): number {
-    return tf.tidy(() => {
+  step(views: tf.Tensor4D): Promise<number> {
+    const loss = tf.tidy(() => {
       const n = views.shape[0] / 2;
-      const loss = this.optimizer.minimize(
+      return this.optimizer.minimize(
         () => {
           const { embedding, features } = this.encoder.encode(views, { training: true });
           // The feature maps are outputs too; nothing uses them in this step.
@@ -58,9 +60,9 @@ export class SimclrWorkload {
         },
         true,
         this.variables,
-      );
-      return loss!.dataSync()[0]!;
+      )!;
     });
+    return takeScalar(loss);
   }
 
   dispose(): void {
@@ -70,12 +72,17 @@ export class SimclrWorkload {
 }
 
 /** Embeds a batch (inference mode) and waits for the values. */
-export function inferStep(encoder: Encoder, images: tf.Tensor4D): void {
-  tf.tidy(() => {
+export async function inferStep(encoder: Encoder, images: tf.Tensor4D): Promise<void> {
+  const embedding = tf.tidy(() => {
     const { embedding, features } = encoder.encode(images);
     tf.dispose(Object.values(features));
-    embedding.dataSync();
+    return embedding;
   });
+  try {
+    await embedding.data();
+  } finally {
+    embedding.dispose();
+  }
 }
 
 /**

@@ -19,7 +19,7 @@ export const dataHelp = [dataDirHelp, jsonHelp].join('\n');
 
 /** Those and --backend (the engine's TF.js backend): the options of the commands that score or fit. */
 export const engineOptions: OptionSpec = { ...dataOptions, backend: { type: 'string' } };
-export const engineHelp = ['  --backend NAME   gpu, node, wasm or cpu', dataHelp].join('\n');
+export const engineHelp = ['  --backend NAME   gpu, webgpu, node, wasm or cpu', dataHelp].join('\n');
 
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const value = args.values[name];

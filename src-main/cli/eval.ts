@@ -102,7 +102,7 @@ export const command: Command = {
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --batch N        batch size (default 16)',
     '  --seed N         seed for sampling and training (default 1)',
-    '  --backend NAME   gpu, node, wasm or cpu',
+    '  --backend NAME   gpu, webgpu, node, wasm or cpu',
     '  --json FILE      also write the report as JSON',
     jsonHelp.replace('print the result', 'print the report'),
   ].join('\n'),

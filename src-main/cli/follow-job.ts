@@ -6,7 +6,7 @@ import { BadArgumentError, fromWireError, type WireError } from '../shared/error
 import type { CliContext, ParsedArgs } from './command.js';
 import { stringOption } from './common.js';
 
-const backends = ['gpu', 'node', 'wasm', 'cpu'];
+const backends = ['gpu', 'webgpu', 'node', 'wasm', 'cpu'];
 
 /** Services on the command's --data-dir, with the engine on --backend when given. */
 export function servicesFor(args: ParsedArgs): AppServices {

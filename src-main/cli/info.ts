@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from './command.js';
 import { closing, dataHelp, dataOptions, openStoreFor, stringOption } from './common.js';
 import { initBackend } from '../engine/backend.js';
+import { formatBytes } from '../shared/bytes.js';
 
 const require = createRequire(import.meta.url);
 
@@ -36,7 +37,7 @@ export const command: Command = {
     'Usage: defectscope info [--backend NAME] [--json]',
     '',
     'Options:',
-    '  --backend NAME   check a specific backend: gpu, node, wasm or cpu (default: $DEFECTSCOPE_BACKEND, else the fastest installed)',
+    '  --backend NAME   check a specific backend: gpu, webgpu, node, wasm or cpu (default: $DEFECTSCOPE_BACKEND, else the fastest installed)',
     dataHelp,
   ].join('\n'),
   options: { ...dataOptions, backend: { type: 'string' } },
@@ -51,6 +52,8 @@ export const command: Command = {
       [
         '@tensorflow/tfjs',
         '@tensorflow/tfjs-backend-wasm',
+        '@tensorflow/tfjs-backend-webgpu',
+        'webgpu',
         '@tensorflow/tfjs-node',
         '@tensorflow/tfjs-node-gpu',
         'better-sqlite3',
@@ -76,6 +79,17 @@ export const command: Command = {
     );
     for (const attempt of backend.attempts) {
       ctx.out(`  ${attempt.ok ? 'using  ' : 'skipped'} ${attempt.name}: ${attempt.reason}`);
+    }
+    const gpu = backend.gpuAdapter;
+    if (gpu) {
+      ctx.out(
+        `GPU adapter:    ${gpu.vendor} ${gpu.device} (architecture ${gpu.architecture || 'not reported'}` +
+          `${gpu.software ? '; a software fallback' : ''}) — ${gpu.description}`,
+      );
+      ctx.out(
+        `  largest buffer ${formatBytes(gpu.limits.maxBufferSize)}, ` +
+          `largest storage binding ${formatBytes(gpu.limits.maxStorageBufferBindingSize)}`,
+      );
     }
     ctx.out('Packages:');
     for (const [pkg, version] of Object.entries(versions))

@@ -76,7 +76,7 @@ Options:
   --val-fraction X      share of labeled images held out for validation (default 0.2)
   --limit N             at most N images per object type (chosen by file hash), for quick runs
   --seed N              random seed (default 1)
-  --backend NAME        gpu, node, wasm or cpu (default: the fastest installed)
+  --backend NAME        gpu, webgpu, node, wasm or cpu (default: the fastest installed)
   --out DIR             model folder to write (default: <data-dir>/models/<method>-<types>-<time>)
   --checkpoint-every N  simclr: write a checkpoint every N steps to <out>.checkpoint (default 50)
   --resume DIR          simclr: continue from a checkpoint folder a stopped run left

@@ -1,11 +1,20 @@
-// The one place that picks the TF.js backend. Order: tfjs-node-gpu (CUDA) → tfjs-node (native
-// CPU) → wasm → pure-JS cpu; each is used only if installed and it loads. The choice and the
-// reasons for skipping the others are kept for `defectscope info`. No tf.setBackend elsewhere.
+// The one place that picks the TF.js backend. Order: tfjs-node-gpu (CUDA) → webgpu (Dawn: Vulkan,
+// D3D12 or Metal; only a hardware adapter) → tfjs-node (native CPU) → wasm → pure-JS cpu; each is
+// used only if installed and it loads. The choice, the GPU adapter found and the reasons for
+// skipping the others are kept for `defectscope info`. No tf.setBackend elsewhere.
 import * as tf from '@tensorflow/tfjs';
 import { BackendError, errorMessage } from '../shared/errors.js';
+import type { GpuAdapterReport } from './webgpu.js';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export const backendOrder: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const backendOrder: readonly BackendName[] = [
+  'tensorflow-gpu',
+  'webgpu',
+  'tensorflow',
+  'wasm',
+  'cpu',
+];
+export type { GpuAdapterReport };
 
 export interface BackendAttempt {
   name: BackendName;
@@ -24,10 +33,13 @@ export interface BackendReport {
   tfjsVersion: string;
   attempts: BackendAttempt[];
   requested?: BackendName;
+  /** The GPU adapter Dawn found, whether or not the engine uses it. */
+  gpuAdapter?: GpuAdapterReport;
 }
 
 const labels: Record<BackendName, string> = {
   'tensorflow-gpu': 'GPU (CUDA, tfjs-node-gpu)',
+  webgpu: 'GPU (WebGPU)',
   tensorflow: 'native CPU (tfjs-node)',
   wasm: 'WebAssembly CPU (tfjs-backend-wasm)',
   cpu: 'pure-JS CPU (slow)',
@@ -41,6 +53,7 @@ export function parseBackendName(value: string): BackendName {
     gpu: 'tensorflow-gpu',
     'tensorflow-gpu': 'tensorflow-gpu',
     'tfjs-node-gpu': 'tensorflow-gpu',
+    webgpu: 'webgpu',
     node: 'tensorflow',
     tensorflow: 'tensorflow',
     'tfjs-node': 'tensorflow',
@@ -50,13 +63,13 @@ export function parseBackendName(value: string): BackendName {
   const name = aliases[value.trim().toLowerCase()];
   if (!name) {
     throw new BackendError(
-      `Unknown backend '${value}'. Choose one of: gpu, node, wasm, cpu (or leave it unset to pick the fastest installed).`,
+      `Unknown backend '${value}'. Choose one of: gpu, webgpu, node, wasm, cpu (or leave it unset to pick the fastest installed).`,
     );
   }
   return name;
 }
 
-async function tryBackend(name: BackendName): Promise<void> {
+async function tryBackend(name: BackendName, requested: boolean): Promise<void> {
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
@@ -65,6 +78,12 @@ async function tryBackend(name: BackendName): Promise<void> {
       await import(/* @vite-ignore */ pkg);
       if (!(await tf.setBackend('tensorflow')))
         throw new Error(`${pkg} loaded but its backend did not start`);
+      return;
+    }
+    case 'webgpu': {
+      const { prepareWebgpu } = await import('./webgpu.js');
+      await prepareWebgpu(requested);
+      if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not start');
       return;
     }
     case 'wasm': {
@@ -84,25 +103,31 @@ async function pick(requested: BackendName | undefined): Promise<BackendReport> 
   const candidates = requested ? [requested] : backendOrder;
   for (const name of candidates) {
     try {
-      await tryBackend(name);
+      await tryBackend(name, requested !== undefined);
       await tf.ready();
+      const gpuAdapter = await adapterIfProbed(attempts, name);
       attempts.push({
         name,
         ok: true,
-        reason: requested ? 'requested' : 'first in order that loads',
+        reason:
+          (requested ? 'requested' : 'first in order that loads') +
+          (name === 'webgpu' && gpuAdapter?.software
+            ? '; a software adapter, used only because it was asked for (slower than wasm)'
+            : ''),
       });
       const { wasmThreads } = await import('./wasm.js');
       return {
         name,
         tfName: tf.getBackend(),
-        label: labels[name],
+        label: name === 'webgpu' && gpuAdapter ? webgpuLabel(gpuAdapter) : labels[name],
         threads: name === 'wasm' ? wasmThreads() : 0,
         tfjsVersion: tf.version_core,
         attempts,
         ...(requested ? { requested } : {}),
+        ...(gpuAdapter ? { gpuAdapter } : {}),
       };
     } catch (error) {
-      attempts.push({ name, ok: false, reason: whyNot(error) });
+      attempts.push({ name, ok: false, reason: whyNot(name, error) });
     }
   }
   const tried = attempts.map((a) => `${a.name}: ${a.reason}`).join('; ');
@@ -113,10 +138,29 @@ async function pick(requested: BackendName | undefined): Promise<BackendReport> 
   );
 }
 
-function whyNot(error: unknown): string {
+/** The adapter Dawn found, if webgpu was tried (now or before `name`) and found one. */
+async function adapterIfProbed(
+  attempts: readonly BackendAttempt[],
+  name: BackendName,
+): Promise<GpuAdapterReport | undefined> {
+  if (name !== 'webgpu' && !attempts.some((a) => a.name === 'webgpu')) return undefined;
+  const { findGpuAdapter } = await import('./webgpu.js');
+  return findGpuAdapter().catch(() => undefined);
+}
+
+function webgpuLabel(adapter: GpuAdapterReport): string {
+  const what = adapter.description || [adapter.vendor, adapter.device].filter(Boolean).join(' ');
+  return adapter.software
+    ? `software GPU (WebGPU on ${what}; slower than wasm)`
+    : `GPU (WebGPU: ${what})`;
+}
+
+function whyNot(name: BackendName, error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-    return 'not installed (optional package; its install downloads libtensorflow, which needs internet)';
+    return name === 'tensorflow' || name === 'tensorflow-gpu'
+      ? 'not installed (optional package; its install downloads libtensorflow, which needs internet)'
+      : 'not installed';
   }
   return errorMessage(error).split('\n')[0]!.slice(0, 200);
 }

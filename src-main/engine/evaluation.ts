@@ -435,7 +435,7 @@ async function evaluateEvidenceClassifier(
   );
   const head = await EvidenceHead.train(shuffled.slice(held), { seed: options.seed });
   try {
-    const vScores = head.predict(validation.map((s) => s.evidence));
+    const vScores = await head.predict(validation.map((s) => s.evidence));
     const vLabels = validation.map((s) => (s.defect ? 1 : 0));
     const threshold = validationThreshold(vScores, vLabels);
     const results: TypeResult[] = [];
@@ -444,7 +444,7 @@ async function evaluateEvidenceClassifier(
       const failed: string[] = [];
       const detector = EvidenceClassifier.create(
         await makeEncoder(),
-        EvidenceHead.fromJSON(head.toJSON()),
+        EvidenceHead.fromJSON(await head.weights()),
         config,
       );
       try {

@@ -457,7 +457,7 @@ export interface JobQuery extends PageRequest {
 
 // ---- App and settings ---------------------------------------------------------------------
 
-export type BackendChoice = 'auto' | 'gpu' | 'node' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | 'gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
 
 export interface Settings {
   /** Recorded with every verdict and relabel unless a call names someone else. */
@@ -471,12 +471,25 @@ export interface Settings {
   unsureBand: number;
 }
 
+/** A GPU adapter WebGPU (Dawn) found; `software` ones (e.g. llvmpipe) are used only on request. */
+export interface GpuAdapterDto {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  software: boolean;
+  /** The limits that bound one tensor, in bytes. */
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+}
+
 export interface EngineBackendDto {
   name: string;
   label: string;
   threads: number;
   tfjsVersion: string;
   attempts: { name: string; ok: boolean; reason: string }[];
+  /** The GPU adapter found, whether or not the engine uses it. */
+  gpuAdapter?: GpuAdapterDto;
 }
 
 export interface AppInfo {

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'model'
   | 'cancelled'
   | 'engine'
+  | 'memory'
   | 'unavailable';
 
 export class DefectScopeError extends Error {
@@ -86,6 +87,23 @@ export class ModelError extends DefectScopeError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('model', message, options);
     this.name = 'ModelError';
+  }
+}
+
+/**
+ * A step that would not fit the engine's memory (the wasm heap, a GPU's buffer limit), refused
+ * before it started: a step that runs out inside a kernel can take the whole process down.
+ */
+export class MemoryLimitError extends DefectScopeError {
+  /** The batch that was asked for. */
+  readonly batchSize: number;
+  /** The largest batch that fits; 0 when not even one image does. */
+  readonly fits: number;
+  constructor(message: string, batchSize: number, fits: number) {
+    super('memory', message);
+    this.name = 'MemoryLimitError';
+    this.batchSize = batchSize;
+    this.fits = fits;
   }
 }
 

@@ -63,7 +63,7 @@ export const evalRequest = z.strictObject({
 
 export const settingsSchema = z.object({
   inspector: who,
-  backend: z.enum(['auto', 'gpu', 'node', 'wasm', 'cpu']),
+  backend: z.enum(['auto', 'gpu', 'webgpu', 'node', 'wasm', 'cpu']),
   unsureBand: z.number().min(0).max(0.25),
 });
 

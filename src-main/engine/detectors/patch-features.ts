@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../../shared/errors.js';
 import type { Encoder, FeatureName } from '../encoders/encoder.js';
+import { imagesPerPass } from '../memory-plan.js';
 import type { ScoreResult } from './detector.js';
 
 export interface PatchFeatureConfig {
@@ -24,8 +25,12 @@ export const defaultPatchFeatures: PatchFeatureConfig = {
   neighbourhood: 3,
 };
 
-/** Pixels encoded in one forward pass: 16 images at 224 px (4 at 448). */
-const ENCODE_PIXELS = 16 * 224 * 224;
+/**
+ * Pixels encoded in one forward pass on a CPU backend: 16 images at 224 px (4 at 448). Larger
+ * passes are no faster there and raise the wasm heap's high-water mark; a GPU takes as many as
+ * its memory limits allow.
+ */
+const CPU_ENCODE_PIXELS = 16 * 224 * 224;
 
 /** [B, H, W, 3] images → [B, h, w, C] patch features on the grid of the first layer. */
 export function patchFeatures(
@@ -34,10 +39,18 @@ export function patchFeatures(
   config: PatchFeatureConfig = defaultPatchFeatures,
 ): tf.Tensor4D {
   const [count, height, width] = images.shape;
-  const perPass = Math.max(1, Math.floor(ENCODE_PIXELS / (height * width)));
+  // The probe runs this function on 1 and 2 images, which imagesPerPass never probes again.
+  const perPass = imagesPerPass({
+    owner: encoder,
+    key: `patch-features ${config.layers.join('+')} ${height}x${width}`,
+    count,
+    step: (batch) => patchFeatures(encoder, tf.zeros([batch, height, width, 3]), config),
+    cpuCap: Math.max(1, Math.floor(CPU_ENCODE_PIXELS / (height * width))),
+    what: `encoding one ${width}×${height} px image for patch features`,
+  });
   if (count > perPass) {
     // Encoder activations grow with batch × pixels; a batch of 16 at 448 px overflowed wasm's
-    // heap. Encode in slices of at most ENCODE_PIXELS; the features themselves are small.
+    // heap. Encode in slices that fit (memory-plan.ts); the features themselves are small.
     return tf.tidy(() => {
       const parts: tf.Tensor4D[] = [];
       for (let start = 0; start < count; start += perPass) {

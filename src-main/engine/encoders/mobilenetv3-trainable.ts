@@ -234,7 +234,7 @@ export async function createTrainableMobilenetV3Encoder(
       throw new ModelError(
         `${path} is not the MobileNetV3 CenterNet graph (no ${SIXTH_IN_GRAPH}).`,
       );
-    model = buildModel(sixth.dataSync()[0]!);
+    model = buildModel((await sixth.data())[0]!);
     copyGraphWeights(model, weights, path);
   } catch (error) {
     model?.dispose();

@@ -18,8 +18,10 @@ import {
   prefetchBatches,
   type DecodedBatch,
 } from '../image-batches.js';
+import { checkTrainingBatch, imagesPerPass } from '../memory-plan.js';
 import { atThreshold, auroc } from '../metrics.js';
 import { calibrate, type Calibration } from '../threshold.js';
+import { takeScalar } from '../readback.js';
 
 export interface LabeledImage {
   path: string;
@@ -179,9 +181,55 @@ export function predictDefect(
   images: tf.Tensor4D,
 ): tf.Tensor1D {
   return tf.tidy(() => {
-    const { embedding } = encoder.encode(images);
+    const embedding = embed(encoder, images);
     return tf.sigmoid(tf.reshape(head.apply(embedding) as tf.Tensor2D, [-1])) as tf.Tensor1D;
   });
+}
+
+/** The embeddings [B, D] of `images` in inference mode, encoded in passes that fit the backend. */
+function embed(encoder: Encoder, images: tf.Tensor4D): tf.Tensor2D {
+  const [count, height, width] = images.shape;
+  // The probe runs this function on 1 and 2 images, which imagesPerPass never probes again.
+  const perPass = imagesPerPass({
+    owner: encoder,
+    key: `embedding ${height}x${width}`,
+    count,
+    step: (batch) => embed(encoder, tf.zeros([batch, height, width, 3])),
+    what: `embedding one ${width}×${height} px image`,
+  });
+  return tf.tidy(() => {
+    const parts: tf.Tensor2D[] = [];
+    for (let start = 0; start < count; start += perPass) {
+      const slice =
+        count <= perPass ? images : images.slice([start], [Math.min(perPass, count - start)]);
+      parts.push(encoder.encode(slice).embedding);
+    }
+    return parts.length === 1 ? parts[0]! : (tf.concat(parts) as tf.Tensor2D);
+  });
+}
+
+/**
+ * The class-weighted cross-entropy of one training batch: `x` is embeddings [B, D] (frozen
+ * encoder) or images [B, H, W, 3] the encoder embeds in training mode (fine-tuning).
+ */
+function batchLoss(
+  encoder: Encoder,
+  head: tf.LayersModel,
+  x: tf.Tensor2D | tf.Tensor4D,
+  labels: number[],
+  weights: { good: number; defect: number },
+): tf.Scalar {
+  const target = tf.tensor2d(labels, [labels.length, 1]);
+  const sampleWeights = tf.tensor2d(
+    labels.map((l) => (l === 1 ? weights.defect : weights.good)),
+    [labels.length, 1],
+  );
+  const embedding =
+    x.rank === 2
+      ? (x as tf.Tensor2D)
+      : encoder.encode(x as tf.Tensor4D, { training: true }).embedding;
+  const logits = head.apply(embedding, { training: true }) as tf.Tensor2D;
+  return tf.losses.sigmoidCrossEntropy(target, logits, sampleWeights) as tf.Scalar;
 }
 
 function validate(config: ClassifierConfig, encoder: Encoder): void {
@@ -236,6 +284,40 @@ class Stopwatch {
 }
 
 /**
+ * Refuses a fine-tuning run whose step (decode size images through the encoder in training mode,
+ * the head and its gradients) would not fit the backend's memory, before any image is decoded.
+ * Training on stored embeddings needs no check: the head is small.
+ */
+function checkFineTuneBatch(
+  encoder: Encoder,
+  head: tf.LayersModel,
+  config: ClassifierConfig,
+  weights: { good: number; defect: number },
+  variables: tf.Variable[],
+): void {
+  const size = config.inputSize;
+  const batchSize = Math.min(config.batchSize, config.train.length);
+  checkTrainingBatch({
+    owner: head,
+    key: `fine-tune ${size}`,
+    batchSize,
+    loss: (batch) => {
+      const zeros = tf.zeros([batch, size, size, 3]) as tf.Tensor4D;
+      const images = config.augment
+        ? augmentBatch(zeros, new Rng(config.seed), fineTuneAugmentations(size))
+        : zeros;
+      const labels = Array.from({ length: batch }, (_, i) => i % 2);
+      return batchLoss(encoder, head, images, labels, weights);
+    },
+    variables,
+    // Adam's two moments per weight, made at the first update.
+    optimizerBytes: 2 * variables.reduce((sum, v) => sum + 4 * v.size, 0),
+    what: `a fine-tuning step of ${batchSize} images at ${size} px (${encoder.info.kind} encoder)`,
+    smallest: 2,
+  });
+}
+
+/**
  * Trains a defect classifier on `run.encoder`'s embeddings and reports validation metrics after
  * every epoch. Frozen: each image is embedded once, then the head trains on the stored
  * embeddings. Fine-tuned: every step decodes, augments and encodes its batch (the next batch is
@@ -265,6 +347,7 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
       ...(config.fineTuneEncoder ? encoder.trainableVariables() : []),
       ...head.trainableWeights.map((w) => w.read() as tf.Variable),
     ];
+    if (config.fineTuneEncoder) checkFineTuneBatch(encoder, head, config, weights, variables);
     const stepsPerEpoch = Math.max(1, Math.floor(config.train.length / config.batchSize));
     const batchesOf = (items: readonly LabeledImage[]) =>
       Math.ceil(items.length / config.batchSize);
@@ -307,7 +390,7 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
       try {
         for await (const batch of labeledBatches(items)) {
           checkCancelled('while embedding images');
-          parts.push(tf.tidy(() => encoder.encode(batch.images).embedding));
+          parts.push(embed(encoder, batch.images));
           labels.push(...batch.labels);
           tick(batch.labels.length, Number.NaN, 'embedding');
           await new Promise((resolve) => setImmediate(resolve));
@@ -366,32 +449,21 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
       let lossSum = 0;
       let lossCount = 0;
 
-      const trainOn = (
+      const trainOn = async (
         inputs: () => tf.Tensor2D | tf.Tensor4D,
         labels: number[],
         images: number,
-      ): void => {
-        const loss = tf.tidy(() => {
-          const x = inputs();
-          const target = tf.tensor2d(labels, [labels.length, 1]);
-          const sampleWeights = tf.tensor2d(
-            labels.map((l) => (l === 1 ? weights.defect : weights.good)),
-            [labels.length, 1],
-          );
-          const value = optimizer.minimize(
-            () => {
-              const embedding =
-                x.rank === 2
-                  ? (x as tf.Tensor2D)
-                  : encoder.encode(x as tf.Tensor4D, { training: true }).embedding;
-              const logits = head.apply(embedding, { training: true }) as tf.Tensor2D;
-              return tf.losses.sigmoidCrossEntropy(target, logits, sampleWeights) as tf.Scalar;
-            },
-            true,
-            variables,
-          );
-          return value!.dataSync()[0]!;
-        });
+      ): Promise<void> => {
+        const loss = await takeScalar(
+          tf.tidy(() => {
+            const x = inputs();
+            return optimizer.minimize(
+              () => batchLoss(encoder, head, x, labels, weights),
+              true,
+              variables,
+            )!;
+          }),
+        );
         if (!Number.isFinite(loss)) {
           throw new ModelError(
             `Classifier training diverged in epoch ${epoch + 1} (loss ${loss}). Lower the learning rate.`,
@@ -409,7 +481,7 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
           // Fewer rows than planned only when training images failed to decode.
           if (rows.length === 0) continue;
           const labels = rows.map((r) => trainStore!.labels[r]!);
-          trainOn(() => tf.gather(trainStore!.embeddings, rows), labels, rows.length);
+          await trainOn(() => tf.gather(trainStore!.embeddings, rows), labels, rows.length);
           await new Promise((resolve) => setImmediate(resolve));
         }
       } else {
@@ -424,7 +496,7 @@ export async function trainClassifier(run: ClassifierRun): Promise<ClassifierRes
           // Batch norm in training mode needs at least two images.
           if (batch.paths.length >= 2) {
             const labels = decodedItems(batch, items).map((i) => (i.defect ? 1 : 0));
-            trainOn(
+            await trainOn(
               () => {
                 const images = batchTensor(batch);
                 return config.augment

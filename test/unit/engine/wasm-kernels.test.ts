@@ -541,7 +541,7 @@ describe('training on wasm', () => {
   });
 
   it('trains the ResNet encoder with SimCLR: the loss goes down, no tensors leak', async () => {
-    await withBackend('wasm', () => {
+    await withBackend('wasm', async () => {
       const encoder = createResnetEncoder({ inputSize: 32, widths: [8, 8, 16, 16, 24], seed: 7 });
       const workload = new SimclrWorkload(encoder, {
         hidden: 32,
@@ -556,10 +556,10 @@ describe('training on wasm', () => {
       // Two views of each image: itself and its mirror image.
       const views = tf.concat([images, tf.reverse(images, 2)]) as tf.Tensor4D;
       // The first step creates Adam's moment variables; every later one must add nothing.
-      const losses = [workload.step(views)];
+      const losses = [await workload.step(views)];
       const before = tf.memory().numTensors;
       for (let step = 0; step < 6; step++) {
-        losses.push(workload.step(views));
+        losses.push(await workload.step(views));
         expect(tf.memory().numTensors).toBe(before);
       }
       expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.9);

@@ -108,20 +108,27 @@ export class EvidenceHead {
     return new EvidenceHead(model);
   }
 
-  predict(evidence: number[][]): number[] {
+  async predict(evidence: number[][]): Promise<number[]> {
     if (evidence.length === 0) return [];
-    return tf.tidy(() =>
-      Array.from((this.model.predict(tf.tensor2d(evidence)) as tf.Tensor).dataSync()),
-    );
+    const p = tf.tidy(() => this.model.predict(tf.tensor2d(evidence)) as tf.Tensor);
+    try {
+      return Array.from(await p.data());
+    } finally {
+      p.dispose();
+    }
   }
 
-  toJSON(): EvidenceHeadWeights {
-    return {
-      layers: this.model.layers.map((layer) => {
-        const [kernel, bias] = layer.getWeights();
-        return { kernel: kernel!.arraySync() as number[][], bias: bias!.arraySync() as number[] };
-      }),
-    };
+  /** The head's weights as plain numbers (getWeights hands out the layers' own variables). */
+  async weights(): Promise<EvidenceHeadWeights> {
+    const layers: EvidenceHeadWeights['layers'] = [];
+    for (const layer of this.model.layers) {
+      const [kernel, bias] = layer.getWeights();
+      layers.push({
+        kernel: (await kernel!.array()) as number[][],
+        bias: (await bias!.array()) as number[],
+      });
+    }
+    return { layers };
   }
 
   static fromJSON(weights: EvidenceHeadWeights): EvidenceHead {
@@ -245,7 +252,7 @@ export class EvidenceClassifier implements Detector {
     }
     const [, height, width] = images.shape;
     const results = await patchResults(patches, [height, width], options.anomalyMaps ?? false);
-    const p = head.predict(evidence);
+    const p = await head.predict(evidence);
     return results.map((r, i) => ({ ...r, score: p[i]! }));
   }
 
@@ -256,7 +263,11 @@ export class EvidenceClassifier implements Detector {
     await this.zeroShot.save(join(dir, ZERO_SHOT_DIR));
     await writeFile(
       join(dir, HEAD_FILE),
-      JSON.stringify({ kind: 'evidence-classifier', scale: this.scale, head: this.head.toJSON() }),
+      JSON.stringify({
+        kind: 'evidence-classifier',
+        scale: this.scale,
+        head: await this.head.weights(),
+      }),
     );
   }
 

@@ -61,8 +61,9 @@ function tinyEncoder(): ResnetEncoder {
   });
 }
 
-function allWeights(encoder: ResnetEncoder): number[] {
-  return encoder.model.getWeights().flatMap((w) => Array.from(w.dataSync()));
+async function allWeights(encoder: ResnetEncoder): Promise<number[]> {
+  const values = await Promise.all(encoder.model.getWeights().map((w) => w.data()));
+  return values.flatMap((v) => Array.from(v));
 }
 
 beforeAll(async () => {
@@ -83,7 +84,7 @@ describe('classifier head', () => {
   it('learns an obvious defect on a frozen encoder and leaves the encoder unchanged', async () => {
     const encoder = tinyEncoder();
     const before = tf.memory().numTensors;
-    const weightsBefore = allWeights(encoder);
+    const weightsBefore = await allWeights(encoder);
     const epochs: EpochMetrics[] = [];
     const phases = new Set<string>();
     const result = await trainClassifier({
@@ -108,7 +109,7 @@ describe('classifier head', () => {
     expect(last.f1).toBeGreaterThanOrEqual(0.9);
     expect(last.auroc).toBeGreaterThanOrEqual(0.95);
     expect(last.trainLoss).toBeLessThan(epochs[0]!.trainLoss);
-    expect(allWeights(encoder)).toEqual(weightsBefore);
+    expect(await allWeights(encoder)).toEqual(weightsBefore);
 
     // The returned head scores new images the same way.
     const images = tf.tidy(
@@ -126,7 +127,7 @@ describe('classifier head', () => {
   it('fine-tunes the encoder with the head and improves within three epochs', async () => {
     const encoder = tinyEncoder();
     const before = tf.memory().numTensors;
-    const weightsBefore = allWeights(encoder);
+    const weightsBefore = await allWeights(encoder);
     const result = await trainClassifier({
       encoder,
       config: classifierConfig(train, validation, {
@@ -143,7 +144,7 @@ describe('classifier head', () => {
     expect(last!.validationLoss).toBeLessThan(first!.validationLoss);
     expect(last!.balancedAccuracy).toBeGreaterThan(first!.balancedAccuracy);
     expect(last!.balancedAccuracy).toBeGreaterThanOrEqual(0.8);
-    expect(allWeights(encoder)).not.toEqual(weightsBefore);
+    expect(await allWeights(encoder)).not.toEqual(weightsBefore);
     result.head.dispose();
     expect(tf.memory().numTensors).toBe(before);
     encoder.dispose();

@@ -21,6 +21,7 @@ import {
   trainSimclr,
   type SimclrConfig,
 } from '../../../../src-main/engine/ssl/simclr.js';
+import { takeScalar } from '../../../../src-main/engine/readback.js';
 import { CancelledError, type ImageError } from '../../../../src-main/shared/errors.js';
 
 let dir: string;
@@ -74,8 +75,8 @@ function tinyConfig(overrides: Partial<SimclrConfig> = {}): SimclrConfig {
   });
 }
 
-function weightsOf(encoder: ResnetEncoder): Float32Array[] {
-  return encoder.model.getWeights().map((w) => w.dataSync() as Float32Array);
+function weightsOf(encoder: ResnetEncoder): Promise<Float32Array[]> {
+  return Promise.all(encoder.model.getWeights().map((w) => w.data() as Promise<Float32Array>));
 }
 
 beforeAll(async () => {
@@ -91,7 +92,7 @@ afterAll(async () => {
 });
 
 describe('NT-Xent loss', () => {
-  it('matches a hand computation on two pairs', () => {
+  it('matches a hand computation on two pairs', async () => {
     // Views: a1 = (1, 0), b1 = (0, 1); their partners a2 = (1, 1)/√2, b2 = (1, −1)/√2.
     const tau = 0.5;
     const views = [
@@ -120,7 +121,7 @@ describe('NT-Xent loss', () => {
     ]);
     const before = tf.memory().numTensors;
     const loss = ntXentLoss(z1, z2, tau);
-    expect(loss.dataSync()[0]!).toBeCloseTo(expected, 5);
+    expect((await loss.data())[0]!).toBeCloseTo(expected, 5);
     // By hand: a1 and a2 lose log(1 + 2e^√2) − √2 = 0.808 each, b1 and b2 log(1 + e^√2 +
     // e^−√2) + √2 = 3.092 each (their partners point away); the mean is 1.950.
     expect(expected).toBeCloseTo(1.9502, 3);
@@ -129,7 +130,7 @@ describe('NT-Xent loss', () => {
     tf.dispose([z1, z2]);
   });
 
-  it('stays finite for huge projections and a tiny temperature', () => {
+  it('stays finite for huge projections and a tiny temperature', async () => {
     const z1 = tf.tensor2d([
       [1e6, 2e6, -3e6],
       [4e-6, 0, 1e-6],
@@ -138,9 +139,8 @@ describe('NT-Xent loss', () => {
       [1e6, 2e6, -2.9e6],
       [0, 5e-6, 0],
     ]);
-    const loss = ntXentLoss(z1, z2, 0.01);
-    expect(Number.isFinite(loss.dataSync()[0]!)).toBe(true);
-    tf.dispose([z1, z2, loss]);
+    expect(Number.isFinite(await takeScalar(ntXentLoss(z1, z2, 0.01)))).toBe(true);
+    tf.dispose([z1, z2]);
   });
 });
 
@@ -242,8 +242,8 @@ describe('SimCLR training', () => {
     expect(resumed.losses[3]).toBeCloseTo(whole.losses[3]!, 4);
     // Not bit-identical: tfjs's Adam keeps β^t as a running float32 product, but recomputes it
     // with pow() when its state is restored, so the bias correction differs in the last bits.
-    const a = weightsOf(straight);
-    const b = weightsOf(resumedEncoder);
+    const a = await weightsOf(straight);
+    const b = await weightsOf(resumedEncoder);
     let largest = 0;
     a.forEach((w, i) =>
       w.forEach((v, j) => (largest = Math.max(largest, Math.abs(v - b[i]![j]!)))),
