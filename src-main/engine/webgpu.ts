@@ -7,18 +7,11 @@
 // first, so that the adapter we report (and judged not to be a software fallback) is the one the
 // backend computes on.
 import * as tf from '@tensorflow/tfjs';
+import type { GpuAdapterDto } from '../shared/dto.js';
 import { BackendError, errorMessage } from '../shared/errors.js';
 
-export interface GpuAdapterReport {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  /** A software rasteriser (e.g. Mesa's llvmpipe): correct, but slower than the wasm backend. */
-  software: boolean;
-  /** The limits that bound one tensor on this adapter, in bytes. */
-  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
-}
+/** A GPU adapter Dawn found, as info and the Settings view show it (one shape, the DTO's). */
+export type GpuAdapterReport = GpuAdapterDto;
 
 // The slice of the WebGPU API used here (the project does not load @webgpu/types globally).
 interface GpuAdapterInfo {

@@ -477,8 +477,9 @@ export interface GpuAdapterDto {
   architecture: string;
   device: string;
   description: string;
+  /** A software rasteriser (e.g. Mesa's llvmpipe): correct, but slower than the wasm backend. */
   software: boolean;
-  /** The limits that bound one tensor, in bytes. */
+  /** The limits that bound one tensor on this adapter, in bytes. */
   limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
 }
 
