@@ -57,8 +57,8 @@ let registered = false;
  * does not load or finds no adapter. Asked once per process.
  */
 export async function findGpuAdapter(): Promise<GpuAdapterReport> {
+  // A failure is kept too: the engine reports it, and Dawn need not enumerate the GPUs again.
   found ??= requestAdapter();
-  found.catch(() => (found = undefined));
   return (await found).report;
 }
 
