@@ -97,7 +97,7 @@ async function requestAdapter() {
 function noAdapterHint(): string {
   switch (process.platform) {
     case 'linux':
-      return 'Dawn found no Vulkan GPU (install the GPU driver with its Vulkan support; Mesa before 24 is not enough)';
+      return "Dawn found no Vulkan GPU (install the GPU's Vulkan driver; Debian 12's Mesa 22 is too old for Dawn)";
     case 'win32':
       return 'Dawn found no Direct3D 12 GPU (update the graphics driver)';
     case 'darwin':
