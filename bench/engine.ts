@@ -41,7 +41,7 @@ interface Result {
 }
 
 const usage = `Usage: tsx bench/engine.ts [options]
-  --backend NAME       gpu | node | wasm | cpu (default: the best installed, as the app picks)
+  --backend NAME       gpu | webgpu | node | wasm | cpu (default: the best installed, as the app picks)
   --sizes A,B,...      ResNet input sizes in px (default 64,128,224)
   --steps N            timed steps per measurement, after warm-up; the median is reported (default 5)
   --warmup N           untimed steps first (default 2)

@@ -93,7 +93,7 @@ export const command: Command = {
     }
     ctx.out('Packages:');
     for (const [pkg, version] of Object.entries(versions))
-      ctx.out(`  ${pkg.padEnd(30)} ${version ?? 'not installed'}`);
+      ctx.out(`  ${pkg.padEnd(32)} ${version ?? 'not installed'}`);
     return 0;
   },
 };

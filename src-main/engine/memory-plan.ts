@@ -1,14 +1,16 @@
 // How many images one step may take on the active backend, decided before the step runs:
 // inference is split into passes that fit, and a training batch that would not fit is refused
-// with the batch size that does. Without this, a step too big for wasm's 4 GiB heap aborts the
-// whole process inside a kernel (`RuntimeError: Aborted()`, which nothing can catch) or hangs,
-// and one whose tensor is larger than a GPU's buffer limit fails validation and computes garbage.
+// with the batch size that does. Without this, a step too big for wasm's 4 GiB heap takes the
+// whole process down inside a kernel (`RuntimeError: Aborted()` or `memory access out of
+// bounds`, which nothing can catch) or hangs, and one whose tensor is larger than a GPU's buffer
+// limit fails validation and computes garbage.
 //
 // The estimate is measured, not guessed: the step runs at two small batches while the engine
-// records, after every kernel, the tensor bytes alive and the kernel's output size. Kernel by
-// kernel both grow linearly with the batch (activations scale with it; weights, their gradients
-// and the optimizer's state do not), so two probes give each kernel a line, bytes = fixed +
-// batch × perImage, and the largest of those lines is the step's peak at any batch.
+// records, after every kernel, the tensor bytes alive and the sizes of the kernel's output and
+// inputs. Kernel by kernel these grow linearly with the batch (activations scale with it;
+// weights, their gradients and the optimizer's state do not), so two probes give each kernel a
+// line, bytes = fixed + batch × perImage, and the largest of those lines is the step's peak at
+// any batch.
 import { totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { formatBytes } from '../shared/bytes.js';

@@ -50,8 +50,8 @@ let registered = false;
  * does not load or finds no adapter. Asked once per process.
  */
 export async function findGpuAdapter(): Promise<GpuAdapterReport> {
+  // A failure is kept too: the engine reports it, and Dawn need not enumerate the GPUs again.
   found ??= requestAdapter();
-  found.catch(() => (found = undefined));
   return (await found).report;
 }
 
@@ -90,7 +90,7 @@ async function requestAdapter() {
 function noAdapterHint(): string {
   switch (process.platform) {
     case 'linux':
-      return 'Dawn found no Vulkan GPU (install the GPU driver with its Vulkan support; Mesa before 24 is not enough)';
+      return "Dawn found no Vulkan GPU (install the GPU's Vulkan driver; Debian 12's Mesa 22 is too old for Dawn)";
     case 'win32':
       return 'Dawn found no Direct3D 12 GPU (update the graphics driver)';
     case 'darwin':
