@@ -40,6 +40,7 @@ export const command: Command = {
           );
           return 0;
         }
+        const rated = models.map((m) => ({ m, expected: modelExpectation(m.metrics) }));
         ctx.out(
           table(
             [
@@ -53,26 +54,23 @@ export const command: Command = {
               'defects caught',
               'created',
             ],
-            models.map((m) => {
-              const expected = modelExpectation(m.metrics);
-              return [
-                m.id,
-                m.status,
-                m.kind,
-                m.objectTypes.join(','),
-                metric(m.metrics, 'imageAuroc') + (expected?.warning ? ' !' : ''),
-                metric(m.metrics, 'f1'),
-                expected ? formatPercent(expected.goodFlagged) : '-',
-                expected
-                  ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
-                  : '-',
-                m.createdAt.slice(0, 16),
-              ];
-            }),
+            rated.map(({ m, expected }) => [
+              m.id,
+              m.status,
+              m.kind,
+              m.objectTypes.join(','),
+              metric(m.metrics, 'imageAuroc') + (expected?.warning ? ' !' : ''),
+              metric(m.metrics, 'f1'),
+              expected ? formatPercent(expected.goodFlagged) : '-',
+              expected
+                ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
+                : '-',
+              m.createdAt.slice(0, 16),
+            ]),
           ),
         );
-        const warned = models.filter((m) => modelExpectation(m.metrics)?.warning);
-        for (const m of warned) ctx.out(`! model ${m.id}: ${modelExpectation(m.metrics)!.warning}`);
+        for (const { m, expected } of rated)
+          if (expected?.warning) ctx.out(`! model ${m.id}: ${expected.warning}`);
         return 0;
       }
       if (action === 'activate') {

@@ -6,7 +6,7 @@ import { ImageError, ModelError, errorMessage, type ImageProblem } from '../shar
 
 /**
  * What images are resized to: a square side, or [width, height] — a type's own aspect, so a
- * 500 × 1250 camera image is not squashed into a square (shapes.ts chooses it).
+ * 500 × 1250 camera image is not squashed into a square (input-shape.ts chooses it).
  */
 export type InputShape = number | readonly [width: number, height: number];
 

@@ -4,6 +4,7 @@
 import type { Decision } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import { f1Max } from './metrics.js';
+import { DEFAULT_FALSE_ALARM_RATE } from '../shared/model-quality.js';
 
 export interface Calibration {
   /** How the threshold was chosen. */
@@ -21,12 +22,6 @@ export interface Calibration {
 }
 
 export const DEFAULT_UNSURE_BAND = 0.05;
-/**
- * The share of good parts an inspector accepts being flagged, unless set per object type: the
- * threshold is the (1 − rate) quantile of held-out good images' scores. 2 % keeps review work
- * to one part in fifty while catching what the detector can separate at all.
- */
-export const DEFAULT_FALSE_ALARM_RATE = 0.02;
 export const DEFAULT_GOOD_PERCENTILE = 1 - DEFAULT_FALSE_ALARM_RATE;
 
 /** A per-type false-alarm rate must leave a threshold inside the good images' scores. */

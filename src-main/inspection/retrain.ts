@@ -8,11 +8,8 @@ import { DEFAULT_INPUT_SIZE, type ImageDto, type RetrainSummary } from '../share
 import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
-import {
-  DEFAULT_FALSE_ALARM_RATE,
-  checkFalseAlarmRate,
-  type Calibration,
-} from '../engine/threshold.js';
+import { checkFalseAlarmRate, type Calibration } from '../engine/threshold.js';
+import { typeFalseAlarmRate } from '../shared/model-quality.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
@@ -51,12 +48,6 @@ interface Split {
   validationDefect: ImageDto[];
 }
 
-/** The false-alarm rate a model's threshold was set for, from its recorded config. */
-function falseAlarmRateOf(config: Record<string, unknown> | undefined): number | undefined {
-  const rate = config?.falseAlarmRate;
-  return typeof rate === 'number' ? rate : undefined;
-}
-
 /** Held-out good images: the 'test' split where there are enough, else every fifth by content hash. */
 export function splitForRetrain(images: ImageDto[]): Split {
   const good = images
@@ -92,7 +83,7 @@ export async function retrainObjectType(
   }
   const active = store.models.active(objectType);
   const falseAlarmRate = checkFalseAlarmRate(
-    options.falseAlarmRate ?? falseAlarmRateOf(active?.config) ?? DEFAULT_FALSE_ALARM_RATE,
+    options.falseAlarmRate ?? typeFalseAlarmRate(active?.config),
   );
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);

@@ -9,6 +9,22 @@
  */
 export const MIN_SEPARATING_AUROC = 0.9;
 
+/**
+ * The share of good parts an inspector accepts being flagged, unless set per object type: the
+ * threshold is the (1 − rate) quantile of held-out good images' scores. 2 % keeps review work
+ * to one part in fifty while catching what the detector can separate at all.
+ */
+export const DEFAULT_FALSE_ALARM_RATE = 0.02;
+
+/**
+ * The false-alarm rate a type's next retrain uses unless told another: the rate its active
+ * model's threshold was set for (recorded in the model's config), else the default.
+ */
+export function typeFalseAlarmRate(activeConfig: Record<string, unknown> | undefined): number {
+  const rate = activeConfig?.falseAlarmRate;
+  return typeof rate === 'number' ? rate : DEFAULT_FALSE_ALARM_RATE;
+}
+
 export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
   goodFlagged: number;

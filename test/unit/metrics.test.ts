@@ -10,7 +10,6 @@ import {
   rocCurve,
 } from '../../src-main/engine/metrics.js';
 import {
-  DEFAULT_FALSE_ALARM_RATE,
   calibrate,
   calibrateUnlabeled,
   checkFalseAlarmRate,
@@ -20,6 +19,7 @@ import {
 } from '../../src-main/engine/threshold.js';
 import { BadArgumentError } from '../../src-main/shared/errors.js';
 import {
+  DEFAULT_FALSE_ALARM_RATE,
   MIN_SEPARATING_AUROC,
   expectationLine,
   modelExpectation,

@@ -3,7 +3,7 @@
 // loaded on first use, so a host that only probes images never loads TensorFlow.js.
 import { z } from 'zod';
 import { evalRequest, scaleList, trainRequest } from '../../shared/schemas.js';
-import { DEFAULT_FALSE_ALARM_RATE } from '../threshold.js';
+import { DEFAULT_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
 
 /** What a running task sees of the host. */
 export interface TaskContext {
