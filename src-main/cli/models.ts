@@ -2,7 +2,7 @@
 import type { Command } from './command.js';
 import { closing, dataHelp, dataOptions, openStoreFor, stringOption, table } from './common.js';
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
-import { formatPercent, modelExpectation } from '../shared/model-quality.js';
+import { formatPercent, layersLabel, modelExpectation } from '../shared/model-quality.js';
 
 const metric = (m: Record<string, unknown> | null, key: string) =>
   typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
@@ -52,6 +52,7 @@ export const command: Command = {
               'F1',
               'good flagged',
               'defects caught',
+              'features',
               'created',
             ],
             rated.map(({ m, expected }) => [
@@ -64,6 +65,9 @@ export const command: Command = {
               expected ? formatPercent(expected.goodFlagged) : '-',
               expected
                 ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
+                : '-',
+              Array.isArray(m.config.layers)
+                ? `${layersLabel(m.config.layers as string[])}${m.config.layerChoice ? ' (chosen)' : ''}`
                 : '-',
               m.createdAt.slice(0, 16),
             ]),

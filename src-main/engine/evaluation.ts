@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
 import { decodeImage } from '../data/image-io.js';
-import type { EvalMetricsDto, EvalTypeResultDto } from '../shared/dto.js';
+import {
+  LAYER_CANDIDATES,
+  type EvalMetricsDto,
+  type EvalTypeResultDto,
+  type LayerChoiceDto,
+} from '../shared/dto.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
 import { Rng } from '../shared/random.js';
 import {
@@ -31,6 +36,7 @@ import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import { ImageBatchLoader, widthHeight, type InputShape } from './image-batches.js';
 import { sharedAspect } from './input-shape.js';
 import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from './metrics.js';
+import { paintedDefectScores } from './synthetic-defects.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
 import { calibrate, calibrateUnlabeled, type Calibration } from './threshold.js';
@@ -339,19 +345,25 @@ async function evaluateDetectorType(
   const aspect = await sharedAspect(
     (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
   );
-  const detector = detectorEntry(kind).create(await makeEncoder(), {
-    inputSize: options.inputSize,
-    aspect,
-    seed: options.seed,
-    ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
-    ...(kind === 'one-class' && options.centredScales
-      ? { centredScales: options.centredScales }
-      : {}),
-    ...layersConfig(options),
-  });
+  const create = async (layers?: FeatureName[]): Promise<Detector> =>
+    detectorEntry(kind).create(await makeEncoder(), {
+      inputSize: options.inputSize,
+      aspect,
+      seed: options.seed,
+      ...(kind === 'one-class' && options.scales ? { scales: options.scales } : {}),
+      ...(kind === 'one-class' && options.centredScales
+        ? { centredScales: options.centredScales }
+        : {}),
+      ...(layers
+        ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers } }
+        : layersConfig(options)),
+    });
+  let detector: Detector | undefined;
   try {
     let calibration: Calibration;
     let result: Awaited<ReturnType<typeof scoreEntries>>;
+    let layers: FeatureName[] | undefined;
+    let layerChoice: LayerChoiceDto | null = null;
     if (kind === 'one-class') {
       // Hold some good images out of the bank: the threshold needs scores the bank has not seen.
       const shuffled = sample(data.trainGood, data.trainGood.length, options.seed);
@@ -361,31 +373,78 @@ async function evaluateDetectorType(
       const fit = options.shots ? fitPool.slice(0, options.shots) : fitPool;
       if (fit.length === 0)
         throw new BadArgumentError(`Object type ${type} has too few train/good images to fit.`);
-      options.onProgress?.(`${type}: fitting on ${fit.length} good images`);
-      await fitOn(detector, loader, fit, options, failed);
-      const validationScores = await scoreEntries(detector, loader, validation, options, failed);
-      calibration = calibrate(validationScores.scores);
+      // As retrain: told which feature maps, those; otherwise each candidate is fitted and the one
+      // that best tells the held-out good images from the same images with defects painted in
+      // is kept. No test image is read before the choice is made.
+      const layerSets = options.layers
+        ? [options.layers]
+        : LAYER_CANDIDATES.map((candidate) => [...candidate]);
+      const candidates: LayerChoiceDto['candidates'] = [];
+      let goodScores: number[] = [];
+      let bestAuroc = -Infinity;
+      for (const candidateLayers of layerSets) {
+        const candidate = await create(candidateLayers);
+        try {
+          const step = layerSets.length > 1 ? ` (features ${candidateLayers.join(' + ')})` : '';
+          options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);
+          await fitOn(candidate, loader, fit, options, failed);
+          const good = (await scoreEntries(candidate, loader, validation, options, failed)).scores;
+          let auroc = -Infinity;
+          if (layerSets.length > 1) {
+            const painted = await paintedDefectScores(
+              candidate,
+              validation.map((e) => e.path),
+              options.seed,
+              batchOptions(loader, options, failed),
+            );
+            auroc = imageMetrics(
+              [...good, ...painted],
+              [...good.map(() => 0), ...painted.map(() => 1)],
+            ).imageAuroc;
+            candidates.push({ layers: candidateLayers, validationAuroc: auroc });
+          }
+          if (!detector || auroc > bestAuroc) {
+            detector?.dispose();
+            [detector, goodScores, bestAuroc, layers] = [candidate, good, auroc, candidateLayers];
+          } else {
+            candidate.dispose();
+          }
+        } catch (error) {
+          if (candidate !== detector) candidate.dispose();
+          throw error;
+        }
+      }
+      if (!detector || !layers) throw new BadArgumentError('--layers names no feature map.');
+      if (candidates.length > 1) {
+        layerChoice = { layers, candidates };
+        options.onProgress?.(
+          `${type}: feature maps by validation AUROC ${candidates.map((c) => `${c.layers.join(' + ')} ${c.validationAuroc.toFixed(3)}`).join(', ')}; kept ${layers.join(' + ')}`,
+        );
+      }
+      calibration = calibrate(goodScores);
       options.onProgress?.(`${type}: scoring ${data.test.length} test images`);
       result = await scoreEntries(detector, loader, data.test, options, failed);
     } else {
       options.onProgress?.(
         `${type}: sampling references from its ${data.test.length} unlabeled test images`,
       );
+      detector = await create();
       await fitOn(detector, loader, data.test, options, failed);
       result = await scoreEntries(detector, loader, data.test, options, failed);
       calibration = calibrateUnlabeled(result.scores);
     }
     return {
       type,
-      input_shape: widthHeight(detector.inputShape),
+      input_shape: widthHeight(detector!.inputShape),
       images: result.scores.length,
       defects: result.labels.filter((l) => l === 1).length,
       ...metricsOf(result.scores, result.labels, calibration, result.pixel),
       threshold_method: calibration.method,
       failed_images: new Set(failed).size,
+      ...(layers ? { layers, layer_choice: layerChoice } : {}),
     };
   } finally {
-    detector.dispose();
+    detector?.dispose();
   }
 }
 

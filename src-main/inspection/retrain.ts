@@ -4,7 +4,12 @@
 // (engine/tasks/retrain.ts; with 20+ defect labels a classifier head competes), then record the model and activate it only if it is at least as
 // good as the active model on the same validation images. Older versions stay for rollback.
 import { join } from 'node:path';
-import { DEFAULT_INPUT_SIZE, type ImageDto, type RetrainSummary } from '../shared/dto.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  type FeatureName,
+  type ImageDto,
+  type RetrainSummary,
+} from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
@@ -23,6 +28,8 @@ export interface RetrainOptions {
   scales?: number[];
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
   centredScales?: number[];
+  /** One-class: the feature maps; chosen per type (LAYER_CANDIDATES) when absent. */
+  layers?: FeatureName[];
   batchSize?: number;
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
@@ -105,6 +112,7 @@ export async function retrainObjectType(
       inputSize,
       ...(options.scales ? { scales: options.scales } : {}),
       ...(options.centredScales ? { centredScales: options.centredScales } : {}),
+      ...(options.layers ? { layers: options.layers } : {}),
       falseAlarmRate,
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
@@ -134,6 +142,8 @@ export async function retrainObjectType(
       inputSize,
       calibration,
       falseAlarmRate,
+      ...(fitted.layers ? { layers: fitted.layers } : {}),
+      ...(fitted.layerChoice ? { layerChoice: fitted.layerChoice } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

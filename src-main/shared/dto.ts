@@ -188,6 +188,9 @@ export interface EvalTypeResultDto extends EvalMetricsDto {
   defects: number;
   threshold_method: string;
   failed_images: number;
+  /** One-class: the feature maps used, and the choice between candidates when eval made one. */
+  layers?: FeatureName[];
+  layer_choice?: LayerChoiceDto | null;
 }
 
 /** The cross-type evaluation report (the engine's EvalReport, as the UI sees it). */
@@ -228,7 +231,7 @@ export interface ModelValidationDto {
   scores: number[];
   /** 1 = defect, 0 = good, one per score. */
   labels: (0 | 1)[];
-  /** 'labels': real defect labels; 'synthetic': CutPaste defects on held-out good images. */
+  /** 'labels': real defect labels; 'synthetic': defects painted into held-out good images. */
   defects: 'labels' | 'synthetic';
 }
 
@@ -246,17 +249,38 @@ export type FeatureName = 'stride4' | 'stride8' | 'stride16';
 export const FEATURE_NAMES: readonly FeatureName[] = ['stride4', 'stride8', 'stride16'];
 
 /**
- * How fine a look the patch detectors take, as the app offers it: `fine` is the measured setting
+ * The feature sets a one-class model chooses between per type (retrain, and eval so that it
+ * measures what the app ships), unless told which: each is fitted, and the one that best separates
+ * held-out good images from the same images with defects painted in (engine/synthetic-defects.ts;
+ * reviewed defects when the type has them) is kept. No single set wins on every real type: stride
+ * 4 + 8 sees casting's pinholes (0.986 against 0.926), stride 8 + 16 sees ELPV poly's cracks in
+ * its grain (0.881 against 0.828); EVALUATION.md. The first is kept on a tie.
+ */
+export const LAYER_CANDIDATES: readonly (readonly FeatureName[])[] = [
+  ['stride4', 'stride8'],
+  ['stride8', 'stride16'],
+];
+
+/** What a one-class model's feature choice saw: each candidate's validation AUROC. */
+export interface LayerChoiceDto {
+  layers: FeatureName[];
+  candidates: { layers: FeatureName[]; validationAuroc: number }[];
+}
+
+/**
+ * How fine a look the patch detectors take, as the app offers it. `standard` lets retrain choose
+ * the one-class feature maps per type (LAYER_CANDIDATES); `fine` is the measured setting
  * for thin defects (448 px; one-class also at half that, one memory bank per scale, the half
- * judged relative to each image for large faint stains; zero-shot on stride 4 + 8 features, which
- * one-class uses at both levels).
+ * judged relative to each image for large faint stains, on stride 4 + 8 features; zero-shot on
+ * stride 4 + 8 too).
  */
 export type DetailLevel = 'standard' | 'fine';
 export const DETAIL_LEVELS: Readonly<
   Record<
     DetailLevel,
     {
-      retrain: Required<Pick<RetrainRequest, 'inputSize' | 'scales' | 'centredScales'>>;
+      retrain: Required<Pick<RetrainRequest, 'inputSize' | 'scales' | 'centredScales'>> &
+        Pick<RetrainRequest, 'layers'>;
       zeroShot: Required<Pick<InspectRequest, 'inputSize' | 'layers'>>;
     }
   >
@@ -266,7 +290,12 @@ export const DETAIL_LEVELS: Readonly<
     zeroShot: { inputSize: DEFAULT_INPUT_SIZE, layers: ['stride8', 'stride16'] },
   },
   fine: {
-    retrain: { inputSize: 448, scales: [1, 0.5], centredScales: [0.5] },
+    retrain: {
+      inputSize: 448,
+      scales: [1, 0.5],
+      centredScales: [0.5],
+      layers: ['stride4', 'stride8'],
+    },
     zeroShot: { inputSize: 448, layers: ['stride4', 'stride8'] },
   },
 };
@@ -279,6 +308,8 @@ export interface RetrainRequest {
   scales?: number[];
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
   centredScales?: number[];
+  /** One-class: the feature maps; chosen per type among LAYER_CANDIDATES when absent. */
+  layers?: FeatureName[];
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
   /**

@@ -30,7 +30,7 @@ export interface ModelExpectation {
   goodFlagged: number;
   /** Share of defects caught at the threshold. */
   defectsCaught: number;
-  /** Where the defects came from: labeled or reviewed ones, or synthetic ones cut into good images. */
+  /** Where the defects came from: labeled or reviewed ones, or synthetic ones painted into good images. */
   defectsFrom: 'labels' | 'synthetic';
   auroc: number;
   /** Set when the validation says the model cannot separate defects from good parts. */
@@ -55,7 +55,7 @@ export function modelExpectation(
   )
     return null;
   const which =
-    defects === 'labels' ? 'its labeled defects' : 'synthetic defects cut into its good images';
+    defects === 'labels' ? 'its labeled defects' : 'synthetic defects painted into its good images';
   return {
     goodFlagged: falseAlarmRate,
     defectsCaught: recall,
@@ -74,4 +74,27 @@ export function modelExpectation(
 export function expectationLine(e: ModelExpectation): string {
   const of = e.defectsFrom === 'labels' ? 'labeled defects' : 'synthetic defects';
   return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).`;
+}
+
+/** "stride4,stride8" → "stride 4 + 8". */
+export function layersLabel(layers: readonly string[]): string {
+  return `stride ${layers.map((l) => l.replace('stride', '')).join(' + ')}`;
+}
+
+/**
+ * A one-class model's feature maps as its config records them: "stride 4 + 8, chosen by
+ * validation (stride 4 + 8 0.912, stride 8 + 16 0.880)", "stride 4 + 8, as set", or null for
+ * models that recorded none (other kinds, and models retrained before the choice).
+ */
+export function featuresLine(config: Record<string, unknown> | null | undefined): string | null {
+  const layers = config?.layers;
+  if (!Array.isArray(layers)) return null;
+  const choice = config?.layerChoice as
+    { candidates?: { layers: string[]; validationAuroc: number }[] } | undefined;
+  const candidates = choice?.candidates ?? [];
+  if (candidates.length < 2) return `${layersLabel(layers as string[])}, as set`;
+  const measured = candidates.map(
+    (c) => `${layersLabel(c.layers)} ${c.validationAuroc.toFixed(3)}`,
+  );
+  return `${layersLabel(layers as string[])}, chosen by validation AUROC (${measured.join(', ')})`;
 }

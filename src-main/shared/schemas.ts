@@ -99,6 +99,11 @@ export const callArgs = {
     inputSize: z.number().int().min(32).max(1024).optional(),
     scales: scaleList.min(1).optional(),
     centredScales: scaleList.optional(),
+    layers: z
+      .array(z.enum(['stride4', 'stride8', 'stride16']))
+      .min(1)
+      .max(3)
+      .optional(),
     encoderFrom: path.optional(),
     falseAlarmRate: z.number().gt(0).max(0.5).optional(),
   }),

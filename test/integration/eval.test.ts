@@ -51,6 +51,12 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     });
     expect(nut!.image_auroc).toBeGreaterThan(0.8);
     expect(nut!.pixel_auroc).toBeGreaterThan(0.8);
+    // As retrain does: both feature-map candidates judged on held-out good images with painted
+    // defects, the better one measured.
+    const candidates = nut!.layer_choice!.candidates;
+    expect(candidates).toHaveLength(2);
+    const best = candidates.reduce((a, b) => (b.validationAuroc > a.validationAuroc ? b : a));
+    expect(nut!.layers).toEqual(best.layers);
     for (const key of metricKeys)
       expect(report.overall[key as keyof EvalReport['overall']]).toBeGreaterThanOrEqual(0);
   });

@@ -11,7 +11,7 @@ import { scoreForType } from '../../src-main/inspection/scoring.js';
 import { openStore, type Store } from '../../src-main/store/store.js';
 import { EngineClient } from '../../src-main/jobs/engine-client.js';
 import { tempDir } from '../fixtures/images.js';
-import { DETAIL_LEVELS } from '../../src-main/shared/dto.js';
+import { DETAIL_LEVELS, LAYER_CANDIDATES, type LayerChoiceDto } from '../../src-main/shared/dto.js';
 
 const SIZE = 128;
 
@@ -39,7 +39,16 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(result.metrics.defects).toBe('labels');
     // The threshold flags the stated share of held-out good parts, defect labels or not.
     expect(result.calibration).toMatchObject({ method: 'good-percentile', percentile: 0.95 });
-    expect(store.models.get(result.modelId)!.config.falseAlarmRate).toBe(0.05);
+    const config = store.models.get(result.modelId)!.config;
+    expect(config.falseAlarmRate).toBe(0.05);
+    // Not told which feature maps: both candidates were fitted and judged, the better one kept.
+    const choice = config.layerChoice as LayerChoiceDto;
+    expect(choice.candidates.map((c) => c.layers)).toEqual(LAYER_CANDIDATES);
+    const best = choice.candidates.reduce((a, b) =>
+      b.validationAuroc > a.validationAuroc ? b : a,
+    );
+    expect(config.layers).toEqual(best.layers);
+    expect(result.metrics.imageAuroc).toBe(best.validationAuroc);
     expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
     expect(existsSync(join(result.path, 'manifest.json'))).toBe(true);
     expect(store.models.active('nut')?.id).toBe(result.modelId);
@@ -77,6 +86,10 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(saved.config.scales).toEqual([1, 0.5]);
     expect(saved.config.centredScales).toEqual([0.5]);
     expect(saved.banks).toHaveLength(2);
+    // The Fine detail names its feature maps: those are fitted, and no choice is recorded.
+    const secondConfig = store.models.get(second.modelId)!.config;
+    expect(secondConfig.layers).toEqual(DETAIL_LEVELS.fine.retrain.layers);
+    expect(secondConfig.layerChoice).toBeUndefined();
     // No rate given: the type keeps the one its active model was set for.
     expect(second.calibration.percentile).toBeCloseTo(0.95, 12);
     expect(store.models.get(second.modelId)!.config.falseAlarmRate).toBe(0.05);

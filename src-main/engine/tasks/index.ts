@@ -128,6 +128,12 @@ export const retrainArgs = z.object({
   scales: scaleList.min(1).default([1]),
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
   centredScales: scaleList.default([]),
+  /** One-class: the feature maps; chosen among LAYER_CANDIDATES by validation when absent. */
+  layers: z
+    .array(z.enum(['stride4', 'stride8', 'stride16']))
+    .min(1)
+    .max(3)
+    .optional(),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
   /** A classifier head competes once the type has this many defect labels. */

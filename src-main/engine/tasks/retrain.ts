@@ -1,12 +1,14 @@
 // The engine half of a one-click retrain: fit a one-class model on the good images the owner
-// chose, validate it on held-out good images and defect labels (or synthetic CutPaste defects
-// when there are none yet), judge the active model on the same images, and save the new model
-// folder atomically. The owner reads the store before and records the model row after.
-import { Rng } from '../../shared/random.js';
-import { cutPaste, defaultCutPaste } from '../augment.js';
+// chose, validate it on held-out good images and defect labels (or defects painted into the
+// held-out good images when there are none yet), judge the active model on the same images, and
+// save the new model folder atomically. The owner reads the store before and records the model
+// row after. Unless told which feature maps to use, each of LAYER_CANDIDATES is fitted and the
+// one that validates best is kept.
+import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../../shared/dto.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
+import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
@@ -19,11 +21,12 @@ import {
   standardPreprocessing,
 } from '../model-files.js';
 import { rawScores } from '../raw-scores.js';
+import { paintedDefectScores } from '../synthetic-defects.js';
 import { calibrate, type Calibration } from '../threshold.js';
 import type { RetrainArgs, TaskContext } from './index.js';
 
 export interface ValidationMetrics {
-  /** 'labels': defect labels of the type; 'synthetic': CutPaste defects on held-out good images. */
+  /** 'labels': defect labels of the type; 'synthetic': defects painted into held-out good images. */
   defects: 'labels' | 'synthetic';
   goodImages: number;
   defectImages: number;
@@ -45,6 +48,9 @@ export interface FittedModel {
   /** The active model's validation AUROC on the same images, when there is one. */
   previousAuroc: number | null;
   encoder: string;
+  /** One-class: its feature maps, and the validation that chose them (null when told). */
+  layers: FeatureName[] | null;
+  layerChoice: LayerChoiceDto | null;
 }
 
 interface Validation {
@@ -65,34 +71,6 @@ async function scoresOf(
   return scores;
 }
 
-/** Scores of held-out good images with small CutPaste defects pasted in (seeded, so comparable). */
-async function syntheticDefectScores(
-  detector: Detector,
-  goodPaths: string[],
-  seed: number,
-  batchSize: number,
-): Promise<number[]> {
-  const scores: number[] = [];
-  const rng = new Rng(seed);
-  const small = {
-    ...defaultCutPaste,
-    probability: 1,
-    minArea: 0.005,
-    maxArea: 0.03,
-    brightness: 0.2,
-  };
-  for await (const batch of decodedBatches(goodPaths, detector.inputShape, { batchSize })) {
-    const { images, pasted } = cutPaste(batch.images, rng, small);
-    try {
-      const results = await detector.score(images);
-      results.forEach((r, i) => pasted[i] && scores.push(r.score));
-    } finally {
-      images.dispose();
-    }
-  }
-  return scores;
-}
-
 async function validate(
   detector: Detector,
   args: RetrainArgs,
@@ -108,7 +86,10 @@ async function validate(
   }
   return {
     good,
-    defect: await syntheticDefectScores(detector, args.validationGood, args.seed, args.batchSize),
+    defect: await paintedDefectScores(detector, args.validationGood, args.seed, {
+      batchSize: args.batchSize,
+      signal,
+    }),
     kind: 'synthetic',
   };
 }
@@ -205,16 +186,24 @@ async function fitClassifier(
   }
 }
 
-export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
-  await initBackend();
+/** A one-class detector on `layers`, fitted on the fit images and validated on `judged`'s. */
+async function fitOneClass(
+  args: RetrainArgs,
+  layers: FeatureName[],
+  aspect: number,
+  judged: RetrainArgs,
+  step: string,
+  ctx: TaskContext,
+): Promise<{ detector: Detector; validation: Validation; encoder: string; layers: FeatureName[] }> {
   const { inputSize, scales, centredScales, batchSize, seed } = args;
-  ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
+  ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images${step}`);
   const { encoder, name } = await encoderFor(args);
-  let detector = detectorEntry('one-class').create(encoder, {
+  const detector = detectorEntry('one-class').create(encoder, {
     inputSize,
-    aspect: await sharedAspect(args.fit),
+    aspect,
     scales,
     centredScales,
+    features: { ...defaultPatchFeatures, layers },
     seed,
   });
   try {
@@ -223,18 +212,70 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       {
         total: args.fit.length,
         signal: ctx.signal,
-        onProgress: (done, total, message) => ctx.progress(done, total, message ?? 'fitting'),
+        onProgress: (done, total, message) =>
+          ctx.progress(done, total, `${message ?? 'fitting'}${step}`),
       },
     );
-    ctx.progress(0, 0, 'validating');
-    // With enough defect labels, half of them train a classifier head and the other half judge
-    // both candidates on equal terms; the better one (by validation AUROC) is the new model.
-    const withClassifier = args.validationDefect.length >= args.classifierMinDefects;
-    const trainDefects = withClassifier ? args.validationDefect.filter((_, i) => i % 2 === 0) : [];
-    const judged: RetrainArgs = withClassifier
-      ? { ...args, validationDefect: args.validationDefect.filter((_, i) => i % 2 === 1) }
-      : args;
-    let validation = await validate(detector, judged, ctx.signal);
+    ctx.progress(0, 0, `validating${step}`);
+    const validation = await validate(detector, judged, ctx.signal);
+    return { detector, validation, encoder: name, layers };
+  } catch (error) {
+    detector.dispose();
+    throw error;
+  }
+}
+
+function aurocOf(v: Validation): number {
+  return imageMetrics([...v.good, ...v.defect], [...v.good.map(() => 0), ...v.defect.map(() => 1)])
+    .imageAuroc;
+}
+
+export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
+  await initBackend();
+  const { inputSize, seed } = args;
+  const aspect = await sharedAspect(args.fit);
+  // With enough defect labels, half of them train a classifier head and the other half judge
+  // both candidates on equal terms; the better one (by validation AUROC) is the new model.
+  const withClassifier = args.validationDefect.length >= args.classifierMinDefects;
+  const trainDefects = withClassifier ? args.validationDefect.filter((_, i) => i % 2 === 0) : [];
+  const judged: RetrainArgs = withClassifier
+    ? { ...args, validationDefect: args.validationDefect.filter((_, i) => i % 2 === 1) }
+    : args;
+  // Told which feature maps: those. Otherwise each candidate is fitted and judged on the same
+  // validation images (the same painted defects: one seed), and the best is kept.
+  const layerSets = args.layers ? [args.layers] : LAYER_CANDIDATES.map((layers) => [...layers]);
+  const candidates: LayerChoiceDto['candidates'] = [];
+  let best: Awaited<ReturnType<typeof fitOneClass>> | undefined;
+  try {
+    for (const [i, layers] of layerSets.entries()) {
+      const step =
+        layerSets.length > 1
+          ? ` (features ${i + 1} of ${layerSets.length}: ${layers.join(' + ')})`
+          : '';
+      const fitted = await fitOneClass(args, layers, aspect, judged, step, ctx);
+      const auroc = aurocOf(fitted.validation);
+      candidates.push({ layers, validationAuroc: auroc });
+      if (!best || auroc > aurocOf(best.validation)) {
+        best?.detector.dispose();
+        best = fitted;
+      } else {
+        fitted.detector.dispose();
+      }
+    }
+  } catch (error) {
+    best?.detector.dispose();
+    throw error;
+  }
+  let { detector, validation } = best!;
+  const { layers, encoder: name } = best!;
+  const layerChoice: LayerChoiceDto | null = args.layers ? null : { layers, candidates };
+  if (layerChoice) {
+    const measured = candidates.map(
+      (c) => `${c.layers.join(' + ')} ${c.validationAuroc.toFixed(3)}`,
+    );
+    ctx.log(`feature maps by validation AUROC: ${measured.join(', ')}; kept ${layers.join(' + ')}`);
+  }
+  try {
     let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics = metricsOf(validation, calibration);
     let kind: FittedModel['kind'] = 'one-class';
@@ -284,9 +325,19 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         defectImages: trainDefects.length,
         seed,
         encoder: name,
+        ...(kind === 'one-class' ? { layers, layerChoice } : {}),
       },
     });
-    return { kind, path: args.out, metrics, calibration, previousAuroc, encoder: name };
+    return {
+      kind,
+      path: args.out,
+      metrics,
+      calibration,
+      previousAuroc,
+      encoder: name,
+      layers: kind === 'one-class' ? layers : null,
+      layerChoice: kind === 'one-class' ? layerChoice : null,
+    };
   } finally {
     detector.dispose();
   }

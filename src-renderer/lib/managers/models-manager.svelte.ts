@@ -58,7 +58,7 @@ export class ModelsManager {
         source:
           validation.defects === 'labels'
             ? 'validation images (labeled defects)'
-            : 'validation images (synthetic CutPaste defects)',
+            : 'validation images (synthetic defects painted in)',
       };
     }
     if (this.reviewed && this.reviewed.scores.length > 0) {
