@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
 import { checkFalseAlarmRate, type Calibration } from '../engine/threshold.js';
 import { typeFalseAlarmRate } from '../shared/model-quality.js';
+import { modelRoi, type Roi } from '../shared/roi.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
@@ -29,6 +30,8 @@ export interface RetrainOptions {
   encoderFrom?: string;
   /** Share of good parts the threshold may flag; default the active model's, else 2 %. */
   falseAlarmRate?: number;
+  /** Region of interest (image pixels); null clears it. Default: the active model's, else none. */
+  roi?: Roi | null;
   /** Defect labels from which a classifier head competes with the one-class model (default 20). */
   classifierMinDefects?: number;
   classifierEpochs?: number;
@@ -85,6 +88,7 @@ export async function retrainObjectType(
   const falseAlarmRate = checkFalseAlarmRate(
     options.falseAlarmRate ?? typeFalseAlarmRate(active?.config),
   );
+  const roi = options.roi !== undefined ? options.roi : modelRoi(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
@@ -106,6 +110,7 @@ export async function retrainObjectType(
       ...(options.scales ? { scales: options.scales } : {}),
       ...(options.centredScales ? { centredScales: options.centredScales } : {}),
       falseAlarmRate,
+      roi,
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
       ...(options.classifierMinDefects
@@ -134,6 +139,7 @@ export async function retrainObjectType(
       inputSize,
       calibration,
       falseAlarmRate,
+      ...(roi ? { roi } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,
@@ -157,6 +163,7 @@ export async function retrainObjectType(
     metrics: { ...metrics },
     calibration,
     path: fitted.path,
+    roi,
     ...(previous ? { previous } : {}),
   };
 }

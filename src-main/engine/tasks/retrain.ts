@@ -3,6 +3,7 @@
 // when there are none yet), judge the active model on the same images, and save the new model
 // folder atomically. The owner reads the store before and records the model row after.
 import { Rng } from '../../shared/random.js';
+import type { Roi } from '../../shared/roi.js';
 import { cutPaste, defaultCutPaste } from '../augment.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
@@ -58,9 +59,10 @@ async function scoresOf(
   paths: string[],
   batchSize: number,
   signal: AbortSignal,
+  roi: Roi | null,
 ): Promise<number[]> {
   const scores: number[] = [];
-  for await (const batch of rawScores(detector, paths, { batchSize, signal }))
+  for await (const batch of rawScores(detector, paths, { batchSize, signal, roi }))
     scores.push(...batch.map((r) => r.score));
   return scores;
 }
@@ -71,6 +73,7 @@ async function syntheticDefectScores(
   goodPaths: string[],
   seed: number,
   batchSize: number,
+  roi: Roi | null,
 ): Promise<number[]> {
   const scores: number[] = [];
   const rng = new Rng(seed);
@@ -81,7 +84,7 @@ async function syntheticDefectScores(
     maxArea: 0.03,
     brightness: 0.2,
   };
-  for await (const batch of decodedBatches(goodPaths, detector.inputShape, { batchSize })) {
+  for await (const batch of decodedBatches(goodPaths, detector.inputShape, { batchSize, roi })) {
     const { images, pasted } = cutPaste(batch.images, rng, small);
     try {
       const results = await detector.score(images);
@@ -93,22 +96,33 @@ async function syntheticDefectScores(
   return scores;
 }
 
+/**
+ * Scores of `args`' validation images; `roi` is the region the detector was fitted on (the
+ * active model keeps its own), so each is judged on what it would score in an inspection.
+ */
 async function validate(
   detector: Detector,
   args: RetrainArgs,
   signal: AbortSignal,
+  roi: Roi | null,
 ): Promise<Validation> {
-  const good = await scoresOf(detector, args.validationGood, args.batchSize, signal);
+  const good = await scoresOf(detector, args.validationGood, args.batchSize, signal, roi);
   if (args.validationDefect.length > 0) {
     return {
       good,
-      defect: await scoresOf(detector, args.validationDefect, args.batchSize, signal),
+      defect: await scoresOf(detector, args.validationDefect, args.batchSize, signal, roi),
       kind: 'labels',
     };
   }
   return {
     good,
-    defect: await syntheticDefectScores(detector, args.validationGood, args.seed, args.batchSize),
+    defect: await syntheticDefectScores(
+      detector,
+      args.validationGood,
+      args.seed,
+      args.batchSize,
+      roi,
+    ),
     kind: 'synthetic',
   };
 }
@@ -156,6 +170,7 @@ async function* labeledBatches(
   for await (const batch of decodedBatches(paths, args.inputSize, {
     batchSize: args.batchSize,
     signal,
+    roi: args.roi,
   }))
     yield { ...batch, labels: batch.paths.map((p) => labels.get(p) ?? 0) };
 }
@@ -198,7 +213,7 @@ async function fitClassifier(
       signal: ctx.signal,
       onProgress: (done, total) => ctx.progress(done, total, 'training the classifier head'),
     });
-    return { detector, validation: await validate(detector, judged, ctx.signal) };
+    return { detector, validation: await validate(detector, judged, ctx.signal, args.roi) };
   } catch (error) {
     detector.dispose();
     throw error;
@@ -207,19 +222,19 @@ async function fitClassifier(
 
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
-  const { inputSize, scales, centredScales, batchSize, seed } = args;
+  const { inputSize, scales, centredScales, batchSize, seed, roi } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
   const { encoder, name } = await encoderFor(args);
   let detector = detectorEntry('one-class').create(encoder, {
     inputSize,
-    aspect: await sharedAspect(args.fit),
+    aspect: await sharedAspect(args.fit, roi),
     scales,
     centredScales,
     seed,
   });
   try {
     await detector.fit(
-      decodedBatches(args.fit, detector.inputShape, { batchSize, signal: ctx.signal }),
+      decodedBatches(args.fit, detector.inputShape, { batchSize, signal: ctx.signal, roi }),
       {
         total: args.fit.length,
         signal: ctx.signal,
@@ -234,7 +249,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
     const judged: RetrainArgs = withClassifier
       ? { ...args, validationDefect: args.validationDefect.filter((_, i) => i % 2 === 1) }
       : args;
-    let validation = await validate(detector, judged, ctx.signal);
+    let validation = await validate(detector, judged, ctx.signal, roi);
     let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics = metricsOf(validation, calibration);
     let kind: FittedModel['kind'] = 'one-class';
@@ -264,7 +279,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       const loaded = await loadDetectorModel(args.activePath);
       try {
         previousAuroc = metricsOf(
-          await validate(loaded.detector, args, ctx.signal),
+          await validate(loaded.detector, args, ctx.signal, loaded.manifest.roi ?? null),
           calibration,
         ).imageAuroc;
       } finally {
@@ -276,6 +291,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       objectTypes: [args.objectType],
       inputSize,
       preprocessing: standardPreprocessing,
+      ...(roi ? { roi } : {}),
       threshold: calibration,
       metrics: { ...metrics },
       ...(args.parent ? { parent: args.parent } : {}),
