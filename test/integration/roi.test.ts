@@ -6,6 +6,7 @@ import { openServices, type AppServices } from '../../src-main/api/services.js';
 import { runCli } from '../../src-main/cli/main.js';
 import { importDataset } from '../../src-main/data/importers/import.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
+import type { TypeScoring } from '../../src-main/inspection/scoring.js';
 import type { InspectSummary, RetrainSummary } from '../../src-main/shared/dto.js';
 import { tempDir } from '../fixtures/images.js';
 
@@ -123,6 +124,14 @@ describe("a type's region of interest", () => {
       Array.from(buffer.subarray((32 * 128 + 64) * 3, (32 * 128 + 64) * 3 + 3));
     expect(at(insideOverlay)).not.toEqual(at(insideOriginal));
     expect((await services.ctx.engine.memory()).numTensors).toBe(0);
+
+    // `defectscope score` reads the region from the model as the inspection did.
+    out.length = 0;
+    expect(await cli(['score', folder, '--type', 'grid', '--json'])).toBe(0);
+    const scored = (JSON.parse(out.join('\n')) as TypeScoring).results;
+    const scoreOf = (name: string) => scored.find((r) => r.path.endsWith(name))!;
+    expect(scoreOf('outside.png').rawScore).toBe(scoreOf('clean.png').rawScore);
+    expect(scoreOf('inside.png').decision).toBe('DEFECT');
   });
 
   it('keeps the region on the next retrain, shows it in models list, and clears it with --roi none', async () => {
