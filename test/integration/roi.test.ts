@@ -54,6 +54,20 @@ describe("a type's region of interest", () => {
     expect(services.ctx.store.models.list('grid')).toEqual([]);
   });
 
+  it('says so when the region misses every image of the type', async () => {
+    const started = await services.router.invoke('retrain/start', {
+      objectType: 'grid',
+      inputSize: SIZE,
+      roi: { x: 500, y: 0, width: 100, height: 100 },
+    });
+    const job = await services.ctx.jobs.settled(started.jobId);
+    expect(job.status).toBe('failed');
+    expect(services.ctx.jobs.getWithLog(started.jobId)!.log).toMatch(
+      /left out of fitting: .*region of interest 500,0,100,100 lies outside this 128 × 128 image/,
+    );
+    expect(services.ctx.store.models.list('grid')).toEqual([]);
+  });
+
   it('scores only the part: a blot outside the region is not flagged, one inside is, and the heatmap leaves the outside uncoloured', async () => {
     const started = await services.router.invoke('retrain/start', {
       objectType: 'grid',

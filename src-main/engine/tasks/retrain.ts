@@ -234,7 +234,14 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   });
   try {
     await detector.fit(
-      decodedBatches(args.fit, detector.inputShape, { batchSize, signal: ctx.signal, roi }),
+      decodedBatches(args.fit, detector.inputShape, {
+        batchSize,
+        signal: ctx.signal,
+        roi,
+        // Said, not just skipped: a region that misses the images would otherwise leave only
+        // "no good images" to go on.
+        onFailure: (failure) => ctx.log(`left out of fitting: ${failure.message}`),
+      }),
       {
         total: args.fit.length,
         signal: ctx.signal,
