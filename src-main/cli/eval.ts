@@ -14,6 +14,7 @@ import {
 } from '../engine/evaluation.js';
 import { DEFAULT_INPUT_SIZE } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
+import { formatRoi, parseRoi } from '../shared/roi.js';
 
 const list = (value: string | undefined) =>
   value
@@ -75,7 +76,7 @@ export const command: Command = {
     '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
     '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
-    '                        [--size PX] [--epochs N] [--batch N] [--json FILE]',
+    '                        [--size PX] [--roi X,Y,W,H] [--epochs N] [--batch N] [--json FILE]',
     '',
     'DIR is any folder in MVTec AD layout (<type>/train/good, <type>/test/<good|defect kind>,',
     'optional <type>/ground_truth/<kind>/*_mask.png) — the real MVTec AD works as is.',
@@ -100,6 +101,8 @@ export const command: Command = {
     '  --centred-scales S,...  one-class: judge the patches at these of the scales relative to their',
     "                   own image (the app's Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)",
     '  --epochs N       SimCLR / classifier epochs (default 5)',
+    '  --roi X,Y,W,H    one-class and zero-shot: score only this region of each test image (pixels:',
+    '                   left, top, width, height), as a type retrained with --roi does',
     '  --batch N        batch size (default 16)',
     '  --seed N         seed for sampling and training (default 1)',
     '  --backend NAME   gpu, webgpu, node, wasm or cpu',
@@ -123,6 +126,7 @@ export const command: Command = {
     scales: { type: 'string' },
     'centred-scales': { type: 'string' },
     layers: { type: 'string' },
+    roi: { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -151,6 +155,8 @@ export const command: Command = {
     const layers = layersOption(args);
     if (layers && (detector === 'baseline' || (detector === 'classifier' && head === 'embedding')))
       throw new BadArgumentError('--layers applies to the patch detectors and the evidence head.');
+    const roiText = stringOption(args, 'roi');
+    const roi = roiText === undefined ? null : parseRoi(roiText);
     const shots =
       stringOption(args, 'shots') === undefined ? undefined : intOption(args, 'shots', 0, 1);
     const backend = await initBackend(stringOption(args, 'backend'));
@@ -166,6 +172,7 @@ export const command: Command = {
       ...(scales ? { scales } : {}),
       ...(centredScales ? { centredScales } : {}),
       ...(layers ? { layers } : {}),
+      ...(roi ? { roi } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),
@@ -175,7 +182,7 @@ export const command: Command = {
     const jsonFile = stringOption(args, 'json');
     if (jsonFile) await writeFile(jsonFile, JSON.stringify(report, null, 2) + '\n');
     ctx.out(
-      `${report.detector} on ${report.encoder} at ${report.input_size} px${report.shots ? `, ${report.shots}-shot` : ''} — test types never seen in training (${report.seconds} s)`,
+      `${report.detector} on ${report.encoder} at ${report.input_size} px${report.shots ? `, ${report.shots}-shot` : ''}${roi ? `, within ${formatRoi(roi)}` : ''} — test types never seen in training (${report.seconds} s)`,
     );
     ctx.out(reportTable(report));
     const failed = report.types.reduce((n, t) => n + t.failed_images, 0);

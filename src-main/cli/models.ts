@@ -3,6 +3,7 @@ import type { Command } from './command.js';
 import { closing, dataHelp, dataOptions, openStoreFor, stringOption, table } from './common.js';
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
 import { formatPercent, layersLabel, modelExpectation } from '../shared/model-quality.js';
+import { formatRoi, modelRoi } from '../shared/roi.js';
 
 const metric = (m: Record<string, unknown> | null, key: string) =>
   typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
@@ -26,10 +27,12 @@ export const command: Command = {
       if (action === 'list' || action === undefined) {
         const models = store.models.list(stringOption(args, 'type'));
         if (args.values.json) {
-          // With what each model's validation promises: good parts flagged, defects caught.
+          // With what each model's validation promises: good parts flagged, defects caught; and
+          // the region of interest it keeps to (null: the whole image).
           const withExpectation = models.map((m) => ({
             ...m,
             expected: modelExpectation(m.metrics),
+            roi: modelRoi(m.config),
           }));
           ctx.out(JSON.stringify(withExpectation, null, 2));
           return 0;
@@ -40,7 +43,11 @@ export const command: Command = {
           );
           return 0;
         }
-        const rated = models.map((m) => ({ m, expected: modelExpectation(m.metrics) }));
+        const rated = models.map((m) => ({
+          m,
+          expected: modelExpectation(m.metrics),
+          roi: modelRoi(m.config),
+        }));
         ctx.out(
           table(
             [
@@ -53,9 +60,10 @@ export const command: Command = {
               'good flagged',
               'defects caught',
               'features',
+              'region',
               'created',
             ],
-            rated.map(({ m, expected }) => [
+            rated.map(({ m, expected, roi }) => [
               m.id,
               m.status,
               m.kind,
@@ -69,6 +77,7 @@ export const command: Command = {
               Array.isArray(m.config.layers)
                 ? `${layersLabel(m.config.layers as string[])}${m.config.layerChoice ? ' (chosen)' : ''}`
                 : '-',
+              roi ? formatRoi(roi) : 'whole image',
               m.createdAt.slice(0, 16),
             ]),
           ),

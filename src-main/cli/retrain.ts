@@ -17,6 +17,7 @@ import { DEFAULT_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 import { BadArgumentError } from '../shared/errors.js';
 import { expectationLine, modelExpectation } from '../shared/model-quality.js';
+import { formatRoi, parseRoi } from '../shared/roi.js';
 
 /** "2%", "2 %" or "0.02" → 0.02; the engine checks the range. */
 function shareOption(text: string): number {
@@ -32,7 +33,8 @@ export const command: Command = {
   summary: "rebuild an object type's model from its good images and reviewed labels",
   help: [
     'Usage: defectscope retrain --type NAME [--size PX] [--scales S,...] [--centred-scales S,...]',
-    '                           [--layers L,...] [--encoder MODEL_DIR] [--json]',
+    '                           [--layers L,...] [--encoder MODEL_DIR] [--false-alarms PCT]',
+    '                           [--roi X,Y,W,H|none] [--json]',
     '',
     `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}; reviewed "good" verdicts count),`,
     'and, once the type has 20+ defect labels, a classifier head on half of them to compete with it;',
@@ -55,6 +57,9 @@ export const command: Command = {
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --false-alarms PCT share of good parts the threshold may flag, on held-out good images',
     "                     (default: the type's active model's, else 2%), e.g. 1% or 0.01",
+    '  --roi X,Y,W,H      region of interest in image pixels (left, top, width, height): only the part',
+    '                     inside is scored and gets a heatmap, drawn on the whole image; clipped to',
+    "                     smaller images. `--roi none` clears it (default: the type's active model's)",
     engineHelp,
   ].join('\n'),
   options: {
@@ -66,6 +71,7 @@ export const command: Command = {
     layers: { type: 'string' },
     encoder: { type: 'string' },
     'false-alarms': { type: 'string' },
+    roi: { type: 'string' },
   },
   async run(args, ctx) {
     const objectType = objectTypeOption(args);
@@ -76,6 +82,8 @@ export const command: Command = {
     const encoderFrom = stringOption(args, 'encoder');
     const falseAlarms = stringOption(args, 'false-alarms');
     const falseAlarmRate = falseAlarms === undefined ? undefined : shareOption(falseAlarms);
+    const roiText = stringOption(args, 'roi');
+    const roi = roiText === undefined ? undefined : parseRoi(roiText);
     return closing(servicesFor(args), async (services) => {
       const result = await runJob<RetrainSummary>(
         services,
@@ -89,6 +97,7 @@ export const command: Command = {
           ...(layers ? { layers } : {}),
           ...(encoderFrom ? { encoderFrom } : {}),
           ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
+          ...(roi !== undefined ? { roi } : {}),
         }),
       );
       if (args.values.json) {
@@ -102,6 +111,7 @@ export const command: Command = {
           `AUROC ${m.imageAuroc.toFixed(3)}, F1 ${m.f1.toFixed(3)} at the threshold, false alarms ${(100 * m.falseAlarmRate).toFixed(1)} %.`,
       );
       const expected = modelExpectation(result.metrics);
+      if (result.roi) ctx.out(`Region of interest: ${formatRoi(result.roi)} (image pixels).`);
       if (expected) ctx.out(expectationLine(expected));
       if (expected?.warning) ctx.out(`WARNING: ${expected.warning}`);
       return 0;

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { decode as decodeBmp } from 'fast-bmp';
 import sharp from 'sharp';
 import { ImageError, errorMessage, type ImageProblem } from '../shared/errors.js';
+import { clipRoi, formatRoi, type Roi } from '../shared/roi.js';
 
 /** Protects memory from decompression bombs: 100 megapixels is far above any line camera. */
 export const MAX_INPUT_PIXELS = 100_000_000;
@@ -45,6 +46,11 @@ export interface DecodeOptions {
   size?: number | [number, number];
   /** How to fit a non-matching aspect ratio: stretch (default, keeps all pixels) or cover. */
   fit?: 'fill' | 'cover';
+  /**
+   * Crop to this region of interest (image pixels) before resizing, clipped to the image; an
+   * image the region misses entirely is an 'outside-roi' ImageError.
+   */
+  roi?: Roi | null;
 }
 
 // sharp's own messages, mapped to what an inspector can act on.
@@ -152,22 +158,38 @@ export async function probeImage(path: string): Promise<ImageInfo> {
   }
 }
 
-/** Decodes to RGB float32 at the requested size (0..1), alpha flattened onto black. */
+/**
+ * Decodes to RGB float32 at the requested size (0..1), alpha flattened onto black; with a region
+ * of interest, only that region (clipped to the image), at the size of the region when no size is
+ * asked.
+ */
 export async function decodeImage(
   path: string,
   options: DecodeOptions = {},
 ): Promise<DecodedImage> {
   const info = await probeImage(path);
+  const region = options.roi ? clipRoi(options.roi, info.width, info.height) : null;
+  if (options.roi && !region) {
+    throw new ImageError(
+      path,
+      'outside-roi',
+      `the region of interest ${formatRoi(options.roi)} lies outside this ${info.width} × ${info.height} image; check the camera framing or the type's region (defectscope retrain --roi).`,
+    );
+  }
   const [width, height] =
     options.size === undefined
-      ? [info.width, info.height]
+      ? [region?.width ?? info.width, region?.height ?? info.height]
       : typeof options.size === 'number'
         ? [options.size, options.size]
         : options.size;
   try {
     const sixteen = info.bitDepth === 16;
     const { image } = await open(path);
-    const { data } = await image
+    // Cropped before the resize (sharp extracts first when asked first): the part, at full detail.
+    const cropped = region
+      ? image.extract({ left: region.x, top: region.y, width: region.width, height: region.height })
+      : image;
+    const { data } = await cropped
       .flatten({ background: '#000000' })
       .resize(width, height, { fit: options.fit ?? 'fill', kernel: 'lanczos3' })
       .toColourspace(sixteen ? 'rgb16' : 'srgb')

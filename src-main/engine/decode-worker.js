@@ -10,7 +10,8 @@ const { decodeImage } = await import('../data/image-io.ts');
 // sharp runs each decode on libuv's pool; a few at a time keep it busy without flooding memory.
 const CONCURRENCY = 4;
 
-parentPort.on('message', async ({ id, paths, size }) => {
+// roi: the type's region of interest or null (shared/roi.ts); decodeImage crops to it.
+parentPort.on('message', async ({ id, paths, size, roi }) => {
   const decoded = new Array(paths.length);
   const failures = [];
   let next = 0;
@@ -18,7 +19,7 @@ parentPort.on('message', async ({ id, paths, size }) => {
     while (next < paths.length) {
       const index = next++;
       try {
-        decoded[index] = (await decodeImage(paths[index], { size })).data;
+        decoded[index] = (await decodeImage(paths[index], { size, roi })).data;
       } catch (error) {
         // ImageError is a class the other thread cannot receive; send its fields.
         failures.push({

@@ -3,6 +3,7 @@
 // files are reported through onFailure and skipped; the batch carries on without them.
 import type { ImageError } from '../shared/errors.js';
 import { CancelledError } from '../shared/errors.js';
+import type { Roi } from '../shared/roi.js';
 import type { FitBatch } from './detectors/detector.js';
 import {
   ImageBatchLoader,
@@ -22,6 +23,11 @@ export interface DecodedBatchOptions {
   signal?: AbortSignal;
   /** Reuse a loader (its worker thread) across calls; one is made and closed otherwise. */
   loader?: ImageBatchLoader;
+  /**
+   * The type's region of interest: each image is cropped to it before resizing to `size`, so
+   * what is scored is the part alone. Images it misses are reported through onFailure.
+   */
+  roi?: Roi | null;
 }
 
 /** Yields [B, height, width, 3] batches of `paths`; each batch's tensor is freed after its turn. */
@@ -39,6 +45,7 @@ export async function* decodedBatches(
       count,
       (i) => paths.slice(i * batchSize, (i + 1) * batchSize),
       size,
+      options.roi ?? null,
     )) {
       if (options.signal?.aborted) throw new CancelledError();
       for (const failure of batch.failures) options.onFailure?.(failure);

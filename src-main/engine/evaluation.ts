@@ -16,6 +16,7 @@ import {
 } from '../shared/dto.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
 import { Rng } from '../shared/random.js';
+import type { Roi } from '../shared/roi.js';
 import {
   EvidenceClassifier,
   EvidenceHead,
@@ -62,6 +63,11 @@ export interface EvalOptions {
   /** Patch detectors and the evidence head: the feature maps (default: the detector's). */
   layers?: FeatureName[];
   inputSize: number;
+  /**
+   * One-class and zero-shot: a region of interest (image pixels) the test types' images and masks
+   * are cropped to, as a type's model crops them; one camera's framing, so one test type at a time.
+   */
+  roi?: Roi;
   /** SimCLR epochs for the -simclr encoders; classifier/baseline epochs. */
   epochs: number;
   /**
@@ -133,6 +139,8 @@ function checkOptions(options: EvalOptions): void {
       `${overlap.join(', ')} cannot be both a pretrain and a test type: the protocol tests on unseen types.`,
     );
   }
+  if (options.roi && options.detector !== 'one-class' && options.detector !== 'zero-shot')
+    throw new BadArgumentError('--roi applies to --detector one-class and zero-shot only.');
   const needsPretrain =
     options.detector === 'classifier' ||
     options.detector === 'baseline' ||
@@ -238,11 +246,15 @@ function batchOptions(
     batchSize: options.batchSize,
     onFailure: (failure) => failed.push(failure.path),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.roi ? { roi: options.roi } : {}),
   };
 }
 
-async function maskPixels(path: string, shape: InputShape): Promise<Uint8Array> {
-  const { data, width, height } = await decodeImage(path, { size: widthHeight(shape) });
+async function maskPixels(path: string, shape: InputShape, roi?: Roi): Promise<Uint8Array> {
+  const { data, width, height } = await decodeImage(path, {
+    size: widthHeight(shape),
+    ...(roi ? { roi } : {}),
+  });
   const mask = new Uint8Array(width * height);
   for (let i = 0; i < mask.length; i++) mask[i] = data[i * 3]! > 0.5 ? 1 : 0;
   return mask;
@@ -289,7 +301,7 @@ async function scoreEntries(
     for (const { data, entry } of maps) {
       // Good test images have no mask: every pixel is normal.
       const mask = entry.maskPath
-        ? await maskPixels(entry.maskPath, detector.inputShape)
+        ? await maskPixels(entry.maskPath, detector.inputShape, options.roi)
         : new Uint8Array(data.length);
       accumulator.add(data, mask);
     }
@@ -344,6 +356,7 @@ async function evaluateDetectorType(
   // The images it fits on decide the shape, as retrain and inspection decide it.
   const aspect = await sharedAspect(
     (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
+    options.roi ?? null,
   );
   const create = async (layers?: FeatureName[]): Promise<Detector> =>
     detectorEntry(kind).create(await makeEncoder(), {

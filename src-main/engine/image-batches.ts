@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { ImageError, ModelError, errorMessage, type ImageProblem } from '../shared/errors.js';
+import type { Roi } from '../shared/roi.js';
 
 /**
  * What images are resized to: a square side, or [width, height] — a type's own aspect, so a
@@ -58,14 +59,21 @@ export class ImageBatchLoader {
     });
   }
 
-  /** Starts decoding `paths`; several loads may be in flight (that is the prefetch). */
-  load(paths: readonly string[], shape: InputShape = this.size): Promise<DecodedBatch> {
+  /**
+   * Starts decoding `paths`, each cropped to `roi` (a type's region of interest) when given;
+   * several loads may be in flight (that is the prefetch).
+   */
+  load(
+    paths: readonly string[],
+    shape: InputShape = this.size,
+    roi: Roi | null = null,
+  ): Promise<DecodedBatch> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const size = widthHeight(shape);
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { paths, shape: size, resolve, reject });
-      this.worker.postMessage({ id, paths: [...paths], size });
+      this.worker.postMessage({ id, paths: [...paths], size, roi });
     });
   }
 
@@ -116,12 +124,13 @@ export async function* prefetchBatches(
   count: number,
   pathsOf: (index: number) => readonly string[],
   shape: InputShape = loader.size,
+  roi: Roi | null = null,
 ): AsyncGenerator<DecodedBatch> {
-  let pending = count > 0 ? loader.load(pathsOf(0), shape) : undefined;
+  let pending = count > 0 ? loader.load(pathsOf(0), shape, roi) : undefined;
   try {
     for (let i = 0; i < count; i++) {
       const batch = await pending!;
-      pending = i + 1 < count ? loader.load(pathsOf(i + 1), shape) : undefined;
+      pending = i + 1 < count ? loader.load(pathsOf(i + 1), shape, roi) : undefined;
       yield batch;
     }
   } finally {

@@ -1,7 +1,9 @@
 // The shape a type's images are scored at: the short side the detector asks for, and the long
 // side following the aspect the type's images share, so a 500 × 1250 commutator is not squashed
-// into a square (which thinned its cracks: EVALUATION.md).
+// into a square (which thinned its cracks: EVALUATION.md). With a region of interest the part is
+// what is scored, so the aspect is the region's.
 import { probeImage } from '../data/image-io.js';
+import { clipRoi, type Roi } from '../shared/roi.js';
 import { quantile } from './threshold.js';
 import type { InputShape } from './image-batches.js';
 
@@ -32,9 +34,13 @@ export function inputShapeOf(inputSize: number, aspect = 1): InputShape {
  * (spread over the list): their median when they all lie within SAME_ASPECT of it and it is more
  * than SQUARE_ENOUGH from square, else 1. Variable-size crops stay square: they scored better
  * squashed than at their median aspect on a real type (the real-products issue). Unreadable
- * files are left out; scoring reports them.
+ * files are left out; scoring reports them. With `roi`, each image's aspect is that of the region
+ * clipped to it (the region's own on a camera's fixed frame), and images it misses are left out.
  */
-export async function sharedAspect(paths: readonly string[]): Promise<number> {
+export async function sharedAspect(
+  paths: readonly string[],
+  roi: Roi | null = null,
+): Promise<number> {
   const step = Math.max(1, paths.length / ASPECT_SAMPLE);
   const sample = Array.from(
     { length: Math.min(ASPECT_SAMPLE, paths.length) },
@@ -43,14 +49,20 @@ export async function sharedAspect(paths: readonly string[]): Promise<number> {
   const aspects: number[] = [];
   for (const path of sample) {
     try {
-      const { width, height } = await probeImage(path);
-      aspects.push(width / height);
+      const image = await probeImage(path);
+      const { width, height } = roi ? (clipRoi(roi, image.width, image.height) ?? {}) : image;
+      if (width && height) aspects.push(width / height);
     } catch {
       // An unreadable file says nothing about the camera's framing.
     }
   }
-  if (aspects.length === 0) return 1;
+  if (aspects.length === 0) return roi ? squareEnough(roi.width / roi.height) : 1;
   const median = quantile(aspects, 0.5);
   const shared = aspects.every((a) => Math.abs(a / median - 1) <= SAME_ASPECT);
-  return shared && Math.abs(Math.log(median)) > Math.log(1 + SQUARE_ENOUGH) ? median : 1;
+  return shared ? squareEnough(median) : 1;
+}
+
+/** 1 for an aspect within SQUARE_ENOUGH of square, else the aspect. */
+function squareEnough(aspect: number): number {
+  return Math.abs(Math.log(aspect)) > Math.log(1 + SQUARE_ENOUGH) ? aspect : 1;
 }

@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError, errorMessage } from '../shared/errors.js';
+import { roiProblem, type Roi } from '../shared/roi.js';
 import type { Encoder, EncoderInfo } from './encoders/encoder.js';
 import { loadEncoder } from './encoders/registry.js';
 import { fileLoader, fileSaver, modelJsonPath, writeFolderAtomically } from './model-io.js';
@@ -52,6 +53,11 @@ export interface ModelManifest {
   /** Square side, in pixels, images are resized to. */
   inputSize: number;
   preprocessing: Preprocessing;
+  /**
+   * The object type's region of interest, in image pixels: every image is cropped to it (clipped
+   * to the image) before resizing, for fitting and for scoring alike. Absent: the whole image.
+   */
+  roi?: Roi;
   /** Decision threshold and score scale, when the model scores defects. */
   threshold?: Calibration;
   /** Validation metrics, loss curves: whatever the training method reports. */
@@ -126,6 +132,11 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   if (!Number.isInteger(m.inputSize) || m.inputSize! <= 0) problems.push('no input size');
   if (typeof m.encoder?.dir !== 'string' || typeof m.encoder.kind !== 'string')
     problems.push('no encoder');
+  if (
+    m.roi !== undefined &&
+    (m.roi === null || typeof m.roi !== 'object' || roiProblem(m.roi) !== null)
+  )
+    problems.push('a region of interest that is not a rectangle of whole pixels');
   if (problems.length > 0) {
     throw new ModelError(
       `The model in ${dir} cannot be used: ${problems.join(', ')}. It may come from a newer DefectScope.`,

@@ -2,6 +2,7 @@
 // retrain validation and the CLI's score command share. Unreadable files are reported through
 // onError and skipped; the rest of the batch is scored.
 import type { FileProblem } from '../shared/dto.js';
+import type { Roi } from '../shared/roi.js';
 import { decodedBatches } from './decoded-batches.js';
 import type { Detector } from './detectors/detector.js';
 
@@ -10,6 +11,8 @@ export interface RawScoreOptions {
   anomalyMaps?: boolean;
   onError?: (error: FileProblem) => void;
   signal?: AbortSignal;
+  /** The region of interest the detector's model was fitted on (its manifest's `roi`). */
+  roi?: Roi | null;
 }
 
 /** Raw detector scores for files, batch by batch, with unreadable files reported. */
@@ -21,6 +24,7 @@ export async function* rawScores(
   const batches = decodedBatches(paths, detector.inputShape, {
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.roi ? { roi: options.roi } : {}),
     onFailure: (failure) =>
       options.onError?.({ path: failure.path, problem: failure.problem, message: failure.message }),
   });

@@ -13,6 +13,7 @@ import {
   type InspectionResultDto,
 } from '../shared/dto.js';
 import { BadArgumentError, CancelledError, NotFoundError } from '../shared/errors.js';
+import { formatRoi } from '../shared/roi.js';
 import { IMAGE_EXTENSIONS } from '../data/image-io.js';
 import type { Calibration } from '../engine/threshold.js';
 import type { InspectBatchResult } from '../engine/tasks/inspect.js';
@@ -472,7 +473,8 @@ class InspectionRun {
     });
     job.log(
       model
-        ? `scoring with model ${model.id} (${model.name})`
+        ? `scoring with model ${model.id} (${model.name})` +
+            (prepared.roi ? `, within its region of interest ${formatRoi(prepared.roi)}` : '')
         : `scoring zero-shot: ${prepared.references ?? '?'} reference images of the folder, scale from ${prepared.calibrationImages ?? '?'} images`,
     );
     return {

@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
 import { checkFalseAlarmRate, type Calibration } from '../engine/threshold.js';
 import { typeFalseAlarmRate } from '../shared/model-quality.js';
+import { modelRoi, type Roi } from '../shared/roi.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
@@ -36,6 +37,8 @@ export interface RetrainOptions {
   encoderFrom?: string;
   /** Share of good parts the threshold may flag; default the active model's, else 2 %. */
   falseAlarmRate?: number;
+  /** Region of interest (image pixels); null clears it. Default: the active model's, else none. */
+  roi?: Roi | null;
   /** Defect labels from which a classifier head competes with the one-class model (default 20). */
   classifierMinDefects?: number;
   classifierEpochs?: number;
@@ -92,6 +95,7 @@ export async function retrainObjectType(
   const falseAlarmRate = checkFalseAlarmRate(
     options.falseAlarmRate ?? typeFalseAlarmRate(active?.config),
   );
+  const roi = options.roi !== undefined ? options.roi : modelRoi(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
@@ -114,6 +118,7 @@ export async function retrainObjectType(
       ...(options.centredScales ? { centredScales: options.centredScales } : {}),
       ...(options.layers ? { layers: options.layers } : {}),
       falseAlarmRate,
+      roi,
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
       ...(options.classifierMinDefects
@@ -144,6 +149,7 @@ export async function retrainObjectType(
       falseAlarmRate,
       ...(fitted.layers ? { layers: fitted.layers } : {}),
       ...(fitted.layerChoice ? { layerChoice: fitted.layerChoice } : {}),
+      ...(roi ? { roi } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,
@@ -167,6 +173,7 @@ export async function retrainObjectType(
     metrics: { ...metrics },
     calibration,
     path: fitted.path,
+    roi,
     ...(previous ? { previous } : {}),
   };
 }

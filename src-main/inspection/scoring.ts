@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { DEFAULT_INPUT_SIZE, type Decision, type FileProblem } from '../shared/dto.js';
 import { BadArgumentError, ImageError, ModelError, errorMessage } from '../shared/errors.js';
+import type { Roi } from '../shared/roi.js';
 import { heatmapName, writeHeatmapOverlay } from '../data/heatmap.js';
 import type { Detector } from '../engine/detectors/detector.js';
 import { decodedBatches } from '../engine/decoded-batches.js';
@@ -32,6 +33,8 @@ export interface ScoreFilesOptions {
   onResult?: (result: ScoredFile) => void;
   onError?: (error: FileProblem) => void;
   signal?: AbortSignal;
+  /** The region of interest the detector's model keeps to (its manifest's). */
+  roi?: Roi | null;
 }
 
 /** A raw score on the calibrated 0..1 scale, with its decision. */
@@ -59,6 +62,7 @@ export async function scoreFiles(
         try {
           await writeHeatmapOverlay(result.path, result.anomalyMap, target, {
             normalise: (raw) => normalise(raw, calibration),
+            roi: options.roi ?? null,
           });
           file.heatmapPath = target;
         } catch (error) {
@@ -104,6 +108,7 @@ export async function scoreForType(
         throw new ModelError(`Model ${active.id} has no calibrated threshold; retrain the type.`);
       const results = await scoreFiles(detector, manifest.threshold, paths, {
         ...options,
+        ...(manifest.roi ? { roi: manifest.roi } : {}),
         onError,
       });
       return {

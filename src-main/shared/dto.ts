@@ -1,5 +1,6 @@
 // Data shapes that cross process boundaries (CLI output, IPC, HTTP). The renderer sees these,
 // never database rows.
+import type { Roi } from './roi.js';
 
 export type Split = 'train' | 'test' | 'unsplit';
 export type Label = 'good' | 'defect';
@@ -317,6 +318,11 @@ export interface RetrainRequest {
    * the rate the type's active model was set for, else 2 %. It stays with the type's models.
    */
   falseAlarmRate?: number;
+  /**
+   * Region of interest (image pixels) that scoring and heatmaps keep to; null clears it. Default:
+   * the active model's region, if any. It stays with the type's models, like the false-alarm rate.
+   */
+  roi?: Roi | null;
 }
 
 export interface RetrainSummary {
@@ -330,6 +336,8 @@ export interface RetrainSummary {
   metrics: Record<string, unknown>;
   previous?: { modelId: number; imageAuroc: number };
   path: string;
+  /** The region of interest the model keeps to; null: the whole image. */
+  roi: Roi | null;
 }
 
 // ---- Inspection and review ----------------------------------------------------------------

@@ -44,7 +44,8 @@ export type ImageProblem =
   | 'empty' // zero bytes, often a file still being written
   | 'not-an-image' // not a format we decode
   | 'corrupt' // a known format, but the data is damaged or truncated
-  | 'too-large'; // over the pixel limit that protects memory
+  | 'too-large' // over the pixel limit that protects memory
+  | 'outside-roi'; // the type's region of interest misses the image entirely
 
 export class ImageError extends DefectScopeError {
   readonly path: string;

@@ -73,6 +73,14 @@ const jobKind = z.enum(['import', 'train', 'eval', 'retrain', 'inspect']);
 /** One-class image scales: fractions of the input size, at most four (PatchcoreConfig.scales). */
 export const scaleList = z.array(z.number().gt(0).max(1)).max(4);
 
+/** A region of interest in image pixels (shared/roi.ts): whole pixels, non-negative, not empty. */
+export const roiSchema = z.strictObject({
+  x: z.number().int().min(0),
+  y: z.number().int().min(0),
+  width: z.number().int().min(1),
+  height: z.number().int().min(1),
+});
+
 /** The argument schema of every call. */
 export const callArgs = {
   'app/info': noArgs,
@@ -106,6 +114,7 @@ export const callArgs = {
       .optional(),
     encoderFrom: path.optional(),
     falseAlarmRate: z.number().gt(0).max(0.5).optional(),
+    roi: roiSchema.nullable().optional(),
   }),
   'inspect/start': z.strictObject({
     folder: path,

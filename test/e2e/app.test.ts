@@ -167,9 +167,39 @@ describe.skipIf(!hasChromium)(title, () => {
     await shot('train');
   }, 300_000);
 
-  it('retrains a type in one click and shows the new model as active', async () => {
+  it('retrains a type in one click, within a region of interest dragged on its image, and shows the new model as active', async () => {
     await nav('Models');
     await page.locator('select').first().selectOption('nut');
+    // The region: dragged on a nut image shown whole at its own aspect, from 10 % to 90 % of it.
+    await page.getByTestId('roi-panel').locator('summary').click();
+    const sample = page.getByTestId('roi-editor').locator('img');
+    await poll(() =>
+      page.evaluate(`document.querySelector('[data-testid="roi-editor"] img')?.naturalWidth ?? 0`),
+    ).toBe(128);
+    const box = (await sample.boundingBox())!;
+    expect(box.width / box.height).toBeCloseTo(1, 1);
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.1);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5, { steps: 4 });
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.9, { steps: 4 });
+    await page.mouse.up();
+    const field = (name: string) =>
+      page.locator(`input[name="roi-${name}"]`).inputValue().then(Number);
+    await poll(() => field('w')).toBeGreaterThan(90);
+    expect(Math.abs((await field('x')) - 13)).toBeLessThanOrEqual(2);
+    expect(Math.abs((await field('h')) - 102)).toBeLessThanOrEqual(3);
+    // Typed: the fields set it too.
+    await page.locator('input[name="roi-x"]').fill('12');
+    await page.locator('input[name="roi-x"]').dispatchEvent('change');
+    await page.locator('input[name="roi-y"]').fill('12');
+    await page.locator('input[name="roi-y"]').dispatchEvent('change');
+    await poll(() => page.getByTestId('roi-panel').locator('summary').textContent()).toMatch(
+      /Region of interest: 12,12,\d+,\d+/,
+    );
+    const region = (await page.getByTestId('roi-panel').locator('summary').textContent())!
+      .replace(/.*Region of interest: /, '')
+      .trim();
+    await shot('models-roi');
     await page.getByRole('button', { name: /Retrain nut/ }).click();
     await expect
       .poll(() => page.locator('[data-testid="job-progress"]').getAttribute('data-status'), {
@@ -179,6 +209,10 @@ describe.skipIf(!hasChromium)(title, () => {
     await expect
       .poll(() => page.locator('[data-testid="model-table"] .status.active').count())
       .toBe(1);
+    // The model keeps to the region.
+    await poll(() =>
+      page.locator('[data-testid="model-table"] tr', { hasText: 'active' }).textContent(),
+    ).toContain(region);
   }, 300_000);
 
   it('inspects a folder and shows the flagged images worst first', async () => {

@@ -167,5 +167,35 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     expect(err.at(-1)).toMatch(/--centred-scales apply to --detector one-class only/);
     expect(await runCli(['eval', '--root', root, '--test-types', 'screw'], ctx)).toBe(2);
     expect(err.at(-1)).toMatch(/'screw' not found/);
+    const roi = ['eval', '--root', root, '--test-types', 'nut', '--roi', '0,0,128,64'];
+    expect(
+      await runCli([...roi, '--pretrain-types', 'pill', '--detector', 'classifier'], ctx),
+    ).toBe(2);
+    expect(err.at(-1)).toMatch(/--roi applies to --detector one-class and zero-shot only/);
+    expect(
+      await runCli(['eval', '--root', root, '--test-types', 'nut', '--roi', '0,0,64'], ctx),
+    ).toBe(2);
+    expect(err.at(-1)).toMatch(/--roi takes x,y,w,h/);
+  });
+
+  it('one-class within a region of interest scores the region at its aspect, masks cropped alike', async () => {
+    const report = await runEvaluation({
+      root,
+      pretrainTypes: [],
+      testTypes: ['nut'],
+      detector: 'one-class',
+      encoder: 'mobilenetv3',
+      inputSize: 64,
+      roi: { x: 0, y: 0, width: 128, height: 64 },
+      epochs: 1,
+      batchSize: 8,
+      seed: 1,
+    });
+    const [nut] = report.types;
+    // The top half of the 128 px tiles: 2:1, so 128 × 64 at a 64 px short side.
+    expect(nut!.input_shape).toEqual([128, 64]);
+    expect(nut!.failed_images).toBe(0);
+    expect(nut!.image_auroc).toBeGreaterThan(0.5);
+    expect(nut!.pixel_auroc).toBeGreaterThan(0.9);
   });
 });

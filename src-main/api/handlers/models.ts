@@ -26,6 +26,8 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
           ...(args.layers ? { layers: args.layers } : {}),
           ...(args.encoderFrom ? { encoderFrom: args.encoderFrom } : {}),
           ...(args.falseAlarmRate ? { falseAlarmRate: args.falseAlarmRate } : {}),
+          // null clears the type's region; absent keeps it.
+          ...(args.roi !== undefined ? { roi: args.roi } : {}),
           signal: job.signal,
           onProgress: (message, done, total) => job.progress(done ?? 0, total ?? 0, message),
           onLog: job.log,

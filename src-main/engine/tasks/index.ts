@@ -2,7 +2,7 @@
 // arguments are checked against when they arrive. Adding a task is one entry here; its code is
 // loaded on first use, so a host that only probes images never loads TensorFlow.js.
 import { z } from 'zod';
-import { evalRequest, scaleList, trainRequest } from '../../shared/schemas.js';
+import { evalRequest, roiSchema, scaleList, trainRequest } from '../../shared/schemas.js';
 import { DEFAULT_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
 
 /** What a running task sees of the host. */
@@ -141,6 +141,8 @@ export const retrainArgs = z.object({
   classifierEpochs: z.number().int().min(1).max(100).default(10),
   /** Share of held-out good images the threshold may flag. */
   falseAlarmRate: z.number().gt(0).max(0.5).default(DEFAULT_FALSE_ALARM_RATE),
+  /** The type's region of interest: images are cropped to it for fitting and validation. */
+  roi: roiSchema.nullable().default(null),
 });
 
 export type InspectPrepareArgs = z.output<typeof inspectPrepareArgs>;

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Decision, FileProblem } from '../../shared/dto.js';
 import { ImageError, ModelError, errorMessage } from '../../shared/errors.js';
+import type { Roi } from '../../shared/roi.js';
 import { hashFile } from '../../data/image-io.js';
 import { heatmapName, writeHeatmapOverlay } from '../../data/heatmap.js';
 import { initBackend } from '../backend.js';
@@ -25,6 +26,8 @@ export interface PreparedInspection {
   kind: string;
   inputSize: number;
   calibration: Calibration;
+  /** The model's region of interest: scoring and anomaly maps keep to it. Null: the whole image. */
+  roi: Roi | null;
   /** Zero-shot: how many of the folder's images became references and calibrated the scale. */
   references: number | null;
   calibrationImages: number | null;
@@ -49,17 +52,20 @@ export interface InspectBatchResult {
 /**
  * The detector of the inspection being run, kept between batches: loading a model for every
  * batch of 32 would cost more than scoring it. One at a time; `inspect-release` frees it.
- * `known`: raw scores a zero-shot preparation already computed, by file content (sha256), so
- * the batches need not score those files again unless they want their heatmaps.
+ * `roi`: the model's region of interest (its manifest's). `known`: raw scores a zero-shot
+ * preparation already computed, by file content (sha256), so the batches need not score those
+ * files again unless they want their heatmaps.
  */
-let cached: { dir: string; detector: Detector; known?: Map<string, number> } | undefined;
+let cached:
+  { dir: string; detector: Detector; roi: Roi | null; known?: Map<string, number> } | undefined;
 
-async function detectorFor(dir: string): Promise<Detector> {
-  if (cached?.dir === dir) return cached.detector;
-  releaseCached();
-  const { detector } = await loadDetectorModel(dir);
-  cached = { dir, detector };
-  return detector;
+async function detectorFor(dir: string): Promise<{ detector: Detector; roi: Roi | null }> {
+  if (cached?.dir !== dir) {
+    releaseCached();
+    const { detector, manifest } = await loadDetectorModel(dir);
+    cached = { dir, detector, roi: manifest.roi ?? null };
+  }
+  return cached;
 }
 
 function releaseCached(): void {
@@ -76,7 +82,7 @@ export async function prepareInspection(
     const { manifest } = await loadDetectorModel(args.model).then(async (loaded) => {
       // Keep it loaded: the batches that follow use it.
       releaseCached();
-      cached = { dir: args.model!, detector: loaded.detector };
+      cached = { dir: args.model!, detector: loaded.detector, roi: loaded.manifest.roi ?? null };
       return loaded;
     });
     if (!manifest.threshold) {
@@ -89,6 +95,7 @@ export async function prepareInspection(
       kind: manifest.kind,
       inputSize: manifest.inputSize,
       calibration: manifest.threshold,
+      roi: manifest.roi ?? null,
       references: null,
       calibrationImages: null,
     };
@@ -140,12 +147,14 @@ export async function prepareInspection(
       training: { references: detector.referenceCount, calibrationImages: scores.length },
     });
     releaseCached();
-    cached = { dir: zeroShot.out, detector, known };
+    // Zero-shot scores a type that has no model, so there is no region of interest to keep to.
+    cached = { dir: zeroShot.out, detector, roi: null, known };
     return {
       modelPath: zeroShot.out,
       kind: 'zero-shot',
       inputSize,
       calibration,
+      roi: null,
       references: detector.referenceCount,
       calibrationImages: scores.length,
     };
@@ -187,7 +196,7 @@ export async function inspectBatch(
   ctx: TaskContext,
 ): Promise<InspectBatchResult> {
   await initBackend();
-  const detector = await detectorFor(args.modelPath);
+  const { detector, roi } = await detectorFor(args.modelPath);
   const errors: FileProblem[] = [];
   const hashes = new Map<string, string>();
   // Hash first: a file that vanished since it was listed is reported, not scored.
@@ -216,6 +225,7 @@ export async function inspectBatch(
     batchSize: args.batchSize,
     signal: ctx.signal,
     anomalyMaps: args.heatmapDir !== null,
+    roi,
     onError: (error) => errors.push(error),
   })) {
     for (const result of batch) {
@@ -226,6 +236,7 @@ export async function inspectBatch(
         try {
           await writeHeatmapOverlay(result.path, result.anomalyMap, target, {
             normalise: (raw) => normalise(raw, args.calibration),
+            roi,
           });
           heatmapPath = target;
         } catch (error) {

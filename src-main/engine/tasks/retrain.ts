@@ -5,6 +5,7 @@
 // row after. Unless told which feature maps to use, each of LAYER_CANDIDATES is fitted and the
 // one that validates best is kept.
 import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../../shared/dto.js';
+import type { Roi } from '../../shared/roi.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
@@ -64,23 +65,29 @@ async function scoresOf(
   paths: string[],
   batchSize: number,
   signal: AbortSignal,
+  roi: Roi | null,
 ): Promise<number[]> {
   const scores: number[] = [];
-  for await (const batch of rawScores(detector, paths, { batchSize, signal }))
+  for await (const batch of rawScores(detector, paths, { batchSize, signal, roi }))
     scores.push(...batch.map((r) => r.score));
   return scores;
 }
 
+/**
+ * Scores of `args`' validation images; `roi` is the region the detector was fitted on (the
+ * active model keeps its own), so each is judged on what it would score in an inspection.
+ */
 async function validate(
   detector: Detector,
   args: RetrainArgs,
   signal: AbortSignal,
+  roi: Roi | null,
 ): Promise<Validation> {
-  const good = await scoresOf(detector, args.validationGood, args.batchSize, signal);
+  const good = await scoresOf(detector, args.validationGood, args.batchSize, signal, roi);
   if (args.validationDefect.length > 0) {
     return {
       good,
-      defect: await scoresOf(detector, args.validationDefect, args.batchSize, signal),
+      defect: await scoresOf(detector, args.validationDefect, args.batchSize, signal, roi),
       kind: 'labels',
     };
   }
@@ -89,6 +96,7 @@ async function validate(
     defect: await paintedDefectScores(detector, args.validationGood, args.seed, {
       batchSize: args.batchSize,
       signal,
+      roi,
     }),
     kind: 'synthetic',
   };
@@ -137,6 +145,7 @@ async function* labeledBatches(
   for await (const batch of decodedBatches(paths, args.inputSize, {
     batchSize: args.batchSize,
     signal,
+    roi: args.roi,
   }))
     yield { ...batch, labels: batch.paths.map((p) => labels.get(p) ?? 0) };
 }
@@ -179,7 +188,7 @@ async function fitClassifier(
       signal: ctx.signal,
       onProgress: (done, total) => ctx.progress(done, total, 'training the classifier head'),
     });
-    return { detector, validation: await validate(detector, judged, ctx.signal) };
+    return { detector, validation: await validate(detector, judged, ctx.signal, args.roi) };
   } catch (error) {
     detector.dispose();
     throw error;
@@ -195,7 +204,7 @@ async function fitOneClass(
   step: string,
   ctx: TaskContext,
 ): Promise<{ detector: Detector; validation: Validation; encoder: string; layers: FeatureName[] }> {
-  const { inputSize, scales, centredScales, batchSize, seed } = args;
+  const { inputSize, scales, centredScales, batchSize, seed, roi } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images${step}`);
   const { encoder, name } = await encoderFor(args);
   const detector = detectorEntry('one-class').create(encoder, {
@@ -208,7 +217,14 @@ async function fitOneClass(
   });
   try {
     await detector.fit(
-      decodedBatches(args.fit, detector.inputShape, { batchSize, signal: ctx.signal }),
+      decodedBatches(args.fit, detector.inputShape, {
+        batchSize,
+        signal: ctx.signal,
+        roi,
+        // Said, not just skipped: a region that misses the images would otherwise leave only
+        // "no good images" to go on.
+        onFailure: (failure) => ctx.log(`left out of fitting: ${failure.message}`),
+      }),
       {
         total: args.fit.length,
         signal: ctx.signal,
@@ -217,7 +233,7 @@ async function fitOneClass(
       },
     );
     ctx.progress(0, 0, `validating${step}`);
-    const validation = await validate(detector, judged, ctx.signal);
+    const validation = await validate(detector, judged, ctx.signal, roi);
     return { detector, validation, encoder: name, layers };
   } catch (error) {
     detector.dispose();
@@ -233,7 +249,7 @@ function aurocOf(v: Validation): number {
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
   const { inputSize, seed } = args;
-  const aspect = await sharedAspect(args.fit);
+  const aspect = await sharedAspect(args.fit, args.roi);
   // With enough defect labels, half of them train a classifier head and the other half judge
   // both candidates on equal terms; the better one (by validation AUROC) is the new model.
   const withClassifier = args.validationDefect.length >= args.classifierMinDefects;
@@ -305,7 +321,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       const loaded = await loadDetectorModel(args.activePath);
       try {
         previousAuroc = metricsOf(
-          await validate(loaded.detector, args, ctx.signal),
+          await validate(loaded.detector, args, ctx.signal, loaded.manifest.roi ?? null),
           calibration,
         ).imageAuroc;
       } finally {
@@ -317,6 +333,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       objectTypes: [args.objectType],
       inputSize,
       preprocessing: standardPreprocessing,
+      ...(args.roi ? { roi: args.roi } : {}),
       threshold: calibration,
       metrics: { ...metrics },
       ...(args.parent ? { parent: args.parent } : {}),

@@ -1,7 +1,14 @@
 // Model versions per object type with their metrics; the curves of the selected model (from its
-// validation scores, else from the reviewed results it scored); activate, roll back, retrain.
-import { DETAIL_LEVELS, type DetailLevel, type ModelDto } from '../../../src-main/shared/dto.js';
+// validation scores, else from the reviewed results it scored); activate, roll back, retrain
+// with the type's settings (detail, false-alarm rate, region of interest).
+import {
+  DETAIL_LEVELS,
+  type DetailLevel,
+  type ImageDto,
+  type ModelDto,
+} from '../../../src-main/shared/dto.js';
 import { modelExpectation, type ModelExpectation } from '../../../src-main/shared/model-quality.js';
+import { modelRoi, type Roi } from '../../../src-main/shared/roi.js';
 import type { ContractClient } from '../api/client.js';
 import type { Labelled } from '../curves.js';
 import type { AppManager } from './app-manager.svelte.js';
@@ -21,6 +28,13 @@ export class ModelsManager {
    * (the active model's rate, else 2 %).
    */
   falseAlarmPercent = $state<number | null>(null);
+  /**
+   * The region of interest the next retrain is given, in the type's image pixels; null clears it,
+   * undefined keeps the type's (the active model's, else the whole image).
+   */
+  roi = $state<Roi | null | undefined>(undefined);
+  /** An image of the type to draw the region on, at its own size. */
+  roiSample = $state<ImageDto | null>(null);
 
   constructor(
     private readonly client: ContractClient,
@@ -43,6 +57,11 @@ export class ModelsManager {
   /** What the selected model's validation promises: good parts flagged, defects caught, warning. */
   get expectation(): ModelExpectation | null {
     return modelExpectation(this.selected?.metrics);
+  }
+
+  /** The region the next retrain will use: the one set here, else the active model's. */
+  get nextRoi(): Roi | null {
+    return this.roi !== undefined ? this.roi : modelRoi(this.active?.config);
   }
 
   get retrainJob() {
@@ -68,9 +87,26 @@ export class ModelsManager {
   }
 
   async show(objectType: string | null): Promise<void> {
+    if (objectType !== this.objectType) {
+      // A region is in one type's image pixels; another type starts from its own.
+      this.roi = undefined;
+      this.roiSample = null;
+    }
     this.objectType = objectType;
     this.selectedId = null;
     await this.load();
+  }
+
+  /** Picks an image of the type to draw the region on: a good one where there is one. */
+  async loadRoiSample(): Promise<void> {
+    const objectType = this.objectType;
+    if (!objectType) return;
+    const page = await this.app.attempt(() =>
+      this.client.invoke('datasets/images', { objectTypes: [objectType], limit: 50 }),
+    );
+    if (objectType !== this.objectType) return;
+    const images = page?.items ?? [];
+    this.roiSample = images.find((i) => i.label === 'good') ?? images[0] ?? null;
   }
 
   async load(): Promise<void> {
@@ -136,6 +172,7 @@ export class ModelsManager {
         objectType,
         ...DETAIL_LEVELS[this.retrainDetail].retrain,
         ...(this.falseAlarmPercent ? { falseAlarmRate: this.falseAlarmPercent / 100 } : {}),
+        ...(this.roi !== undefined ? { roi: this.roi } : {}),
       }),
     );
     if (!started) return;
