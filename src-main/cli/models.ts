@@ -3,9 +3,18 @@ import type { Command } from './command.js';
 import { closing, dataHelp, dataOptions, openStoreFor, stringOption, table } from './common.js';
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
 import { formatPercent, modelExpectation } from '../shared/model-quality.js';
+import type { ModelDto } from '../shared/dto.js';
 
 const metric = (m: Record<string, unknown> | null, key: string) =>
   typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
+/**
+ * How a model scores large images: "448 px" when in tiles at that short side, else "-". A
+ * classifier head that won a retrain scores whole images; its config keeps the type's setting.
+ */
+const tiles = (m: ModelDto) =>
+  m.kind !== 'classifier' && typeof m.config.tileScale === 'number'
+    ? `${m.config.tileScale} px`
+    : '-';
 
 export const command: Command = {
   name: 'models',
@@ -48,6 +57,7 @@ export const command: Command = {
               'status',
               'kind',
               'types',
+              'tiled at',
               'AUROC',
               'F1',
               'good flagged',
@@ -59,6 +69,7 @@ export const command: Command = {
               m.status,
               m.kind,
               m.objectTypes.join(','),
+              tiles(m),
               metric(m.metrics, 'imageAuroc') + (expected?.warning ? ' !' : ''),
               metric(m.metrics, 'f1'),
               expected ? formatPercent(expected.goodFlagged) : '-',

@@ -9,6 +9,7 @@ import {
   objectTypeOption,
   scalesOption,
   stringOption,
+  tileScaleOption,
 } from './common.js';
 import { runJob, servicesFor } from './follow-job.js';
 import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
@@ -31,7 +32,7 @@ export const command: Command = {
   summary: "rebuild an object type's model from its good images and reviewed labels",
   help: [
     'Usage: defectscope retrain --type NAME [--size PX] [--scales S,...] [--centred-scales S,...]',
-    '                           [--encoder MODEL_DIR] [--json]',
+    '                           [--tile-scale PX|none] [--false-alarms PCT] [--encoder MODEL_DIR] [--json]',
     '',
     `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}; reviewed "good" verdicts count),`,
     'and, once the type has 20+ defect labels, a classifier head on half of them to compete with it;',
@@ -48,6 +49,10 @@ export const command: Command = {
     '  --centred-scales S,...  of those scales, the ones judged relative to each image: a stain',
     "                     stands out on its own shot however light or dark the shot (the app's",
     '                     Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)',
+    '  --tile-scale PX    score each image at PX px on its short side (its own aspect), in',
+    '                     overlapping tiles of --size px, so a defect a few pixels wide in a large',
+    '                     camera image is still seen (e.g. 448; several times slower); none scores',
+    "                     whole images. Default: the type's active model's setting, else none",
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --false-alarms PCT share of good parts the threshold may flag, on held-out good images',
     "                     (default: the type's active model's, else 2%), e.g. 1% or 0.01",
@@ -59,6 +64,7 @@ export const command: Command = {
     size: { type: 'string' },
     scales: { type: 'string' },
     'centred-scales': { type: 'string' },
+    'tile-scale': { type: 'string' },
     encoder: { type: 'string' },
     'false-alarms': { type: 'string' },
   },
@@ -67,6 +73,7 @@ export const command: Command = {
     const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32);
     const scales = scalesOption(args);
     const centredScales = scalesOption(args, 'centred-scales');
+    const tileScale = tileScaleOption(args);
     const encoderFrom = stringOption(args, 'encoder');
     const falseAlarms = stringOption(args, 'false-alarms');
     const falseAlarmRate = falseAlarms === undefined ? undefined : shareOption(falseAlarms);
@@ -80,6 +87,7 @@ export const command: Command = {
           inputSize,
           ...(scales ? { scales } : {}),
           ...(centredScales ? { centredScales } : {}),
+          ...(tileScale !== undefined ? { tileScale } : {}),
           ...(encoderFrom ? { encoderFrom } : {}),
           ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
         }),

@@ -9,7 +9,7 @@ import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
 import { checkFalseAlarmRate, type Calibration } from '../engine/threshold.js';
-import { typeFalseAlarmRate } from '../shared/model-quality.js';
+import { typeFalseAlarmRate, typeTileScale } from '../shared/model-quality.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
@@ -23,6 +23,8 @@ export interface RetrainOptions {
   scales?: number[];
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
   centredScales?: number[];
+  /** Short side to score large images at in tiles; null: whole images; default the type's. */
+  tileScale?: number | null;
   batchSize?: number;
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
@@ -85,6 +87,8 @@ export async function retrainObjectType(
   const falseAlarmRate = checkFalseAlarmRate(
     options.falseAlarmRate ?? typeFalseAlarmRate(active?.config),
   );
+  const tileScale =
+    options.tileScale !== undefined ? options.tileScale : typeTileScale(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
@@ -105,6 +109,7 @@ export async function retrainObjectType(
       inputSize,
       ...(options.scales ? { scales: options.scales } : {}),
       ...(options.centredScales ? { centredScales: options.centredScales } : {}),
+      tileScale,
       falseAlarmRate,
       batchSize: options.batchSize ?? 16,
       seed: options.seed ?? 1,
@@ -134,6 +139,7 @@ export async function retrainObjectType(
       inputSize,
       calibration,
       falseAlarmRate,
+      tileScale,
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

@@ -279,6 +279,11 @@ export interface RetrainRequest {
   scales?: number[];
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
   centredScales?: number[];
+  /**
+   * Score large images in tiles of `inputSize` at this short side (e.g. 448); null scores whole
+   * images. Default: the type's active model's setting, else none. It stays with the type's models.
+   */
+  tileScale?: number | null;
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
   /**

@@ -73,6 +73,9 @@ const jobKind = z.enum(['import', 'train', 'eval', 'retrain', 'inspect']);
 /** One-class image scales: fractions of the input size, at most four (PatchcoreConfig.scales). */
 export const scaleList = z.array(z.number().gt(0).max(1)).max(4);
 
+/** The short side a tiled detector scores images at (the detector checks it against its tiles). */
+export const tileScale = z.number().int().min(32).max(8192);
+
 /** The argument schema of every call. */
 export const callArgs = {
   'app/info': noArgs,
@@ -99,6 +102,7 @@ export const callArgs = {
     inputSize: z.number().int().min(32).max(1024).optional(),
     scales: scaleList.min(1).optional(),
     centredScales: scaleList.optional(),
+    tileScale: tileScale.nullable().optional(),
     encoderFrom: path.optional(),
     falseAlarmRate: z.number().gt(0).max(0.5).optional(),
   }),

@@ -23,6 +23,7 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
           ...(args.inputSize ? { inputSize: args.inputSize } : {}),
           ...(args.scales ? { scales: args.scales } : {}),
           ...(args.centredScales ? { centredScales: args.centredScales } : {}),
+          ...(args.tileScale !== undefined ? { tileScale: args.tileScale } : {}),
           ...(args.encoderFrom ? { encoderFrom: args.encoderFrom } : {}),
           ...(args.falseAlarmRate ? { falseAlarmRate: args.falseAlarmRate } : {}),
           signal: job.signal,

@@ -207,7 +207,7 @@ async function fitClassifier(
 
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
-  const { inputSize, scales, centredScales, batchSize, seed } = args;
+  const { inputSize, scales, centredScales, tileScale, batchSize, seed } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images`);
   const { encoder, name } = await encoderFor(args);
   let detector = detectorEntry('one-class').create(encoder, {
@@ -215,6 +215,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
     aspect: await sharedAspect(args.fit),
     scales,
     centredScales,
+    tileScale,
     seed,
   });
   try {
