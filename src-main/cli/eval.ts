@@ -2,7 +2,15 @@
 // types never seen in training — printed as a table and optionally written as JSON.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from './command.js';
-import { intOption, jsonHelp, layersOption, scalesOption, stringOption, table } from './common.js';
+import {
+  intOption,
+  jsonHelp,
+  layersOption,
+  scalesOption,
+  stringOption,
+  table,
+  tileScaleOption,
+} from './common.js';
 import { initBackend } from '../engine/backend.js';
 import {
   classifierInputs,
@@ -73,6 +81,7 @@ export const command: Command = {
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
     '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
+    '                        [--tile-scale PX]',
     '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
     '                        [--size PX] [--epochs N] [--batch N] [--json FILE]',
@@ -99,6 +108,8 @@ export const command: Command = {
     '                   memory bank each (e.g. --size 448 --scales 1,0.5 sees 448 and 224 px)',
     '  --centred-scales S,...  one-class: judge the patches at these of the scales relative to their',
     "                   own image (the app's Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)",
+    '  --tile-scale PX  patch detectors: score each image at PX px on its short side, in overlapping',
+    '                   tiles of --size px (as `retrain --tile-scale` ships it; default: whole images)',
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --batch N        batch size (default 16)',
     '  --seed N         seed for sampling and training (default 1)',
@@ -123,6 +134,7 @@ export const command: Command = {
     scales: { type: 'string' },
     'centred-scales': { type: 'string' },
     layers: { type: 'string' },
+    'tile-scale': { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -148,6 +160,11 @@ export const command: Command = {
       throw new BadArgumentError(
         '--scales and --centred-scales apply to --detector one-class only.',
       );
+    const tileScale = tileScaleOption(args) ?? null;
+    if (tileScale !== null && detector !== 'one-class' && detector !== 'zero-shot')
+      throw new BadArgumentError(
+        '--tile-scale applies to --detector one-class and zero-shot only.',
+      );
     const layers = layersOption(args);
     if (layers && (detector === 'baseline' || (detector === 'classifier' && head === 'embedding')))
       throw new BadArgumentError('--layers applies to the patch detectors and the evidence head.');
@@ -166,6 +183,7 @@ export const command: Command = {
       ...(scales ? { scales } : {}),
       ...(centredScales ? { centredScales } : {}),
       ...(layers ? { layers } : {}),
+      ...(tileScale !== null ? { tileScale } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),
@@ -175,7 +193,7 @@ export const command: Command = {
     const jsonFile = stringOption(args, 'json');
     if (jsonFile) await writeFile(jsonFile, JSON.stringify(report, null, 2) + '\n');
     ctx.out(
-      `${report.detector} on ${report.encoder} at ${report.input_size} px${report.shots ? `, ${report.shots}-shot` : ''} — test types never seen in training (${report.seconds} s)`,
+      `${report.detector} on ${report.encoder} at ${report.tile_scale ? `${report.tile_scale} px in ${report.input_size} px tiles` : `${report.input_size} px`}${report.shots ? `, ${report.shots}-shot` : ''} — test types never seen in training (${report.seconds} s)`,
     );
     ctx.out(reportTable(report));
     const failed = report.types.reduce((n, t) => n + t.failed_images, 0);

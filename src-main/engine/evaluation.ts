@@ -55,6 +55,8 @@ export interface EvalOptions {
   centredScales?: number[];
   /** Patch detectors and the evidence head: the feature maps (default: the detector's). */
   layers?: FeatureName[];
+  /** Patch detectors: the short side images are scored at in tiles of inputSize (untiled when absent). */
+  tileScale?: number;
   inputSize: number;
   /** SimCLR epochs for the -simclr encoders; classifier/baseline epochs. */
   epochs: number;
@@ -89,6 +91,8 @@ export interface EvalReport {
   centred_scales: number[] | null;
   /** The feature maps patch features came from, when --layers chose them. */
   layers: FeatureName[] | null;
+  /** Patch detectors: the short side images were scored at in tiles of input_size; null untiled. */
+  tile_scale: number | null;
   pretrain_types: string[];
   test_types: string[];
   types: TypeResult[];
@@ -348,6 +352,7 @@ async function evaluateDetectorType(
       ? { centredScales: options.centredScales }
       : {}),
     ...layersConfig(options),
+    ...(options.tileScale ? { tileScale: options.tileScale } : {}),
   });
   try {
     let calibration: Calibration;
@@ -613,6 +618,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       scales: options.detector === 'one-class' ? (options.scales ?? [1]) : null,
       centred_scales: options.detector === 'one-class' ? (options.centredScales ?? []) : null,
       layers: options.layers ?? null,
+      tile_scale: options.tileScale ?? null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,
       types,
