@@ -193,6 +193,32 @@ describe('tiles of a large image', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('stops a tiled fit between tiles when cancelled, leaking no tile', async () => {
+    const before = tf.memory().numTensors;
+    const detector = detectorEntry('one-class').create(
+      await createEncoder('mobilenetv3', { inputSize: 64 }),
+      { inputSize: 64, tileScale: 192 },
+    );
+    const good = weave(4, 1, 192, false);
+    const cancel = new AbortController();
+    const seen: number[] = [];
+    await expect(
+      detector.fit([{ images: good }], {
+        total: 4,
+        signal: cancel.signal,
+        onProgress: (done) => {
+          seen.push(done);
+          cancel.abort();
+        },
+      }),
+    ).rejects.toThrow(/cancelled/);
+    // One pass of 16 tiles, then the cancel: not all 4 × 16 tiles.
+    expect(seen).toEqual([16]);
+    detector.dispose();
+    good.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('zero-shot in tiles takes tiles as references and scores the speck highest', async () => {
     const before = tf.memory().numTensors;
     const SIZE = 192;
