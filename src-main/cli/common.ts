@@ -19,7 +19,9 @@ export const dataHelp = [dataDirHelp, jsonHelp].join('\n');
 
 /** Those and --backend (the engine's TF.js backend): the options of the commands that score or fit. */
 export const engineOptions: OptionSpec = { ...dataOptions, backend: { type: 'string' } };
-export const engineHelp = ['  --backend NAME   gpu, webgpu, node, wasm or cpu', dataHelp].join('\n');
+export const engineHelp = ['  --backend NAME   gpu, webgpu, node, wasm or cpu', dataHelp].join(
+  '\n',
+);
 
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const value = args.values[name];
@@ -63,6 +65,21 @@ export function scalesOption(
   if (scales.some((s) => !(s > 0 && s <= 1)))
     throw new BadArgumentError(`--${name} takes fractions in (0, 1], e.g. 1,0.5; got '${text}'.`);
   return scales;
+}
+
+/**
+ * `--tile-scale PX|none`: the short side large images are scored at in tiles of the input size,
+ * or none (whole images); undefined when not given. The detector checks it against its tiles.
+ */
+export function tileScaleOption(args: ParsedArgs): number | null | undefined {
+  const text = stringOption(args, 'tile-scale');
+  if (text === undefined || text === 'none') return text === 'none' ? null : undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 32)
+    throw new BadArgumentError(
+      `--tile-scale takes the short side in pixels to score at in tiles, e.g. 448, or none; got '${text}'.`,
+    );
+  return value;
 }
 
 /** `--layers stride4,stride8`: the encoder feature maps patch features come from. */

@@ -2,7 +2,15 @@
 // types never seen in training — printed as a table and optionally written as JSON.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from './command.js';
-import { intOption, jsonHelp, layersOption, scalesOption, stringOption, table } from './common.js';
+import {
+  intOption,
+  jsonHelp,
+  layersOption,
+  scalesOption,
+  stringOption,
+  table,
+  tileScaleOption,
+} from './common.js';
 import { initBackend } from '../engine/backend.js';
 import {
   classifierInputs,
@@ -74,6 +82,7 @@ export const command: Command = {
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
     '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
+    '                        [--tile-scale PX]',
     '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
     '                        [--size PX] [--roi X,Y,W,H] [--epochs N] [--batch N] [--json FILE]',
@@ -100,6 +109,8 @@ export const command: Command = {
     '                   memory bank each (e.g. --size 448 --scales 1,0.5 sees 448 and 224 px)',
     '  --centred-scales S,...  one-class: judge the patches at these of the scales relative to their',
     "                   own image (the app's Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)",
+    '  --tile-scale PX  patch detectors: score each image at PX px on its short side, in overlapping',
+    '                   tiles of --size px (as `retrain --tile-scale` ships it; default: whole images)',
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --roi X,Y,W,H    one-class and zero-shot: score only this region of each test image (pixels:',
     '                   left, top, width, height), as a type retrained with --roi does',
@@ -127,6 +138,7 @@ export const command: Command = {
     'centred-scales': { type: 'string' },
     layers: { type: 'string' },
     roi: { type: 'string' },
+    'tile-scale': { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -152,6 +164,11 @@ export const command: Command = {
       throw new BadArgumentError(
         '--scales and --centred-scales apply to --detector one-class only.',
       );
+    const tileScale = tileScaleOption(args) ?? null;
+    if (tileScale !== null && detector !== 'one-class' && detector !== 'zero-shot')
+      throw new BadArgumentError(
+        '--tile-scale applies to --detector one-class and zero-shot only.',
+      );
     const layers = layersOption(args);
     if (layers && (detector === 'baseline' || (detector === 'classifier' && head === 'embedding')))
       throw new BadArgumentError('--layers applies to the patch detectors and the evidence head.');
@@ -173,6 +190,7 @@ export const command: Command = {
       ...(centredScales ? { centredScales } : {}),
       ...(layers ? { layers } : {}),
       ...(roi ? { roi } : {}),
+      ...(tileScale !== null ? { tileScale } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),
@@ -182,7 +200,7 @@ export const command: Command = {
     const jsonFile = stringOption(args, 'json');
     if (jsonFile) await writeFile(jsonFile, JSON.stringify(report, null, 2) + '\n');
     ctx.out(
-      `${report.detector} on ${report.encoder} at ${report.input_size} px${report.shots ? `, ${report.shots}-shot` : ''}${roi ? `, within ${formatRoi(roi)}` : ''} — test types never seen in training (${report.seconds} s)`,
+      `${report.detector} on ${report.encoder} at ${report.tile_scale ? `${report.tile_scale} px in ${report.input_size} px tiles` : `${report.input_size} px`}${report.shots ? `, ${report.shots}-shot` : ''}${roi ? `, within ${formatRoi(roi)}` : ''} — test types never seen in training (${report.seconds} s)`,
     );
     ctx.out(reportTable(report));
     const failed = report.types.reduce((n, t) => n + t.failed_images, 0);

@@ -4,9 +4,18 @@ import { closing, dataHelp, dataOptions, openStoreFor, stringOption, table } fro
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
 import { formatPercent, layersLabel, modelExpectation } from '../shared/model-quality.js';
 import { formatRoi, modelRoi } from '../shared/roi.js';
+import type { ModelDto } from '../shared/dto.js';
 
 const metric = (m: Record<string, unknown> | null, key: string) =>
   typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
+/**
+ * How a model scores large images: "448 px" when in tiles at that short side, else "-". A
+ * classifier head that won a retrain scores whole images; its config keeps the type's setting.
+ */
+const tiles = (m: ModelDto) =>
+  m.kind !== 'classifier' && typeof m.config.tileScale === 'number'
+    ? `${m.config.tileScale} px`
+    : '-';
 
 export const command: Command = {
   name: 'models',
@@ -55,6 +64,7 @@ export const command: Command = {
               'status',
               'kind',
               'types',
+              'tiled at',
               'AUROC',
               'F1',
               'good flagged',
@@ -68,6 +78,7 @@ export const command: Command = {
               m.status,
               m.kind,
               m.objectTypes.join(','),
+              tiles(m),
               metric(m.metrics, 'imageAuroc') + (expected?.warning ? ' !' : ''),
               metric(m.metrics, 'f1'),
               expected ? formatPercent(expected.goodFlagged) : '-',

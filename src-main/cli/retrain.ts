@@ -10,6 +10,7 @@ import {
   objectTypeOption,
   scalesOption,
   stringOption,
+  tileScaleOption,
 } from './common.js';
 import { runJob, servicesFor } from './follow-job.js';
 import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
@@ -33,8 +34,8 @@ export const command: Command = {
   summary: "rebuild an object type's model from its good images and reviewed labels",
   help: [
     'Usage: defectscope retrain --type NAME [--size PX] [--scales S,...] [--centred-scales S,...]',
-    '                           [--layers L,...] [--encoder MODEL_DIR] [--false-alarms PCT]',
-    '                           [--roi X,Y,W,H|none] [--json]',
+    '                           [--layers L,...] [--tile-scale PX|none] [--encoder MODEL_DIR]',
+    '                           [--false-alarms PCT] [--roi X,Y,W,H|none] [--json]',
     '',
     `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}; reviewed "good" verdicts count),`,
     'and, once the type has 20+ defect labels, a classifier head on half of them to compete with it;',
@@ -54,6 +55,10 @@ export const command: Command = {
     '  --layers L,...     one-class: the encoder feature maps (stride4, stride8, stride16). Default:',
     '                     fit stride4,stride8 and stride8,stride16 and keep the one that best tells',
     '                     held-out good images from the same images with defects painted in',
+    '  --tile-scale PX    score each image at PX px on its short side (its own aspect), in',
+    '                     overlapping tiles of --size px, so a defect a few pixels wide in a large',
+    '                     camera image is still seen (e.g. 448; several times slower); none scores',
+    "                     whole images. Default: the type's active model's setting, else none",
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --false-alarms PCT share of good parts the threshold may flag, on held-out good images',
     "                     (default: the type's active model's, else 2%), e.g. 1% or 0.01",
@@ -69,6 +74,7 @@ export const command: Command = {
     scales: { type: 'string' },
     'centred-scales': { type: 'string' },
     layers: { type: 'string' },
+    'tile-scale': { type: 'string' },
     encoder: { type: 'string' },
     'false-alarms': { type: 'string' },
     roi: { type: 'string' },
@@ -79,6 +85,7 @@ export const command: Command = {
     const scales = scalesOption(args);
     const centredScales = scalesOption(args, 'centred-scales');
     const layers = layersOption(args);
+    const tileScale = tileScaleOption(args);
     const encoderFrom = stringOption(args, 'encoder');
     const falseAlarms = stringOption(args, 'false-alarms');
     const falseAlarmRate = falseAlarms === undefined ? undefined : shareOption(falseAlarms);
@@ -95,6 +102,7 @@ export const command: Command = {
           ...(scales ? { scales } : {}),
           ...(centredScales ? { centredScales } : {}),
           ...(layers ? { layers } : {}),
+          ...(tileScale !== undefined ? { tileScale } : {}),
           ...(encoderFrom ? { encoderFrom } : {}),
           ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
           ...(roi !== undefined ? { roi } : {}),

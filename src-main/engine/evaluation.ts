@@ -62,6 +62,8 @@ export interface EvalOptions {
   centredScales?: number[];
   /** Patch detectors and the evidence head: the feature maps (default: the detector's). */
   layers?: FeatureName[];
+  /** Patch detectors: the short side images are scored at in tiles of inputSize (untiled when absent). */
+  tileScale?: number;
   inputSize: number;
   /**
    * One-class and zero-shot: a region of interest (image pixels) the test types' images and masks
@@ -101,6 +103,8 @@ export interface EvalReport {
   centred_scales: number[] | null;
   /** The feature maps patch features came from, when --layers chose them. */
   layers: FeatureName[] | null;
+  /** Patch detectors: the short side images were scored at in tiles of input_size; null untiled. */
+  tile_scale: number | null;
   pretrain_types: string[];
   test_types: string[];
   types: TypeResult[];
@@ -370,6 +374,7 @@ async function evaluateDetectorType(
       ...(layers
         ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers } }
         : layersConfig(options)),
+      ...(options.tileScale ? { tileScale: options.tileScale } : {}),
     });
   let detector: Detector | undefined;
   try {
@@ -685,6 +690,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       scales: options.detector === 'one-class' ? (options.scales ?? [1]) : null,
       centred_scales: options.detector === 'one-class' ? (options.centredScales ?? []) : null,
       layers: options.layers ?? null,
+      tile_scale: options.tileScale ?? null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,
       types,

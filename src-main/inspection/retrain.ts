@@ -14,7 +14,7 @@ import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
 import { checkFalseAlarmRate, type Calibration } from '../engine/threshold.js';
-import { typeFalseAlarmRate } from '../shared/model-quality.js';
+import { typeFalseAlarmRate, typeTileScale } from '../shared/model-quality.js';
 import { modelRoi, type Roi } from '../shared/roi.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
@@ -31,6 +31,8 @@ export interface RetrainOptions {
   centredScales?: number[];
   /** One-class: the feature maps; chosen per type (LAYER_CANDIDATES) when absent. */
   layers?: FeatureName[];
+  /** Short side to score large images at in tiles; null: whole images; default the type's. */
+  tileScale?: number | null;
   batchSize?: number;
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
@@ -96,6 +98,8 @@ export async function retrainObjectType(
     options.falseAlarmRate ?? typeFalseAlarmRate(active?.config),
   );
   const roi = options.roi !== undefined ? options.roi : modelRoi(active?.config);
+  const tileScale =
+    options.tileScale !== undefined ? options.tileScale : typeTileScale(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
@@ -117,6 +121,7 @@ export async function retrainObjectType(
       ...(options.scales ? { scales: options.scales } : {}),
       ...(options.centredScales ? { centredScales: options.centredScales } : {}),
       ...(options.layers ? { layers: options.layers } : {}),
+      tileScale,
       falseAlarmRate,
       roi,
       batchSize: options.batchSize ?? 16,
@@ -150,6 +155,7 @@ export async function retrainObjectType(
       ...(fitted.layers ? { layers: fitted.layers } : {}),
       ...(fitted.layerChoice ? { layerChoice: fitted.layerChoice } : {}),
       ...(roi ? { roi } : {}),
+      tileScale,
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

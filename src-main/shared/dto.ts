@@ -311,6 +311,11 @@ export interface RetrainRequest {
   centredScales?: number[];
   /** One-class: the feature maps; chosen per type among LAYER_CANDIDATES when absent. */
   layers?: FeatureName[];
+  /**
+   * Score large images in tiles of `inputSize` at this short side (e.g. 448); null scores whole
+   * images. Default: the type's active model's setting, else none. It stays with the type's models.
+   */
+  tileScale?: number | null;
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
   /**

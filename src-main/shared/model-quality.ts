@@ -25,6 +25,15 @@ export function typeFalseAlarmRate(activeConfig: Record<string, unknown> | undef
   return typeof rate === 'number' ? rate : DEFAULT_FALSE_ALARM_RATE;
 }
 
+/**
+ * The tile scale a type's next retrain uses unless told another (RetrainRequest.tileScale): its
+ * active model's, else none (whole images).
+ */
+export function typeTileScale(activeConfig: Record<string, unknown> | undefined): number | null {
+  const scale = activeConfig?.tileScale;
+  return typeof scale === 'number' ? scale : null;
+}
+
 export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
   goodFlagged: number;

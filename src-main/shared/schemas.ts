@@ -80,6 +80,8 @@ export const roiSchema = z.strictObject({
   width: z.number().int().min(1),
   height: z.number().int().min(1),
 });
+/** The short side a tiled detector scores images at (the detector checks it against its tiles). */
+export const tileScale = z.number().int().min(32).max(8192);
 
 /** The argument schema of every call. */
 export const callArgs = {
@@ -112,6 +114,7 @@ export const callArgs = {
       .min(1)
       .max(3)
       .optional(),
+    tileScale: tileScale.nullable().optional(),
     encoderFrom: path.optional(),
     falseAlarmRate: z.number().gt(0).max(0.5).optional(),
     roi: roiSchema.nullable().optional(),

@@ -24,6 +24,7 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
           ...(args.scales ? { scales: args.scales } : {}),
           ...(args.centredScales ? { centredScales: args.centredScales } : {}),
           ...(args.layers ? { layers: args.layers } : {}),
+          ...(args.tileScale !== undefined ? { tileScale: args.tileScale } : {}),
           ...(args.encoderFrom ? { encoderFrom: args.encoderFrom } : {}),
           ...(args.falseAlarmRate ? { falseAlarmRate: args.falseAlarmRate } : {}),
           // null clears the type's region; absent keeps it.

@@ -33,9 +33,12 @@ export interface Detector {
   readonly kind: DetectorKind;
   /** The encoder the detector owns (disposed with it). */
   readonly encoder: Encoder;
-  /** Short input side the detector scores at. */
+  /** Short input side the detector scores at; tiled, the side of the tiles (tiling.ts). */
   readonly inputSize: number;
-  /** What images are resized to before scoring: `inputSize` square, or the type's own aspect. */
+  /**
+   * What images are resized to before scoring: `inputSize` square, or the type's own aspect;
+   * tiled, the whole image at the tile scale.
+   */
   readonly inputShape: InputShape;
   /**
    * Learns from batches (the caller owns and disposes them). One-class: good images; zero-shot:

@@ -2,7 +2,13 @@
 // arguments are checked against when they arrive. Adding a task is one entry here; its code is
 // loaded on first use, so a host that only probes images never loads TensorFlow.js.
 import { z } from 'zod';
-import { evalRequest, roiSchema, scaleList, trainRequest } from '../../shared/schemas.js';
+import {
+  evalRequest,
+  roiSchema,
+  scaleList,
+  tileScale,
+  trainRequest,
+} from '../../shared/schemas.js';
 import { DEFAULT_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
 
 /** What a running task sees of the host. */
@@ -134,6 +140,8 @@ export const retrainArgs = z.object({
     .min(1)
     .max(3)
     .optional(),
+  /** One-class: the short side images are scored at in tiles of inputSize; null untiled. */
+  tileScale: tileScale.nullable().default(null),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
   /** A classifier head competes once the type has this many defect labels. */

@@ -204,7 +204,7 @@ async function fitOneClass(
   step: string,
   ctx: TaskContext,
 ): Promise<{ detector: Detector; validation: Validation; encoder: string; layers: FeatureName[] }> {
-  const { inputSize, scales, centredScales, batchSize, seed, roi } = args;
+  const { inputSize, scales, centredScales, tileScale, batchSize, seed, roi } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images${step}`);
   const { encoder, name } = await encoderFor(args);
   const detector = detectorEntry('one-class').create(encoder, {
@@ -213,6 +213,7 @@ async function fitOneClass(
     scales,
     centredScales,
     features: { ...defaultPatchFeatures, layers },
+    tileScale,
     seed,
   });
   try {
