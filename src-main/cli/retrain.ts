@@ -17,7 +17,7 @@ import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
 import { DEFAULT_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 import { BadArgumentError } from '../shared/errors.js';
-import { expectationLine, modelExpectation } from '../shared/model-quality.js';
+import { expectationLine, featuresLine, modelExpectation } from '../shared/model-quality.js';
 import { formatRoi, parseRoi } from '../shared/roi.js';
 
 /** "2%", "2 %" or "0.02" → 0.02; the engine checks the range. */
@@ -120,6 +120,8 @@ export const command: Command = {
       );
       const expected = modelExpectation(result.metrics);
       if (result.roi) ctx.out(`Region of interest: ${formatRoi(result.roi)} (image pixels).`);
+      const features = featuresLine({ layers: result.layers, layerChoice: result.layerChoice });
+      if (features) ctx.out(`Feature maps: ${features}.`);
       if (expected) ctx.out(expectationLine(expected));
       if (expected?.warning) ctx.out(`WARNING: ${expected.warning}`);
       return 0;

@@ -180,6 +180,7 @@ export async function retrainObjectType(
     calibration,
     path: fitted.path,
     roi,
+    ...(fitted.layers ? { layers: fitted.layers, layerChoice: fitted.layerChoice } : {}),
     ...(previous ? { previous } : {}),
   };
 }

@@ -343,6 +343,9 @@ export interface RetrainSummary {
   path: string;
   /** The region of interest the model keeps to; null: the whole image. */
   roi: Roi | null;
+  /** One-class: its feature maps, and the validation that chose them (null when set). */
+  layers?: FeatureName[];
+  layerChoice?: LayerChoiceDto | null;
 }
 
 // ---- Inspection and review ----------------------------------------------------------------

@@ -151,6 +151,13 @@ describe("a type's region of interest", () => {
   it('keeps the region on the next retrain, shows it in models list, and clears it with --roi none', async () => {
     expect(await cli(['retrain', '--type', 'grid', '--size', String(SIZE)])).toBe(0);
     expect(out.join('\n')).toMatch(/Region of interest: 0,0,128,64/);
+    // Not told which feature maps: retrain says which it chose and what each validated at.
+    expect(out.join('\n')).toMatch(
+      /Feature maps: stride (4 \+ 8|8 \+ 16), chosen by validation AUROC \(stride 4 \+ 8 [01]\.\d{3}, stride 8 \+ 16 [01]\.\d{3}\)/,
+    );
+    out.length = 0;
+    expect(await cli(['models', 'list', '--type', 'grid'])).toBe(0);
+    expect(out.join('\n')).toMatch(/features[\s\S]*stride (4 \+ 8|8 \+ 16) \(chosen\)/);
     const kept = services.ctx.store.models.list('grid');
     expect(kept.every((m) => JSON.stringify(m.config.roi) === JSON.stringify(ROI))).toBe(true);
 
