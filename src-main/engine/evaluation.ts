@@ -8,12 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
 import { decodeImage } from '../data/image-io.js';
-import {
-  LAYER_CANDIDATES,
-  type EvalMetricsDto,
-  type EvalTypeResultDto,
-  type LayerChoiceDto,
-} from '../shared/dto.js';
+import { type EvalMetricsDto, type EvalTypeResultDto, type LayerChoiceDto } from '../shared/dto.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
 import { Rng } from '../shared/random.js';
 import type { Roi } from '../shared/roi.js';
@@ -37,6 +32,7 @@ import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import { ImageBatchLoader, widthHeight, type InputShape } from './image-batches.js';
 import { sharedAspect } from './input-shape.js';
 import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from './metrics.js';
+import { chooseLayers, layerChoiceLine, validationAuroc } from './layer-choice.js';
 import { paintedDefectScores } from './synthetic-defects.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
@@ -394,52 +390,34 @@ async function evaluateDetectorType(
       // As retrain: told which feature maps, those; otherwise each candidate is fitted and the one
       // that best tells the held-out good images from the same images with defects painted in
       // is kept. No test image is read before the choice is made.
-      const layerSets = options.layers
-        ? [options.layers]
-        : LAYER_CANDIDATES.map((candidate) => [...candidate]);
-      const candidates: LayerChoiceDto['candidates'] = [];
-      let goodScores: number[] = [];
-      let bestAuroc = -Infinity;
-      for (const candidateLayers of layerSets) {
+      const chosen = await chooseLayers(options.layers, async (candidateLayers, { count }) => {
         const candidate = await create(candidateLayers);
         try {
-          const step = layerSets.length > 1 ? ` (features ${candidateLayers.join(' + ')})` : '';
+          const step = count > 1 ? ` (features ${candidateLayers.join(' + ')})` : '';
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);
           await fitOn(candidate, loader, fit, options, failed);
           const good = (await scoreEntries(candidate, loader, validation, options, failed)).scores;
-          let auroc = -Infinity;
-          if (layerSets.length > 1) {
-            const painted = await paintedDefectScores(
-              candidate,
-              validation.map((e) => e.path),
-              options.seed,
-              batchOptions(loader, options, failed),
-            );
-            auroc = imageMetrics(
-              [...good, ...painted],
-              [...good.map(() => 0), ...painted.map(() => 1)],
-            ).imageAuroc;
-            candidates.push({ layers: candidateLayers, validationAuroc: auroc });
-          }
-          if (!detector || auroc > bestAuroc) {
-            detector?.dispose();
-            [detector, goodScores, bestAuroc, layers] = [candidate, good, auroc, candidateLayers];
-          } else {
-            candidate.dispose();
-          }
+          // A single set (told) is not judged: nothing to choose between.
+          const painted =
+            count > 1
+              ? await paintedDefectScores(
+                  candidate,
+                  validation.map((e) => e.path),
+                  options.seed,
+                  batchOptions(loader, options, failed),
+                )
+              : [];
+          const auroc = count > 1 ? validationAuroc(good, painted) : -Infinity;
+          return { detector: candidate, auroc, good };
         } catch (error) {
-          if (candidate !== detector) candidate.dispose();
+          candidate.dispose();
           throw error;
         }
-      }
-      if (!detector || !layers) throw new BadArgumentError('--layers names no feature map.');
-      if (candidates.length > 1) {
-        layerChoice = { layers, candidates };
-        options.onProgress?.(
-          `${type}: feature maps by validation AUROC ${candidates.map((c) => `${c.layers.join(' + ')} ${c.validationAuroc.toFixed(3)}`).join(', ')}; kept ${layers.join(' + ')}`,
-        );
-      }
-      calibration = calibrate(goodScores);
+      });
+      detector = chosen.chosen.detector;
+      [layers, layerChoice] = [chosen.layers, chosen.choice];
+      if (layerChoice) options.onProgress?.(`${type}: ${layerChoiceLine(layerChoice)}`);
+      calibration = calibrate(chosen.chosen.good);
       options.onProgress?.(`${type}: scoring ${data.test.length} test images`);
       result = await scoreEntries(detector, loader, data.test, options, failed);
     } else {

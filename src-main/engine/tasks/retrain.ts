@@ -4,7 +4,7 @@
 // save the new model folder atomically. The owner reads the store before and records the model
 // row after. Unless told which feature maps to use, each of LAYER_CANDIDATES is fitted and the
 // one that validates best is kept.
-import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../../shared/dto.js';
+import type { FeatureName, LayerChoiceDto } from '../../shared/dto.js';
 import type { Roi } from '../../shared/roi.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
@@ -22,6 +22,7 @@ import {
   standardPreprocessing,
 } from '../model-files.js';
 import { rawScores } from '../raw-scores.js';
+import { chooseLayers, layerChoiceLine, validationAuroc } from '../layer-choice.js';
 import { paintedDefectScores } from '../synthetic-defects.js';
 import { calibrate, type Calibration } from '../threshold.js';
 import type { RetrainArgs, TaskContext } from './index.js';
@@ -203,7 +204,7 @@ async function fitOneClass(
   judged: RetrainArgs,
   step: string,
   ctx: TaskContext,
-): Promise<{ detector: Detector; validation: Validation; encoder: string; layers: FeatureName[] }> {
+): Promise<{ detector: Detector; validation: Validation; auroc: number; encoder: string }> {
   const { inputSize, scales, centredScales, tileScale, batchSize, seed, roi } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images${step}`);
   const { encoder, name } = await encoderFor(args);
@@ -235,16 +236,12 @@ async function fitOneClass(
     );
     ctx.progress(0, 0, `validating${step}`);
     const validation = await validate(detector, judged, ctx.signal, roi);
-    return { detector, validation, encoder: name, layers };
+    const auroc = validationAuroc(validation.good, validation.defect);
+    return { detector, validation, auroc, encoder: name };
   } catch (error) {
     detector.dispose();
     throw error;
   }
-}
-
-function aurocOf(v: Validation): number {
-  return imageMetrics([...v.good, ...v.defect], [...v.good.map(() => 0), ...v.defect.map(() => 1)])
-    .imageAuroc;
 }
 
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
@@ -258,40 +255,18 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   const judged: RetrainArgs = withClassifier
     ? { ...args, validationDefect: args.validationDefect.filter((_, i) => i % 2 === 1) }
     : args;
-  // Told which feature maps: those. Otherwise each candidate is fitted and judged on the same
-  // validation images (the same painted defects: one seed), and the best is kept.
-  const layerSets = args.layers ? [args.layers] : LAYER_CANDIDATES.map((layers) => [...layers]);
-  const candidates: LayerChoiceDto['candidates'] = [];
-  let best: Awaited<ReturnType<typeof fitOneClass>> | undefined;
-  try {
-    for (const [i, layers] of layerSets.entries()) {
-      const step =
-        layerSets.length > 1
-          ? ` (features ${i + 1} of ${layerSets.length}: ${layers.join(' + ')})`
-          : '';
-      const fitted = await fitOneClass(args, layers, aspect, judged, step, ctx);
-      const auroc = aurocOf(fitted.validation);
-      candidates.push({ layers, validationAuroc: auroc });
-      if (!best || auroc > aurocOf(best.validation)) {
-        best?.detector.dispose();
-        best = fitted;
-      } else {
-        fitted.detector.dispose();
-      }
-    }
-  } catch (error) {
-    best?.detector.dispose();
-    throw error;
-  }
-  let { detector, validation } = best!;
-  const { layers, encoder: name } = best!;
-  const layerChoice: LayerChoiceDto | null = args.layers ? null : { layers, candidates };
-  if (layerChoice) {
-    const measured = candidates.map(
-      (c) => `${c.layers.join(' + ')} ${c.validationAuroc.toFixed(3)}`,
-    );
-    ctx.log(`feature maps by validation AUROC: ${measured.join(', ')}; kept ${layers.join(' + ')}`);
-  }
+  // The same validation images (the same painted defects: one seed) judge every candidate.
+  const {
+    chosen,
+    layers,
+    choice: layerChoice,
+  } = await chooseLayers(args.layers, (candidate, { index, count }) => {
+    const step = count > 1 ? ` (features ${index + 1} of ${count}: ${candidate.join(' + ')})` : '';
+    return fitOneClass(args, candidate, aspect, judged, step, ctx);
+  });
+  let { detector, validation } = chosen;
+  const name = chosen.encoder;
+  if (layerChoice) ctx.log(layerChoiceLine(layerChoice));
   try {
     let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics = metricsOf(validation, calibration);
