@@ -34,6 +34,16 @@ export function typeTileScale(activeConfig: Record<string, unknown> | undefined)
   return typeof scale === 'number' ? scale : null;
 }
 
+/** Short sides a type can be scored at in tiles (the Models view's choices); null: whole images. */
+export const TILE_SCALE_CHOICES = [null, 448, 672, 896] as const;
+
+/** How a model sizes images, in the inspector's words: whole, or in tiles at a scale. */
+export function scaleLabel(tileScale: number | null, inputSize = 224): string {
+  return tileScale === null
+    ? `whole image at ${inputSize} px`
+    : `${inputSize} px tiles at ${tileScale} px`;
+}
+
 export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
   goodFlagged: number;

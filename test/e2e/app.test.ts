@@ -199,6 +199,11 @@ describe.skipIf(!hasChromium)(title, () => {
     const region = (await page.getByTestId('roi-panel').locator('summary').textContent())!
       .replace(/.*Region of interest: /, '')
       .trim();
+    // Whole images unless the inspector picks tiles for large images with small defects.
+    expect(await page.getByTestId('tile-scale').locator('option:checked').textContent()).toBe(
+      'whole image at 224 px',
+    );
+    expect(await page.getByTestId('tile-scale').locator('option').count()).toBe(4);
     await shot('models-roi');
     await page.getByRole('button', { name: /Retrain nut/ }).click();
     await expect
@@ -213,6 +218,9 @@ describe.skipIf(!hasChromium)(title, () => {
     await poll(() =>
       page.locator('[data-testid="model-table"] tr', { hasText: 'active' }).textContent(),
     ).toContain(region);
+    await poll(() => page.getByTestId('model-features').textContent()).toContain(
+      'Scored: whole image at 224 px.',
+    );
   }, 300_000);
 
   it('inspects a folder and shows the flagged images worst first', async () => {

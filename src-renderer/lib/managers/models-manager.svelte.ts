@@ -1,6 +1,6 @@
 // Model versions per object type with their metrics; the curves of the selected model (from its
 // validation scores, else from the reviewed results it scored); activate, roll back, retrain
-// with the type's settings (detail, false-alarm rate, region of interest).
+// with the type's settings (detail, false-alarm rate, region of interest, tile scale).
 import {
   DETAIL_LEVELS,
   type DetailLevel,
@@ -33,6 +33,11 @@ export class ModelsManager {
    * undefined keeps the type's (the active model's, else the whole image).
    */
   roi = $state<Roi | null | undefined>(undefined);
+  /**
+   * The short side the next retrain scores images at in tiles; null scores whole images,
+   * undefined keeps the type's (the active model's, else whole images).
+   */
+  tileScale = $state<number | null | undefined>(undefined);
   /** An image of the type to draw the region on, at its own size. */
   roiSample = $state<ImageDto | null>(null);
 
@@ -173,6 +178,7 @@ export class ModelsManager {
         ...DETAIL_LEVELS[this.retrainDetail].retrain,
         ...(this.falseAlarmPercent ? { falseAlarmRate: this.falseAlarmPercent / 100 } : {}),
         ...(this.roi !== undefined ? { roi: this.roi } : {}),
+        ...(this.tileScale !== undefined ? { tileScale: this.tileScale } : {}),
       }),
     );
     if (!started) return;
