@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src-main/engine/backend.js';
 import { imageScores, nearestDistances } from '../src-main/engine/detectors/patch-features.js';
 import { greedyCoreset } from '../src-main/engine/detectors/patchcore/coreset.js';
-import { PatchSample } from '../src-main/engine/detectors/patchcore/patchcore.js';
+import { PatchSample } from '../src-main/engine/detectors/patchcore/patch-sample.js';
 import { auroc } from '../src-main/engine/metrics.js';
 import { quantile } from '../src-main/engine/threshold.js';
 

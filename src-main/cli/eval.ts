@@ -82,7 +82,7 @@ export const command: Command = {
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
     '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
-    '                        [--tile-scale PX]',
+    '                        [--tile-scale PX] [--defect-head]',
     '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
     '                        [--size PX] [--roi X,Y,W,H] [--epochs N] [--batch N] [--json FILE]',
@@ -111,6 +111,8 @@ export const command: Command = {
     "                   own image (the app's Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)",
     '  --tile-scale PX  patch detectors: score each image at PX px on its short side, in overlapping',
     '                   tiles of --size px (as `retrain --tile-scale` ships it; default: whole images)',
+    "  --defect-head    one-class: also train a small head on defects painted into each type's",
+    '                   good images and add its P(defect) to the patch distances (opt-in)',
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --roi X,Y,W,H    one-class and zero-shot: score only this region of each test image (pixels:',
     '                   left, top, width, height), as a type retrained with --roi does',
@@ -139,6 +141,7 @@ export const command: Command = {
     layers: { type: 'string' },
     roi: { type: 'string' },
     'tile-scale': { type: 'string' },
+    'defect-head': { type: 'boolean' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -172,6 +175,9 @@ export const command: Command = {
     const layers = layersOption(args);
     if (layers && (detector === 'baseline' || (detector === 'classifier' && head === 'embedding')))
       throw new BadArgumentError('--layers applies to the patch detectors and the evidence head.');
+    const defectHead = args.values['defect-head'] === true;
+    if (defectHead && detector !== 'one-class')
+      throw new BadArgumentError('--defect-head applies to --detector one-class only.');
     const roiText = stringOption(args, 'roi');
     const roi = roiText === undefined ? null : parseRoi(roiText);
     const shots =
@@ -191,6 +197,7 @@ export const command: Command = {
       ...(layers ? { layers } : {}),
       ...(roi ? { roi } : {}),
       ...(tileScale !== null ? { tileScale } : {}),
+      ...(defectHead ? { defectHead } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),

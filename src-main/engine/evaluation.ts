@@ -21,6 +21,10 @@ import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
 import { defaultPatchFeatures } from './detectors/patch-features.js';
+import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
+import { PatchcoreDetector } from './detectors/patchcore/patchcore.js';
+import { defectHeadLine } from '../shared/model-quality.js';
+import type { DefectHeadCheckDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
   classifierConfig,
@@ -60,6 +64,8 @@ export interface EvalOptions {
   layers?: FeatureName[];
   /** Patch detectors: the short side images are scored at in tiles of inputSize (untiled when absent). */
   tileScale?: number;
+  /** One-class: add the defect head trained on painted defects (PatchcoreConfig.head). */
+  defectHead?: boolean;
   inputSize: number;
   /**
    * One-class and zero-shot: a region of interest (image pixels) the test types' images and masks
@@ -101,6 +107,8 @@ export interface EvalReport {
   layers: FeatureName[] | null;
   /** Patch detectors: the short side images were scored at in tiles of input_size; null untiled. */
   tile_scale: number | null;
+  /** One-class: whether the defect head was added; null for the other detectors. */
+  defect_head: boolean | null;
   pretrain_types: string[];
   test_types: string[];
   types: TypeResult[];
@@ -371,6 +379,7 @@ async function evaluateDetectorType(
         ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers } }
         : layersConfig(options)),
       ...(options.tileScale ? { tileScale: options.tileScale } : {}),
+      ...(kind === 'one-class' && options.defectHead ? { head: defaultDefectHeadConfig } : {}),
     });
   let detector: Detector | undefined;
   try {
@@ -378,6 +387,7 @@ async function evaluateDetectorType(
     let result: Awaited<ReturnType<typeof scoreEntries>>;
     let layers: FeatureName[] | undefined;
     let layerChoice: LayerChoiceDto | null = null;
+    let headCheck: DefectHeadCheckDto | null = null;
     if (kind === 'one-class') {
       // Hold some good images out of the bank: the threshold needs scores the bank has not seen.
       const shuffled = sample(data.trainGood, data.trainGood.length, options.seed);
@@ -397,17 +407,26 @@ async function evaluateDetectorType(
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);
           await fitOn(candidate, loader, fit, options, failed);
           const good = (await scoreEntries(candidate, loader, validation, options, failed)).scores;
-          // A single set (told) is not judged: nothing to choose between.
-          const painted =
-            count > 1
-              ? await paintedDefectScores(
-                  candidate,
-                  validation.map((e) => e.path),
-                  options.seed,
-                  batchOptions(loader, options, failed),
-                )
-              : [];
-          const auroc = count > 1 ? validationAuroc(good, painted) : -Infinity;
+          // A single set (told) is not judged: nothing to choose between. Judged on the memory
+          // bank alone (as retrain): the defect head learned from painted defects.
+          const painted = () =>
+            paintedDefectScores(
+              candidate,
+              validation.map((e) => e.path),
+              options.seed,
+              batchOptions(loader, options, failed),
+            );
+          let auroc = -Infinity;
+          if (count > 1)
+            auroc =
+              candidate instanceof PatchcoreDetector && candidate.hasHead
+                ? await candidate.withoutHead(async () =>
+                    validationAuroc(
+                      (await scoreEntries(candidate, loader, validation, options, failed)).scores,
+                      await painted(),
+                    ),
+                  )
+                : validationAuroc(good, await painted());
           return { detector: candidate, auroc, good };
         } catch (error) {
           candidate.dispose();
@@ -417,6 +436,8 @@ async function evaluateDetectorType(
       detector = chosen.chosen.detector;
       [layers, layerChoice] = [chosen.layers, chosen.choice];
       if (layerChoice) options.onProgress?.(`${type}: ${layerChoiceLine(layerChoice)}`);
+      headCheck = detector instanceof PatchcoreDetector ? detector.headCheck : null;
+      if (headCheck) options.onProgress?.(`${type}: ${defectHeadLine(headCheck)}`);
       calibration = calibrate(chosen.chosen.good);
       options.onProgress?.(`${type}: scoring ${data.test.length} test images`);
       result = await scoreEntries(detector, loader, data.test, options, failed);
@@ -438,6 +459,7 @@ async function evaluateDetectorType(
       threshold_method: calibration.method,
       failed_images: new Set(failed).size,
       ...(layers ? { layers, layer_choice: layerChoice } : {}),
+      ...(headCheck ? { defect_head: headCheck } : {}),
     };
   } finally {
     detector?.dispose();
@@ -669,6 +691,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       centred_scales: options.detector === 'one-class' ? (options.centredScales ?? []) : null,
       layers: options.layers ?? null,
       tile_scale: options.tileScale ?? null,
+      defect_head: options.detector === 'one-class' ? (options.defectHead ?? false) : null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,
       types,

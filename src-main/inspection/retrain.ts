@@ -14,7 +14,7 @@ import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
 import { checkFalseAlarmRate, type Calibration } from '../engine/threshold.js';
-import { typeFalseAlarmRate, typeTileScale } from '../shared/model-quality.js';
+import { typeFalseAlarmRate, typeTileScale, typeDefectHead } from '../shared/model-quality.js';
 import { modelRoi, type Roi } from '../shared/roi.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
@@ -33,6 +33,7 @@ export interface RetrainOptions {
   layers?: FeatureName[];
   /** Short side to score large images at in tiles; null: whole images; default the type's. */
   tileScale?: number | null;
+  defectHead?: boolean;
   batchSize?: number;
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
@@ -100,6 +101,7 @@ export async function retrainObjectType(
   const roi = options.roi !== undefined ? options.roi : modelRoi(active?.config);
   const tileScale =
     options.tileScale !== undefined ? options.tileScale : typeTileScale(active?.config);
+  const defectHead = options.defectHead ?? typeDefectHead(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
@@ -122,6 +124,7 @@ export async function retrainObjectType(
       ...(options.centredScales ? { centredScales: options.centredScales } : {}),
       ...(options.layers ? { layers: options.layers } : {}),
       tileScale,
+      defectHead,
       falseAlarmRate,
       roi,
       batchSize: options.batchSize ?? 16,
@@ -142,7 +145,9 @@ export async function retrainObjectType(
     active && fitted.previousAuroc !== null
       ? { modelId: active.id, imageAuroc: fitted.previousAuroc }
       : undefined;
-  const activated = !previous || metrics.imageAuroc >= previous.imageAuroc;
+  // A defect head judged on painted defects is compared by its bank's figure (ValidationMetrics).
+  const judged = metrics.bankAuroc ?? metrics.imageAuroc;
+  const activated = !previous || judged >= previous.imageAuroc;
   const modelId = store.models.insert({
     kind: fitted.kind,
     name: `${objectType} ${fitted.kind} ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`,
@@ -156,6 +161,7 @@ export async function retrainObjectType(
       ...(fitted.layerChoice ? { layerChoice: fitted.layerChoice } : {}),
       ...(roi ? { roi } : {}),
       tileScale,
+      ...(fitted.defectHead ? { defectHead: fitted.defectHead } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,
@@ -169,8 +175,8 @@ export async function retrainObjectType(
   const reason = !previous
     ? 'first model of this type'
     : activated
-      ? `validation AUROC ${metrics.imageAuroc.toFixed(3)} ≥ active model's ${previous.imageAuroc.toFixed(3)}`
-      : `kept the active model: its validation AUROC ${previous.imageAuroc.toFixed(3)} beats the new ${metrics.imageAuroc.toFixed(3)}`;
+      ? `validation AUROC ${judged.toFixed(3)} ≥ active model's ${previous.imageAuroc.toFixed(3)}`
+      : `kept the active model: its validation AUROC ${previous.imageAuroc.toFixed(3)} beats the new ${judged.toFixed(3)}`;
   return {
     modelId,
     kind: fitted.kind,
@@ -181,6 +187,7 @@ export async function retrainObjectType(
     path: fitted.path,
     roi,
     ...(fitted.layers ? { layers: fitted.layers, layerChoice: fitted.layerChoice } : {}),
+    ...(fitted.defectHead ? { defectHead: fitted.defectHead } : {}),
     ...(previous ? { previous } : {}),
   };
 }

@@ -192,6 +192,14 @@ export interface EvalTypeResultDto extends EvalMetricsDto {
   /** One-class: the feature maps used, and the choice between candidates when eval made one. */
   layers?: FeatureName[];
   layer_choice?: LayerChoiceDto | null;
+  /** One-class with --defect-head: the head's held-out check, and whether it is used. */
+  defect_head?: DefectHeadCheckDto | null;
+}
+
+/** A defect head's check (defect-head.ts): patch AUROC on held-out painted images; used if passed. */
+export interface DefectHeadCheckDto {
+  heldOutAuroc: number | null;
+  used: boolean;
 }
 
 /** The cross-type evaluation report (the engine's EvalReport, as the UI sees it). */
@@ -316,6 +324,11 @@ export interface RetrainRequest {
    * images. Default: the type's active model's setting, else none. It stays with the type's models.
    */
   tileScale?: number | null;
+  /**
+   * One-class: add the defect head, trained on defects painted into the type's good images
+   * (PatchcoreConfig.head). Default: the type's active model's setting, else off.
+   */
+  defectHead?: boolean;
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
   /**
@@ -346,6 +359,8 @@ export interface RetrainSummary {
   /** One-class: its feature maps, and the validation that chose them (null when set). */
   layers?: FeatureName[];
   layerChoice?: LayerChoiceDto | null;
+  /** One-class asked for the defect head: its check, and whether it is used. */
+  defectHead?: DefectHeadCheckDto | null;
 }
 
 // ---- Inspection and review ----------------------------------------------------------------

@@ -1,6 +1,7 @@
 // What a model's validation promises the inspector: the share of good parts it will flag, the
 // share of defects it catches, and a plain warning when it cannot tell them apart at all. One
 // reading for the Models view, `defectscope models` and the start of an inspection.
+import type { DefectHeadCheckDto } from './dto.js';
 
 /**
  * Validation AUROC below which a model is said not to separate defects from good parts. At 0.9 a
@@ -8,6 +9,15 @@
  * is not told would trust a model that passes almost everything.
  */
 export const MIN_SEPARATING_AUROC = 0.9;
+
+/**
+ * A one-class model's defect head (defect-head.ts) is kept only if it tells the held-out images'
+ * painted patches from their good ones at least this well (patch AUROC). Where a type's own good
+ * images hold dark holes and edges like the painted defects (cast impellers: 0.939 against 0.996
+ * for the others), the head learns little and its P(defect) would only add noise to the distances
+ * (EVALUATION.md, Defect head; in an offline run casting's head, added anyway, cost 0.02–0.05).
+ */
+export const MIN_HEAD_AUROC = 0.95;
 
 /**
  * The share of good parts an inspector accepts being flagged, unless set per object type: the
@@ -34,6 +44,26 @@ export function typeTileScale(activeConfig: Record<string, unknown> | undefined)
   return typeof scale === 'number' ? scale : null;
 }
 
+/**
+ * Whether a type's next retrain adds the defect head unless told otherwise
+ * (RetrainRequest.defectHead): its active model's setting, else off.
+ */
+export function typeDefectHead(activeConfig: Record<string, unknown> | undefined): boolean {
+  const head = activeConfig?.defectHead;
+  return head !== undefined && head !== null && head !== false;
+}
+
+/** A defect head's check in words: used, or left out and why. */
+export function defectHeadLine(check: DefectHeadCheckDto): string {
+  const measured =
+    check.heldOutAuroc === null
+      ? 'no held-out image to check it on'
+      : `held-out painted-defect AUROC ${check.heldOutAuroc.toFixed(3)}`;
+  return check.used
+    ? `defect head used (${measured})`
+    : `defect head left out (${measured}; it needs ${MIN_HEAD_AUROC})`;
+}
+
 /** Short sides a type can be scored at in tiles (the Models view's choices); null: whole images. */
 export const TILE_SCALE_CHOICES = [null, 448, 672, 896] as const;
 
@@ -43,6 +73,10 @@ export function scaleLabel(tileScale: number | null, inputSize = 224): string {
     ? `whole image at ${inputSize} px`
     : `${inputSize} px tiles at ${tileScale} px`;
 }
+
+/** Said with the expected catch rate of a model whose defect head learned from painted defects. */
+export const OPTIMISTIC =
+  'Its defect head learned from painted defects like these, so the share caught is optimistic until reviewed defects replace them.';
 
 export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
@@ -54,6 +88,11 @@ export interface ModelExpectation {
   auroc: number;
   /** Set when the validation says the model cannot separate defects from good parts. */
   warning: string | null;
+  /**
+   * The defect head learned from painted defects like those it caught: the share caught is
+   * optimistic (the AUROC above is the memory bank's alone).
+   */
+  optimistic: boolean;
 }
 
 /** 0.0213 → "2.1 %". */
@@ -65,7 +104,9 @@ export function formatPercent(share: number): string {
 export function modelExpectation(
   metrics: Record<string, unknown> | null | undefined,
 ): ModelExpectation | null {
-  const { falseAlarmRate, recall, imageAuroc, defects } = metrics ?? {};
+  const { falseAlarmRate, recall, imageAuroc: headed, bankAuroc, defects } = metrics ?? {};
+  // With a defect head judged on painted defects, the bank's own figure is the fair one.
+  const imageAuroc = typeof bankAuroc === 'number' ? bankAuroc : headed;
   if (
     typeof falseAlarmRate !== 'number' ||
     typeof recall !== 'number' ||
@@ -80,6 +121,7 @@ export function modelExpectation(
     defectsCaught: recall,
     defectsFrom: defects,
     auroc: imageAuroc,
+    optimistic: typeof bankAuroc === 'number',
     warning:
       imageAuroc < MIN_SEPARATING_AUROC
         ? `This model cannot reliably tell defects from good parts: on ${which} its validation AUROC is ` +
@@ -92,7 +134,7 @@ export function modelExpectation(
 /** One line for the inspector: what the model flags and catches. */
 export function expectationLine(e: ModelExpectation): string {
   const of = e.defectsFrom === 'labels' ? 'labeled defects' : 'synthetic defects';
-  return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).`;
+  return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).${e.optimistic ? ` ${OPTIMISTIC}` : ''}`;
 }
 
 /** "stride4,stride8" → "stride 4 + 8". */
@@ -111,9 +153,11 @@ export function featuresLine(config: Record<string, unknown> | null | undefined)
   const choice = config?.layerChoice as
     { candidates?: { layers: string[]; validationAuroc: number }[] } | undefined;
   const candidates = choice?.candidates ?? [];
-  if (candidates.length < 2) return `${layersLabel(layers as string[])}, as set`;
+  const check = config?.defectHead as DefectHeadCheckDto | null | undefined;
+  const head = check ? `; ${defectHeadLine(check)}` : '';
+  if (candidates.length < 2) return `${layersLabel(layers as string[])}, as set${head}`;
   const measured = candidates.map(
     (c) => `${layersLabel(c.layers)} ${c.validationAuroc.toFixed(3)}`,
   );
-  return `${layersLabel(layers as string[])}, chosen by validation AUROC (${measured.join(', ')})`;
+  return `${layersLabel(layers as string[])}, chosen by validation AUROC (${measured.join(', ')})${head}`;
 }

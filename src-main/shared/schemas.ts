@@ -115,6 +115,7 @@ export const callArgs = {
       .max(3)
       .optional(),
     tileScale: tileScale.nullable().optional(),
+    defectHead: z.boolean().optional(),
     encoderFrom: path.optional(),
     falseAlarmRate: z.number().gt(0).max(0.5).optional(),
     roi: roiSchema.nullable().optional(),

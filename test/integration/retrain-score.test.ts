@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main.js';
@@ -12,6 +12,11 @@ import { openStore, type Store } from '../../src-main/store/store.js';
 import { EngineClient } from '../../src-main/jobs/engine-client.js';
 import { tempDir } from '../fixtures/images.js';
 import { DETAIL_LEVELS, LAYER_CANDIDATES, type LayerChoiceDto } from '../../src-main/shared/dto.js';
+import {
+  featuresLine,
+  modelExpectation,
+  typeDefectHead,
+} from '../../src-main/shared/model-quality.js';
 
 const SIZE = 128;
 
@@ -199,4 +204,66 @@ describe('one-click retrain, model versions and scoring', () => {
       /zero-shot needs at least two/,
     );
   });
+
+  it('adds the defect head when asked, records its check, and keeps it for the type until told off', async () => {
+    const withHead = await retrainObjectType(
+      { store, engine },
+      { objectType: 'nut', inputSize: SIZE, layers: ['stride8', 'stride16'], defectHead: true },
+    );
+    const check = withHead.defectHead!;
+    expect(typeof check.used).toBe('boolean');
+    expect(check.heldOutAuroc).toBeGreaterThan(0.5);
+    expect(store.models.get(withHead.modelId)!.config.defectHead).toEqual(check);
+    const saved = JSON.parse(readFileSync(join(withHead.path, 'detector.json'), 'utf8')) as {
+      config: { head: unknown };
+      headCheck: unknown;
+    };
+    expect(saved.config.head).toMatchObject({ weight: 0.5 });
+    expect(saved.headCheck).toEqual(check);
+    expect(existsSync(join(withHead.path, 'head.bin'))).toBe(check.used);
+    expect(featuresLine(store.models.get(withHead.modelId)!.config)).toMatch(
+      /defect head (used|left out) \(held-out painted-defect AUROC 0\.\d{3}/,
+    );
+    // The next retrain of the type keeps it unless told otherwise, as it keeps the rate.
+    const ctx = { out: () => undefined, err: () => undefined, interactive: false };
+    expect(typeDefectHead(store.models.get(withHead.modelId)!.config)).toBe(true);
+    store.models.activate(withHead.modelId);
+    const off = await retrainObjectType(
+      { store, engine },
+      { objectType: 'nut', inputSize: SIZE, layers: ['stride8', 'stride16'], defectHead: false },
+    );
+    expect(off.defectHead).toBeUndefined();
+    // A type with good images only: validated on painted defects, which the head learned from,
+    // so it is judged (and warned) on its memory bank alone and its catch rate said optimistic.
+    const goodOnly = join(tempDir(), 'good-only', 'nut-good', 'train', 'good');
+    mkdirSync(goodOnly, { recursive: true });
+    for (const image of store.images.list({ objectTypes: ['nut'], label: 'good' }))
+      copyFileSync(image.path, join(goodOnly, basename(image.path)));
+    await importDataset(store, dirname(dirname(dirname(goodOnly))));
+    const painted = await retrainObjectType(
+      { store, engine },
+      {
+        objectType: 'nut-good',
+        inputSize: SIZE,
+        layers: ['stride8', 'stride16'],
+        defectHead: true,
+      },
+    );
+    expect(painted.metrics.defects).toBe('synthetic');
+    expect(painted.defectHead!.used).toBe(true);
+    expect(painted.metrics.bankAuroc).toBeGreaterThan(0.5);
+    expect(painted.metrics.bankAuroc).toBeLessThanOrEqual(painted.metrics.imageAuroc);
+    expect(modelExpectation(painted.metrics)).toMatchObject({
+      auroc: painted.metrics.bankAuroc,
+      optimistic: true,
+    });
+
+    const errors: string[] = [];
+    const code = await runCli(
+      ['retrain', '--type', 'nut', '--defect-head', 'maybe', '--data-dir', store.paths.root],
+      { ...ctx, err: (line: string) => errors.push(line) },
+    );
+    expect(code).not.toBe(0);
+    expect(errors.join('\n')).toMatch(/--defect-head takes on or off; got 'maybe'/);
+  }, 180_000);
 });

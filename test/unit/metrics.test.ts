@@ -21,6 +21,7 @@ import { BadArgumentError } from '../../src-main/shared/errors.js';
 import {
   DEFAULT_FALSE_ALARM_RATE,
   MIN_SEPARATING_AUROC,
+  OPTIMISTIC,
   expectationLine,
   modelExpectation,
 } from '../../src-main/shared/model-quality.js';
@@ -222,6 +223,16 @@ describe('what a model promises the inspector', () => {
     expect(modelExpectation({ ...metrics, imageAuroc: MIN_SEPARATING_AUROC })!.warning).toBeNull();
     expect(modelExpectation({ loss: [1, 0.5] })).toBeNull();
     expect(modelExpectation(null)).toBeNull();
+  });
+
+  it('judges a model whose defect head learned from painted defects by its bank alone, and says the catch rate is optimistic', () => {
+    const headed = modelExpectation({ ...metrics, imageAuroc: 0.97, bankAuroc: 0.8 })!;
+    expect(headed).toMatchObject({ auroc: 0.8, optimistic: true });
+    expect(headed.warning).toMatch(/validation AUROC is 0\.80/);
+    expect(expectationLine(headed)).toBe(
+      `Expected: flags 2.0 % of good parts, catches 31.0 % of synthetic defects (validation AUROC 0.800). ${OPTIMISTIC}`,
+    );
+    expect(modelExpectation(metrics)!.optimistic).toBe(false);
   });
 
   it('sets the threshold for a 2 % false-alarm rate unless told otherwise', () => {

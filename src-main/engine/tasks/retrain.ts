@@ -10,6 +10,10 @@ import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures } from '../detectors/patch-features.js';
+import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
+import { PatchcoreDetector } from '../detectors/patchcore/patchcore.js';
+import { defectHeadLine } from '../../shared/model-quality.js';
+import type { DefectHeadCheckDto } from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
@@ -39,6 +43,12 @@ export interface ValidationMetrics {
   recall: number;
   f1: number;
   falseAlarmRate: number;
+  /**
+   * With a defect head judged on painted defects: the memory bank's AUROC alone. The head learned
+   * from painted defects, so the figures above are optimistic; this one is not, and it is the one
+   * the model is compared and warned on.
+   */
+  bankAuroc?: number;
 }
 
 export interface FittedModel {
@@ -53,6 +63,8 @@ export interface FittedModel {
   /** One-class: its feature maps, and the validation that chose them (null when told). */
   layers: FeatureName[] | null;
   layerChoice: LayerChoiceDto | null;
+  /** One-class asked for the defect head: its check (null otherwise). */
+  defectHead: DefectHeadCheckDto | null;
 }
 
 interface Validation {
@@ -204,7 +216,13 @@ async function fitOneClass(
   judged: RetrainArgs,
   step: string,
   ctx: TaskContext,
-): Promise<{ detector: Detector; validation: Validation; auroc: number; encoder: string }> {
+): Promise<{
+  detector: Detector;
+  validation: Validation;
+  auroc: number;
+  bankAuroc: number | null;
+  encoder: string;
+}> {
   const { inputSize, scales, centredScales, tileScale, batchSize, seed, roi } = args;
   ctx.progress(0, args.fit.length, `fitting on ${args.fit.length} good images${step}`);
   const { encoder, name } = await encoderFor(args);
@@ -215,6 +233,7 @@ async function fitOneClass(
     centredScales,
     features: { ...defaultPatchFeatures, layers },
     tileScale,
+    ...(args.defectHead ? { head: defaultDefectHeadConfig } : {}),
     seed,
   });
   try {
@@ -236,8 +255,20 @@ async function fitOneClass(
     );
     ctx.progress(0, 0, `validating${step}`);
     const validation = await validate(detector, judged, ctx.signal, roi);
-    const auroc = validationAuroc(validation.good, validation.defect);
-    return { detector, validation, auroc, encoder: name };
+    // Painted defects cannot judge a defect head that learned from them: the feature maps are
+    // then chosen on the memory bank's scores alone (reviewed defects judge the whole model).
+    const judging =
+      detector instanceof PatchcoreDetector && detector.hasHead && validation.kind === 'synthetic'
+        ? await detector.withoutHead(() => validate(detector, judged, ctx.signal, roi))
+        : validation;
+    const auroc = validationAuroc(judging.good, judging.defect);
+    return {
+      detector,
+      validation,
+      auroc,
+      bankAuroc: judging === validation ? null : auroc,
+      encoder: name,
+    };
   } catch (error) {
     detector.dispose();
     throw error;
@@ -267,9 +298,14 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   let { detector, validation } = chosen;
   const name = chosen.encoder;
   if (layerChoice) ctx.log(layerChoiceLine(layerChoice));
+  const headCheck = detector instanceof PatchcoreDetector ? detector.headCheck : null;
+  if (headCheck) ctx.log(defectHeadLine(headCheck));
   try {
     let calibration = calibrationOf(validation, args.falseAlarmRate);
-    let metrics = metricsOf(validation, calibration);
+    let metrics: ValidationMetrics = {
+      ...metricsOf(validation, calibration),
+      ...(chosen.bankAuroc !== null ? { bankAuroc: chosen.bankAuroc } : {}),
+    };
     let kind: FittedModel['kind'] = 'one-class';
     if (withClassifier) {
       const classifier = await fitClassifier(args, trainDefects, judged, ctx);
@@ -296,8 +332,15 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       ctx.progress(0, 0, 'validating the active model on the same images');
       const loaded = await loadDetectorModel(args.activePath);
       try {
+        const judge = () =>
+          validate(loaded.detector, args, ctx.signal, loaded.manifest.roi ?? null);
+        // On painted defects, a model with a defect head is judged on its bank alone, as the new one.
         previousAuroc = metricsOf(
-          await validate(loaded.detector, args, ctx.signal, loaded.manifest.roi ?? null),
+          args.validationDefect.length === 0 &&
+            loaded.detector instanceof PatchcoreDetector &&
+            loaded.detector.hasHead
+            ? await loaded.detector.withoutHead(judge)
+            : await judge(),
           calibration,
         ).imageAuroc;
       } finally {
@@ -318,7 +361,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         defectImages: trainDefects.length,
         seed,
         encoder: name,
-        ...(kind === 'one-class' ? { layers, layerChoice } : {}),
+        ...(kind === 'one-class' ? { layers, layerChoice, defectHead: headCheck } : {}),
       },
     });
     return {
@@ -330,6 +373,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       encoder: name,
       layers: kind === 'one-class' ? layers : null,
       layerChoice: kind === 'one-class' ? layerChoice : null,
+      defectHead: kind === 'one-class' ? headCheck : null,
     };
   } finally {
     detector.dispose();

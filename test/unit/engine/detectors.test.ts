@@ -10,7 +10,12 @@ import {
 } from '../../../src-main/engine/detectors/classifier/evidence-classifier.js';
 import type { FitBatch } from '../../../src-main/engine/detectors/detector.js';
 import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/coreset.js';
-import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
+import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patch-sample.js';
+import type { PatchcoreDetector } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
+import { MIN_HEAD_AUROC } from '../../../src-main/shared/model-quality.js';
+import { defaultDefectHeadConfig } from '../../../src-main/engine/detectors/patchcore/defect-head.js';
+import { paintDefects } from '../../../src-main/engine/synthetic-defects.js';
+import { Rng } from '../../../src-main/shared/random.js';
 import { nearestDistances } from '../../../src-main/engine/detectors/patch-features.js';
 import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
 import type { Encoder, FeatureName } from '../../../src-main/engine/encoders/encoder.js';
@@ -270,6 +275,64 @@ describe('detectors', () => {
     old.dispose();
     single.dispose();
     tf.dispose([good, test]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('one-class with a defect head: learns painted defects from the good images alone, adds to the distances, and reloads', async () => {
+    const before = tf.memory().numTensors;
+    const make = async (head: boolean) =>
+      detectorEntry('one-class').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
+        inputSize: SIZE,
+        ...(head ? { head: { ...defaultDefectHeadConfig, steps: 80 } } : {}),
+      });
+    const good = surfaces(12, 1, false);
+    const [plain, learned] = [await make(false), await make(true)];
+    await plain.fit(batches(good));
+    const messages = new Set<string>();
+    await learned.fit(batches(good), { onProgress: (_d, _t, m) => messages.add(m ?? '') });
+    expect(messages).toContain('training the defect head');
+    // Checked on the one image in ten held out of its training: it passed and is used.
+    const check = (learned as PatchcoreDetector).headCheck!;
+    expect(check.used).toBe(true);
+    expect(check.heldOutAuroc).toBeGreaterThanOrEqual(MIN_HEAD_AUROC);
+
+    const testGood = surfaces(8, 100, false);
+    const painted = paintDefects(testGood, new Rng(5));
+    const test = tf.tidy(() => tf.concat([testGood, painted, surfaces(8, 200, true)]));
+    const labels = [...Array(8).fill(0), ...Array(16).fill(1)];
+    const [without, withHead] = [
+      (await plain.score(test)).map((r) => r.score),
+      (await learned.score(test)).map((r) => r.score),
+    ];
+    // The same bank (same seed) plus the head's P(defect) ≥ 0 on every patch.
+    withHead.forEach((s, i) => expect(s).toBeGreaterThanOrEqual(without[i]! - 1e-5));
+    expect(auroc(withHead, labels)).toBeGreaterThanOrEqual(0.9);
+    // Without the head (how validation on painted defects judges it): the bank's own scores.
+    const bankOnly = await (learned as PatchcoreDetector).withoutHead(() => learned.score(test));
+    bankOnly.forEach((r, i) => expect(r.score).toBeCloseTo(without[i]!, 5));
+    // It learned what painted defects look like: they gain more than good images do.
+    const gain = withHead.map((s, i) => s - without[i]!);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(gain.slice(8, 16))).toBeGreaterThan(mean(gain.slice(0, 8)));
+
+    const dir = join(tempDir(), 'one-class-head');
+    await learned.save(dir);
+    const reloaded = await loadDetector(dir);
+    (await reloaded.score(test)).forEach((r, i) => expect(r.score).toBeCloseTo(withHead[i]!, 4));
+    reloaded.dispose();
+    const headFile = join(dir, 'head.bin');
+    writeFileSync(headFile, readFileSync(headFile).subarray(8));
+    await expect(loadDetector(dir)).rejects.toThrow(/head\.bin holds \d+ bytes; expected \d+/);
+    // Fewer than ten images leave none to check the head on: it is left out, scores unchanged.
+    const few = tf.tidy(() => good.slice([0], [6]));
+    const [plainFew, unchecked] = [await make(false), await make(true)];
+    await plainFew.fit(batches(few));
+    await unchecked.fit(batches(few));
+    expect((unchecked as PatchcoreDetector).headCheck).toEqual({ heldOutAuroc: null, used: false });
+    const [a, b] = [await plainFew.score(test), await unchecked.score(test)];
+    b.forEach((r, i) => expect(r.score).toBeCloseTo(a[i]!.score, 5));
+    tf.dispose([good, few, testGood, painted, test]);
+    [plain, learned, plainFew, unchecked].forEach((d) => d.dispose());
     expect(tf.memory().numTensors).toBe(before);
   });
 

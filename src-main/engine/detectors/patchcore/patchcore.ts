@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_INPUT_SIZE } from '../../../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, type DefectHeadCheckDto } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import type { Encoder } from '../../encoders/encoder.js';
 import type { InputShape } from '../../image-batches.js';
@@ -31,7 +31,9 @@ import {
 } from '../patch-features.js';
 import { quantile } from '../../threshold.js';
 import { greedyCoreset } from './coreset.js';
-import { Rng } from '../../../shared/random.js';
+import { MIN_HEAD_AUROC } from '../../../shared/model-quality.js';
+import { DefectHead, HeadSamples, type DefectHeadConfig } from './defect-head.js';
+import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 
 export interface PatchcoreConfig {
   /** Short side images are scored at. */
@@ -66,6 +68,11 @@ export interface PatchcoreConfig {
   coresetRatio: number;
   /** Upper bound on each bank, which bounds scoring time and memory. */
   maxBank: number;
+  /**
+   * A head trained on defects painted into the good images (defect-head.ts), added to the first
+   * scale's patch distances; null: none. Opt-in per type (EVALUATION.md, Defect head).
+   */
+  head: DefectHeadConfig | null;
   seed: number;
 }
 
@@ -78,21 +85,12 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
   centredScales: [],
   coresetRatio: 0.1,
   maxBank: 2048,
+  head: null,
   seed: 0,
 };
 
 const CONFIG_FILE = 'detector.json';
-/**
- * Images whose scores give a bank's typical score (see Bank.typical): a median needs no more, and
- * scoring every patch of hundreds of 448 px images would not be cheap.
- */
-const TYPICAL_IMAGES = 32;
-/**
- * Patches a scale keeps while fitting, as a uniform sample: the coreset search looks at no more
- * anyway, and keeping every patch of 1,000 good images at 448 px (12.5 M patches, 3.2 GB) would
- * not fit wasm's 4 GB heap. 200,000 × 40–64 channels is at most 51 MB.
- */
-const PATCH_SAMPLE = 200_000;
+const HEAD_FILE = 'head.bin';
 /** Bank files by scale index; the first keeps the single-scale name older folders have. */
 const bankFile = (i: number): string => (i === 0 ? 'bank.bin' : `bank-${i}.bin`);
 
@@ -118,6 +116,14 @@ export class PatchcoreDetector implements Detector {
   readonly kind = 'one-class' as const;
   readonly config: PatchcoreConfig;
   private banks: Bank[] = [];
+  private head: DefectHead | null = null;
+  /**
+   * The defect head's check when one was trained: its held-out patch AUROC and whether it passed
+   * MIN_HEAD_AUROC and so is used.
+   */
+  headCheck: DefectHeadCheckDto | null = null;
+  /** False while `withoutHead` runs. */
+  private headOn = true;
 
   constructor(
     readonly encoder: Encoder,
@@ -153,6 +159,23 @@ export class PatchcoreDetector implements Detector {
     return tileLayoutFor(this.config.tileScale, this.inputShape, this.config.inputSize);
   }
 
+  get hasHead(): boolean {
+    return this.head !== null;
+  }
+
+  /**
+   * Runs `work` with scores from the memory banks alone. Validation on painted defects uses it:
+   * those are what the head learned from, so they cannot judge it, while the bank never saw them.
+   */
+  async withoutHead<T>(work: () => Promise<T>): Promise<T> {
+    this.headOn = false;
+    try {
+      return await work();
+    } finally {
+      this.headOn = true;
+    }
+  }
+
   get bankSize(): number {
     return this.banks[0]?.bankT.shape[1] ?? 0;
   }
@@ -185,6 +208,7 @@ export class PatchcoreDetector implements Detector {
     // Tiled, each tile is a good image of its own.
     const { batches: inputs, options } = fitInputs(batches, fitOptions, this.tiles);
     const samples = scales.map(() => new PatchSample(this.config.seed));
+    const headSamples = this.config.head ? new HeadSamples(this.config.seed) : null;
     let images = 0;
     try {
       for await (const batch of inputs) {
@@ -205,6 +229,10 @@ export class PatchcoreDetector implements Detector {
             });
             try {
               await samples[i]!.add(features);
+              if (i === 0 && headSamples)
+                await headSamples.add(selected, features, (painted) =>
+                  this.scaledFeatures(painted, scale),
+                );
             } finally {
               features.dispose();
             }
@@ -225,10 +253,36 @@ export class PatchcoreDetector implements Detector {
         disposeBanks(banks);
         throw error;
       }
+      let head: DefectHead | null = null;
+      try {
+        if (headSamples && this.config.head)
+          head = await DefectHead.train(headSamples, this.config.head, {
+            seed: this.config.seed,
+            ...(options.signal ? { signal: options.signal } : {}),
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          });
+      } catch (error) {
+        disposeBanks(banks);
+        throw error;
+      }
+      const check = headSamples
+        ? {
+            heldOutAuroc: head?.heldOutAuroc ?? null,
+            used: (head?.heldOutAuroc ?? 0) >= MIN_HEAD_AUROC,
+          }
+        : null;
+      if (head && !check?.used) {
+        head.dispose();
+        head = null;
+      }
       disposeBanks(this.banks);
+      this.head?.dispose();
       this.banks = banks;
+      this.head = head;
+      this.headCheck = check;
     } finally {
       for (const sample of samples) sample.dispose();
+      headSamples?.dispose();
     }
   }
 
@@ -284,10 +338,16 @@ export class PatchcoreDetector implements Detector {
         const f = this.scaledFeatures(images, this.config.scales[i]!);
         const [, h, w, c] = f.shape;
         grid ??= [h, w];
-        const map = tf
-          .sqrt(nearestDistances(f.reshape([-1, c]) as tf.Tensor2D, bank.bankT, bank.norms))
-          .div(bank.typical)
-          .reshape([count, h, w, 1]) as tf.Tensor4D;
+        const rows = f.reshape([-1, c]) as tf.Tensor2D;
+        let distances = tf
+          .sqrt(nearestDistances(rows, bank.bankT, bank.norms))
+          .div(bank.typical) as tf.Tensor1D;
+        if (i === 0 && this.head && this.headOn && this.config.head)
+          distances = tf.add(
+            distances,
+            tf.mul(this.head.probabilities(rows), this.config.head.weight),
+          );
+        const map = distances.reshape([count, h, w, 1]) as tf.Tensor4D;
         return h === grid[0] && w === grid[1] ? map : tf.image.resizeBilinear(map, grid);
       });
       return (maps.length === 1 ? maps[0]! : tf.addN(maps).div(maps.length)).squeeze([
@@ -322,15 +382,23 @@ export class PatchcoreDetector implements Detector {
       const [channels, size] = bank.bankT.shape;
       saved.push({ size, channels, typical: bank.typical });
     }
+    const head = this.head ? { channels: this.head.channels, hidden: this.head.hidden } : null;
+    if (this.head) await writeTensor(join(dir, HEAD_FILE), this.head.flat());
     await writeFile(
       join(dir, CONFIG_FILE),
-      JSON.stringify({ kind: this.kind, config: this.config, banks: saved }, null, 2),
+      JSON.stringify(
+        { kind: this.kind, config: this.config, banks: saved, head, headCheck: this.headCheck },
+        null,
+        2,
+      ),
     );
   }
 
   dispose(): void {
     disposeBanks(this.banks);
     this.banks = [];
+    this.head?.dispose();
+    this.head = null;
     this.encoder.dispose();
   }
 
@@ -338,6 +406,8 @@ export class PatchcoreDetector implements Detector {
     const saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as {
       config: Partial<PatchcoreConfig>;
       banks?: SavedBank[];
+      head?: { channels: number; hidden: number } | null;
+      headCheck?: DefectHeadCheckDto | null;
       /** Single-scale folders written before banks per scale (their scores were not divided). */
       bank?: { size: number; channels: number };
     };
@@ -345,6 +415,12 @@ export class PatchcoreDetector implements Detector {
     const files: Float32Array[] = [];
     for (const [i, { size, channels }] of banks.entries())
       files.push(await readFloats(join(dir, bankFile(i)), size * channels));
+    const head = saved.head
+      ? await readFloats(
+          join(dir, HEAD_FILE),
+          DefectHead.floatCount(saved.head.channels, saved.head.hidden),
+        )
+      : null;
     const config = { ...defaultPatchcoreConfig, ...saved.config };
     if (banks.length !== config.scales.length)
       throw new ModelError(
@@ -354,6 +430,9 @@ export class PatchcoreDetector implements Detector {
     detector.banks = banks.map(({ size, channels, typical }, i) =>
       makeBank(tf.tensor2d(files[i]!, [size, channels]), typical),
     );
+    if (head && saved.head)
+      detector.head = DefectHead.fromFloats(head, saved.head.channels, saved.head.hidden);
+    detector.headCheck = saved.headCheck ?? null;
     return detector;
   }
 }
@@ -368,79 +447,6 @@ function makeBank(patches: tf.Tensor2D, typical: number): Bank {
     };
   } finally {
     patches.dispose();
-  }
-}
-
-/**
- * The patches one scale keeps while fitting, with memory bounded for any number of images: a
- * uniform sample (reservoir sampling) of at most PATCH_SAMPLE patch rows for the coreset, and
- * every patch of a uniform sample of TYPICAL_IMAGES images for the typical score.
- */
-export class PatchSample {
-  private rows: Float32Array | undefined;
-  private channels = 0;
-  private kept = 0;
-  patchesSeen = 0;
-  readonly images: tf.Tensor2D[] = [];
-  private imagesSeen = 0;
-  private readonly rowRng: Rng;
-  private readonly imageRng: Rng;
-
-  constructor(
-    seed: number,
-    private readonly capacity = PATCH_SAMPLE,
-  ) {
-    this.rowRng = Rng.derive(seed, 1);
-    this.imageRng = Rng.derive(seed, 2);
-  }
-
-  /** Takes the patches [B, P, C] of a batch of images (copies what it keeps). */
-  async add(features: tf.Tensor3D): Promise<void> {
-    const [count, patches, channels] = features.shape;
-    this.channels = channels;
-    // Grown as needed (doubling), so fitting a few small images does not take the whole 51 MB.
-    const needed = Math.min(this.capacity, this.patchesSeen + count * patches) * channels;
-    if ((this.rows?.length ?? 0) < needed) {
-      const grown = new Float32Array(
-        Math.min(this.capacity * channels, Math.max(needed, 2 * (this.rows?.length ?? 0))),
-      );
-      if (this.rows) grown.set(this.rows);
-      this.rows = grown;
-    }
-    const rows = this.rows!;
-    const values = (await features.data()) as Float32Array;
-    for (let row = 0; row < count * patches; row++, this.patchesSeen++) {
-      const slot = this.rowRng.reservoirSlot(this.patchesSeen, this.capacity);
-      if (slot < 0) continue;
-      rows.set(values.subarray(row * channels, (row + 1) * channels), slot * channels);
-      this.kept = Math.max(this.kept, slot + 1);
-    }
-    for (let i = 0; i < count; i++, this.imagesSeen++) {
-      const slot = this.imageRng.reservoirSlot(this.imagesSeen, TYPICAL_IMAGES);
-      if (slot < 0) continue;
-      this.images[slot]?.dispose();
-      this.images[slot] = tf.tidy(
-        () =>
-          features
-            .slice([i, 0, 0], [1, patches, channels])
-            .reshape([patches, channels]) as tf.Tensor2D,
-      );
-    }
-  }
-
-  /** The sampled patch rows [N, C]. */
-  rowsTensor(): tf.Tensor2D {
-    if (!this.rows || this.kept === 0) throw new BadArgumentError('No patches were sampled.');
-    return tf.tensor2d(this.rows.subarray(0, this.kept * this.channels), [
-      this.kept,
-      this.channels,
-    ]);
-  }
-
-  dispose(): void {
-    tf.dispose(this.images);
-    this.images.length = 0;
-    this.rows = undefined;
   }
 }
 
