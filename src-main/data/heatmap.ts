@@ -9,7 +9,7 @@ import { dirname, parse } from 'node:path';
 import sharp from 'sharp';
 import { ImageError, errorMessage } from '../shared/errors.js';
 import { clipRoi, type Roi } from '../shared/roi.js';
-import { MAX_INPUT_PIXELS } from './image-io.js';
+import { openImage, probeImage } from './image-io.js';
 
 /** Per-pixel raw anomaly scores, row-major, at the scored tensor's resolution (a detector's). */
 export interface AnomalyMap {
@@ -98,8 +98,9 @@ export async function writeHeatmapOverlay(
   const opacity = options.opacity ?? 0.6;
   const maxSide = options.maxSide ?? 1024;
   try {
-    const source = sharp(imagePath, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' });
-    const raw = await source.metadata();
+    // Opened as inspection reads it: upright, and BMP too.
+    const { image: source } = await openImage(imagePath);
+    const raw = await probeImage(imagePath);
     const base = source
       .flatten({ background: '#000000' })
       .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })

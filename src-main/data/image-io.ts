@@ -118,12 +118,16 @@ async function isBmp(path: string): Promise<boolean> {
 }
 
 /**
- * A sharp pipeline over the file. sharp's prebuilt libvips has no BMP loader, so BMP goes
- * through fast-bmp into raw pixels first. failOn 'warning' rejects truncated and damaged data
- * instead of decoding grey garbage.
+ * A sharp pipeline over the file, turned upright as its EXIF orientation says (a camera held on
+ * its side writes the pixels unrotated and says so in the tag; viewers, the browser included,
+ * show it upright, so regions of interest, heatmaps and the model all see it that way). sharp's
+ * prebuilt libvips has no BMP loader, so BMP goes through fast-bmp into raw pixels first. failOn
+ * 'warning' rejects truncated and damaged data instead of decoding grey garbage.
  */
-async function open(path: string): Promise<{ image: ReturnType<typeof sharp>; format?: string }> {
-  if (!(await isBmp(path))) return { image: sharp(path, sharpOptions) };
+export async function openImage(
+  path: string,
+): Promise<{ image: ReturnType<typeof sharp>; format?: string }> {
+  if (!(await isBmp(path))) return { image: sharp(path, { ...sharpOptions, autoOrient: true }) };
   const bmp = decodeBmp(await readFile(path));
   const channels = bmp.channels as 1 | 2 | 3 | 4;
   const pixels = bmp.data as Uint8Array;
@@ -140,14 +144,16 @@ async function open(path: string): Promise<{ image: ReturnType<typeof sharp>; fo
 export async function probeImage(path: string): Promise<ImageInfo> {
   const bytes = await fileSize(path);
   try {
-    const { image, format } = await open(path);
+    const { image, format } = await openImage(path);
     const meta = await image.metadata();
     if (!meta.width || !meta.height || !meta.format) throw new Error('unsupported image format');
     if (meta.width * meta.height > MAX_INPUT_PIXELS)
       throw new Error('Input image exceeds pixel limit');
+    // Upright, as every pipeline opened here is (openImage).
+    const { width, height } = meta.autoOrient ?? meta;
     return {
-      width: meta.width,
-      height: meta.height,
+      width,
+      height,
       channels: meta.channels ?? 3,
       bitDepth: meta.depth === 'ushort' || (meta.bitsPerSample ?? 8) > 8 ? 16 : 8,
       format: format ?? meta.format,
@@ -184,7 +190,7 @@ export async function decodeImage(
         : options.size;
   try {
     const sixteen = info.bitDepth === 16;
-    const { image } = await open(path);
+    const { image } = await openImage(path);
     // Cropped before the resize (sharp extracts first when asked first): the part, at full detail.
     const cropped = region
       ? image.extract({ left: region.x, top: region.y, width: region.width, height: region.height })
@@ -220,7 +226,7 @@ export async function writeThumbnail(path: string, target: string, side = 256): 
   try {
     await mkdir(dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.tmp`;
-    const { image } = await open(path);
+    const { image } = await openImage(path);
     await image
       .flatten({ background: '#000000' })
       .resize(side, side, { fit: 'inside', withoutEnlargement: true })

@@ -1,9 +1,10 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { turbo, writeHeatmapOverlay } from '../../src-main/data/heatmap.js';
 import { ImageError } from '../../src-main/shared/errors.js';
-import { tempDir, writeRgb } from '../fixtures/images.js';
+import { bmp24, tempDir, writeRgb } from '../fixtures/images.js';
 
 describe('heatmap overlay', () => {
   it('runs Turbo from dark blue through yellow-green to dark red', () => {
@@ -47,6 +48,24 @@ describe('heatmap overlay', () => {
     );
     expect(pixel(overlay, 3, 3)).toEqual(pixel(original, 3, 3));
     expect(pixel(overlay, 40, 10)).toEqual(pixel(original, 40, 10));
+  });
+
+  it('draws on BMP images and on photos turned upright by their EXIF orientation', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'part.bmp'),
+      bmp24(30, 20, () => [90, 90, 90]),
+    );
+    const map = { width: 3, height: 2, data: new Float32Array([0, 0, 0, 0, 0, 10]) };
+    const normalise = (raw: number) => Math.min(1, raw / 10);
+    await writeHeatmapOverlay(join(dir, 'part.bmp'), map, join(dir, 'bmp.png'), { normalise });
+    expect(await sharp(join(dir, 'bmp.png')).metadata()).toMatchObject({ width: 30, height: 20 });
+    await sharp(Buffer.alloc(30 * 20 * 3, 90), { raw: { width: 30, height: 20, channels: 3 } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toFile(join(dir, 'side.jpg'));
+    await writeHeatmapOverlay(join(dir, 'side.jpg'), map, join(dir, 'side.png'), { normalise });
+    expect(await sharp(join(dir, 'side.png')).metadata()).toMatchObject({ width: 20, height: 30 });
   });
 
   it('reports an unreadable image as a per-file error', async () => {

@@ -48,6 +48,32 @@ describe('image I/O', () => {
     expect(at(5, 5, 2)).toBeCloseTo(128 / 255, 2);
   });
 
+  it('turns a photo upright as its EXIF orientation says, as viewers and the browser show it', async () => {
+    const dir = tempDir();
+    // Stored 40 × 20, red left half, blue right half; orientation 6: shown turned 90° clockwise,
+    // 20 × 40 with red on top.
+    const pixels = Buffer.alloc(40 * 20 * 3);
+    for (let y = 0; y < 20; y++)
+      for (let x = 0; x < 40; x++) pixels[(y * 40 + x) * 3 + (x < 20 ? 0 : 2)] = 255;
+    const path = join(dir, 'side.jpg');
+    await sharp(pixels, { raw: { width: 40, height: 20, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toFile(path);
+    expect((await sharp(path).metadata()).orientation).toBe(6);
+    expect(await probeImage(path)).toMatchObject({ width: 20, height: 40 });
+    const image = await decodeImage(path);
+    expect([image.width, image.height, image.rawWidth, image.rawHeight]).toEqual([20, 40, 20, 40]);
+    const at = (x: number, y: number) =>
+      Array.from(image.data.slice((y * 20 + x) * 3, (y * 20 + x) * 3 + 3));
+    expect(at(10, 5)[0]).toBeGreaterThan(0.9);
+    expect(at(10, 34)[2]).toBeGreaterThan(0.9);
+    // A region of interest is in the upright image's pixels: the top part is all red (JPEG's
+    // chroma blurs the few rows at the seam).
+    const top = await decodeImage(path, { roi: { x: 0, y: 0, width: 20, height: 16 } });
+    for (let i = 0; i < top.data.length; i += 3) expect(top.data[i]).toBeGreaterThan(0.8);
+  });
+
   it('reads the classic 24-bit BMP bottom-up rows and grey BMPs', async () => {
     const dir = tempDir();
     writeFileSync(
