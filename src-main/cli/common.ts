@@ -82,6 +82,15 @@ export function tileScaleOption(args: ParsedArgs): number | null | undefined {
   return value;
 }
 
+/** `--NAME on|off` → true / false; undefined when absent. */
+export function onOffOption(args: ParsedArgs, name: string): boolean | undefined {
+  const text = stringOption(args, name);
+  if (text === undefined) return undefined;
+  if (text !== 'on' && text !== 'off')
+    throw new BadArgumentError(`--${name} takes on or off; got '${text}'.`);
+  return text === 'on';
+}
+
 /** `--layers stride4,stride8`: the encoder feature maps patch features come from. */
 export function layersOption(args: ParsedArgs): FeatureName[] | undefined {
   const text = stringOption(args, 'layers');

@@ -9,6 +9,7 @@ import {
   scalesOption,
   stringOption,
   table,
+  onOffOption,
   tileScaleOption,
 } from './common.js';
 import { initBackend } from '../engine/backend.js';
@@ -82,7 +83,7 @@ export const command: Command = {
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
     '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
-    '                        [--tile-scale PX] [--defect-head]',
+    '                        [--tile-scale PX] [--defect-head on|off]',
     '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
     '                        [--size PX] [--roi X,Y,W,H] [--epochs N] [--batch N] [--json FILE]',
@@ -111,8 +112,9 @@ export const command: Command = {
     "                   own image (the app's Fine detail: --size 448 --scales 1,0.5 --centred-scales 0.5)",
     '  --tile-scale PX  patch detectors: score each image at PX px on its short side, in overlapping',
     '                   tiles of --size px (as `retrain --tile-scale` ships it; default: whole images)',
-    "  --defect-head    one-class: also train a small head on defects painted into each type's",
-    '                   good images and add its P(defect) to the patch distances (opt-in)',
+    '  --defect-head on|off  one-class: the head trained per type on defects painted into its good',
+    '                   images, added to the patch distances where it passes its check (default on,',
+    '                   as retrain ships it)',
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --roi X,Y,W,H    one-class and zero-shot: score only this region of each test image (pixels:',
     '                   left, top, width, height), as a type retrained with --roi does',
@@ -141,7 +143,7 @@ export const command: Command = {
     layers: { type: 'string' },
     roi: { type: 'string' },
     'tile-scale': { type: 'string' },
-    'defect-head': { type: 'boolean' },
+    'defect-head': { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -175,8 +177,8 @@ export const command: Command = {
     const layers = layersOption(args);
     if (layers && (detector === 'baseline' || (detector === 'classifier' && head === 'embedding')))
       throw new BadArgumentError('--layers applies to the patch detectors and the evidence head.');
-    const defectHead = args.values['defect-head'] === true;
-    if (defectHead && detector !== 'one-class')
+    const defectHead = onOffOption(args, 'defect-head');
+    if (defectHead !== undefined && detector !== 'one-class')
       throw new BadArgumentError('--defect-head applies to --detector one-class only.');
     const roiText = stringOption(args, 'roi');
     const roi = roiText === undefined ? null : parseRoi(roiText);
@@ -197,7 +199,7 @@ export const command: Command = {
       ...(layers ? { layers } : {}),
       ...(roi ? { roi } : {}),
       ...(tileScale !== null ? { tileScale } : {}),
-      ...(defectHead ? { defectHead } : {}),
+      ...(defectHead !== undefined ? { defectHead } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),

@@ -10,6 +10,7 @@ import {
   objectTypeOption,
   scalesOption,
   stringOption,
+  onOffOption,
   tileScaleOption,
 } from './common.js';
 import { runJob, servicesFor } from './follow-job.js';
@@ -60,9 +61,9 @@ export const command: Command = {
     '                     overlapping tiles of --size px, so a defect a few pixels wide in a large',
     '                     camera image is still seen (e.g. 448; several times slower); none scores',
     "                     whole images. Default: the type's active model's setting, else none",
-    '  --defect-head on|off  one-class: also train a small head on defects painted into the good',
-    '                     images and add its P(defect) to the patch distances; about 2x the fit',
-    "                     time. Default: the type's active model's setting, else off",
+    '  --defect-head on|off  one-class: train a small head on defects painted into the good images',
+    '                     and add its P(defect) to the patch distances where it passes its check',
+    "                     (about 1.6x the fit time). Default: the type's setting, else on",
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --false-alarms PCT share of good parts the threshold may flag, on held-out good images',
     "                     (default: the type's active model's, else 2%), e.g. 1% or 0.01",
@@ -91,9 +92,7 @@ export const command: Command = {
     const centredScales = scalesOption(args, 'centred-scales');
     const layers = layersOption(args);
     const tileScale = tileScaleOption(args);
-    const defectHeadText = stringOption(args, 'defect-head');
-    if (defectHeadText !== undefined && defectHeadText !== 'on' && defectHeadText !== 'off')
-      throw new BadArgumentError(`--defect-head takes on or off; got '${defectHeadText}'.`);
+    const defectHead = onOffOption(args, 'defect-head');
     const encoderFrom = stringOption(args, 'encoder');
     const falseAlarms = stringOption(args, 'false-alarms');
     const falseAlarmRate = falseAlarms === undefined ? undefined : shareOption(falseAlarms);
@@ -111,7 +110,7 @@ export const command: Command = {
           ...(centredScales ? { centredScales } : {}),
           ...(layers ? { layers } : {}),
           ...(tileScale !== undefined ? { tileScale } : {}),
-          ...(defectHeadText !== undefined ? { defectHead: defectHeadText === 'on' } : {}),
+          ...(defectHead !== undefined ? { defectHead } : {}),
           ...(encoderFrom ? { encoderFrom } : {}),
           ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
           ...(roi !== undefined ? { roi } : {}),

@@ -64,7 +64,7 @@ export interface EvalOptions {
   layers?: FeatureName[];
   /** Patch detectors: the short side images are scored at in tiles of inputSize (untiled when absent). */
   tileScale?: number;
-  /** One-class: add the defect head trained on painted defects (PatchcoreConfig.head). */
+  /** One-class: the defect head trained on painted defects (PatchcoreConfig.head); default on. */
   defectHead?: boolean;
   inputSize: number;
   /**
@@ -379,7 +379,9 @@ async function evaluateDetectorType(
         ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers } }
         : layersConfig(options)),
       ...(options.tileScale ? { tileScale: options.tileScale } : {}),
-      ...(kind === 'one-class' && options.defectHead ? { head: defaultDefectHeadConfig } : {}),
+      ...(kind === 'one-class' && (options.defectHead ?? true)
+        ? { head: defaultDefectHeadConfig }
+        : {}),
     });
   let detector: Detector | undefined;
   try {
@@ -691,7 +693,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       centred_scales: options.detector === 'one-class' ? (options.centredScales ?? []) : null,
       layers: options.layers ?? null,
       tile_scale: options.tileScale ?? null,
-      defect_head: options.detector === 'one-class' ? (options.defectHead ?? false) : null,
+      defect_head: options.detector === 'one-class' ? (options.defectHead ?? true) : null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,
       types,

@@ -161,7 +161,12 @@ export async function retrainObjectType(
       ...(fitted.layerChoice ? { layerChoice: fitted.layerChoice } : {}),
       ...(roi ? { roi } : {}),
       tileScale,
-      ...(fitted.defectHead ? { defectHead: fitted.defectHead } : {}),
+      // The check when one was trained; false when asked off, so the type keeps it off.
+      ...(fitted.defectHead
+        ? { defectHead: fitted.defectHead }
+        : defectHead
+          ? {}
+          : { defectHead: false }),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

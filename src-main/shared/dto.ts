@@ -199,7 +199,11 @@ export interface EvalTypeResultDto extends EvalMetricsDto {
 /** A defect head's check (defect-head.ts): patch AUROC on held-out painted images; used if passed. */
 export interface DefectHeadCheckDto {
   heldOutAuroc: number | null;
+  /** Held-out good images it was checked and weighed on. */
+  heldOutImages: number;
   used: boolean;
+  /** When used: what its P(defect) is multiplied by before it is added to a patch's distance. */
+  weight?: number;
 }
 
 /** The cross-type evaluation report (the engine's EvalReport, as the UI sees it). */
@@ -326,7 +330,8 @@ export interface RetrainRequest {
   tileScale?: number | null;
   /**
    * One-class: add the defect head, trained on defects painted into the type's good images
-   * (PatchcoreConfig.head). Default: the type's active model's setting, else off.
+   * (PatchcoreConfig.head; used where it passes its own check). Default: on, unless the type's
+   * active model was retrained with it off.
    */
   defectHead?: boolean;
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */

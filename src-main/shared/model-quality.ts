@@ -18,6 +18,11 @@ export const MIN_SEPARATING_AUROC = 0.9;
  * (EVALUATION.md, Defect head; in an offline run casting's head, added anyway, cost 0.02–0.05).
  */
 export const MIN_HEAD_AUROC = 0.95;
+/**
+ * Held-out images (one good image in ten) a defect head needs: fewer give no spread of scores to
+ * weigh it by (DefectHead.scale), so it is left out; i.e. a type needs 30 good images for it.
+ */
+export const MIN_HEAD_IMAGES = 3;
 
 /**
  * The share of good parts an inspector accepts being flagged, unless set per object type: the
@@ -46,21 +51,19 @@ export function typeTileScale(activeConfig: Record<string, unknown> | undefined)
 
 /**
  * Whether a type's next retrain adds the defect head unless told otherwise
- * (RetrainRequest.defectHead): its active model's setting, else off.
+ * (RetrainRequest.defectHead): on, unless its active model was retrained with it off.
  */
 export function typeDefectHead(activeConfig: Record<string, unknown> | undefined): boolean {
-  const head = activeConfig?.defectHead;
-  return head !== undefined && head !== null && head !== false;
+  return activeConfig?.defectHead !== false;
 }
 
 /** A defect head's check in words: used, or left out and why. */
 export function defectHeadLine(check: DefectHeadCheckDto): string {
-  const measured =
-    check.heldOutAuroc === null
-      ? 'no held-out image to check it on'
-      : `held-out painted-defect AUROC ${check.heldOutAuroc.toFixed(3)}`;
+  if (check.heldOutImages < MIN_HEAD_IMAGES)
+    return `defect head left out (${check.heldOutImages} held-out good image(s) to check and weigh it on; it needs ${MIN_HEAD_IMAGES}, i.e. ${10 * MIN_HEAD_IMAGES} good images)`;
+  const measured = `held-out painted-defect AUROC ${check.heldOutAuroc?.toFixed(3) ?? '–'}`;
   return check.used
-    ? `defect head used (${measured})`
+    ? `defect head used at weight ${check.weight?.toFixed(2) ?? '–'} (${measured})`
     : `defect head left out (${measured}; it needs ${MIN_HEAD_AUROC})`;
 }
 

@@ -1,5 +1,12 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src-main/cli/main.js';
@@ -205,24 +212,24 @@ describe('one-click retrain, model versions and scoring', () => {
     );
   });
 
-  it('adds the defect head when asked, records its check, and keeps it for the type until told off', async () => {
+  it('tries the defect head by default, records its check, and keeps it off for a type once told', async () => {
     const withHead = await retrainObjectType(
       { store, engine },
-      { objectType: 'nut', inputSize: SIZE, layers: ['stride8', 'stride16'], defectHead: true },
+      { objectType: 'nut', inputSize: SIZE, layers: ['stride8', 'stride16'] },
     );
     const check = withHead.defectHead!;
-    expect(typeof check.used).toBe('boolean');
-    expect(check.heldOutAuroc).toBeGreaterThan(0.5);
     expect(store.models.get(withHead.modelId)!.config.defectHead).toEqual(check);
     const saved = JSON.parse(readFileSync(join(withHead.path, 'detector.json'), 'utf8')) as {
       config: { head: unknown };
       headCheck: unknown;
     };
-    expect(saved.config.head).toMatchObject({ weight: 0.5 });
+    expect(saved.config.head).toMatchObject({ weight: 1 });
     expect(saved.headCheck).toEqual(check);
     expect(existsSync(join(withHead.path, 'head.bin'))).toBe(check.used);
+    // Too few good images (fewer than 30) to hold three out: left out, and the line says why.
+    expect(check).toMatchObject({ used: false });
     expect(featuresLine(store.models.get(withHead.modelId)!.config)).toMatch(
-      /defect head (used|left out) \(held-out painted-defect AUROC 0\.\d{3}/,
+      /defect head left out \(\d held-out good image\(s\) to check and weigh it on; it needs 3, i\.e\. 30 good images\)/,
     );
     // The next retrain of the type keeps it unless told otherwise, as it keeps the rate.
     const ctx = { out: () => undefined, err: () => undefined, interactive: false };
@@ -233,12 +240,19 @@ describe('one-click retrain, model versions and scoring', () => {
       { objectType: 'nut', inputSize: SIZE, layers: ['stride8', 'stride16'], defectHead: false },
     );
     expect(off.defectHead).toBeUndefined();
+    expect(store.models.get(off.modelId)!.config.defectHead).toBe(false);
+    expect(typeDefectHead(store.models.get(off.modelId)!.config)).toBe(false);
     // A type with good images only: validated on painted defects, which the head learned from,
     // so it is judged (and warned) on its memory bank alone and its catch rate said optimistic.
+    // 75 good images: one in ten of those fitted is held out to check and weigh the head.
+    const more = tempDir();
+    await generateDataset(more, { seed: 6, perType: 50, size: 128, types: ['nut'] });
     const goodOnly = join(tempDir(), 'good-only', 'nut-good', 'train', 'good');
     mkdirSync(goodOnly, { recursive: true });
-    for (const image of store.images.list({ objectTypes: ['nut'], label: 'good' }))
-      copyFileSync(image.path, join(goodOnly, basename(image.path)));
+    for (const split of ['train', 'test']) {
+      const from = join(more, 'nut', split, 'good');
+      for (const name of readdirSync(from)) copyFileSync(join(from, name), join(goodOnly, name));
+    }
     await importDataset(store, dirname(dirname(dirname(goodOnly))));
     const painted = await retrainObjectType(
       { store, engine },
@@ -250,7 +264,9 @@ describe('one-click retrain, model versions and scoring', () => {
       },
     );
     expect(painted.metrics.defects).toBe('synthetic');
-    expect(painted.defectHead!.used).toBe(true);
+    expect(painted.defectHead).toMatchObject({ used: true });
+    expect(painted.defectHead!.heldOutImages).toBeGreaterThanOrEqual(3);
+    expect(painted.defectHead!.weight).toBeGreaterThan(0);
     expect(painted.metrics.bankAuroc).toBeGreaterThan(0.5);
     expect(painted.metrics.bankAuroc).toBeLessThanOrEqual(painted.metrics.imageAuroc);
     expect(modelExpectation(painted.metrics)).toMatchObject({

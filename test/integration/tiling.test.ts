@@ -38,6 +38,8 @@ describe('scoring large images in tiles, as retrain ships it and eval measures i
     );
     expect(tiled.kind).toBe('one-class');
     expect(store.models.get(tiled.modelId)!.config.tileScale).toBe(TILE_SCALE);
+    // No defect head in tiles (patchcore.ts): none was trained or checked.
+    expect(tiled.defectHead).toBeUndefined();
     const saved = JSON.parse(readFileSync(join(tiled.path, 'detector.json'), 'utf8')) as {
       config: { inputSize: number; tileScale: number | null };
     };

@@ -142,8 +142,8 @@ export const retrainArgs = z.object({
     .optional(),
   /** One-class: the short side images are scored at in tiles of inputSize; null untiled. */
   tileScale: tileScale.nullable().default(null),
-  /** One-class: add the defect head trained on painted defects (PatchcoreConfig.head). */
-  defectHead: z.boolean().default(false),
+  /** One-class: add the defect head trained on painted defects (PatchcoreConfig.head). On by default. */
+  defectHead: z.boolean().default(true),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
   /** A classifier head competes once the type has this many defect labels. */

@@ -285,7 +285,8 @@ describe('detectors', () => {
         inputSize: SIZE,
         ...(head ? { head: { ...defaultDefectHeadConfig, steps: 80 } } : {}),
       });
-    const good = surfaces(12, 1, false);
+    // 32 good images: every tenth is held out to check and weigh the head (3 of them).
+    const good = surfaces(32, 1, false);
     const [plain, learned] = [await make(false), await make(true)];
     await plain.fit(batches(good));
     const messages = new Set<string>();
@@ -293,8 +294,9 @@ describe('detectors', () => {
     expect(messages).toContain('training the defect head');
     // Checked on the one image in ten held out of its training: it passed and is used.
     const check = (learned as PatchcoreDetector).headCheck!;
-    expect(check.used).toBe(true);
+    expect(check).toMatchObject({ used: true, heldOutImages: 3 });
     expect(check.heldOutAuroc).toBeGreaterThanOrEqual(MIN_HEAD_AUROC);
+    expect(check.weight).toBeGreaterThan(0);
 
     const testGood = surfaces(8, 100, false);
     const painted = paintDefects(testGood, new Rng(5));
@@ -323,12 +325,15 @@ describe('detectors', () => {
     const headFile = join(dir, 'head.bin');
     writeFileSync(headFile, readFileSync(headFile).subarray(8));
     await expect(loadDetector(dir)).rejects.toThrow(/head\.bin holds \d+ bytes; expected \d+/);
-    // Fewer than ten images leave none to check the head on: it is left out, scores unchanged.
-    const few = tf.tidy(() => good.slice([0], [6]));
+    // Fewer than 30 images leave too few to check and weigh the head on: left out, scores unchanged.
+    const few = tf.tidy(() => good.slice([0], [20]));
     const [plainFew, unchecked] = [await make(false), await make(true)];
     await plainFew.fit(batches(few));
     await unchecked.fit(batches(few));
-    expect((unchecked as PatchcoreDetector).headCheck).toEqual({ heldOutAuroc: null, used: false });
+    expect((unchecked as PatchcoreDetector).headCheck).toMatchObject({
+      heldOutImages: 2,
+      used: false,
+    });
     const [a, b] = [await plainFew.score(test), await unchecked.score(test)];
     b.forEach((r, i) => expect(r.score).toBeCloseTo(a[i]!.score, 5));
     tf.dispose([good, few, testGood, painted, test]);

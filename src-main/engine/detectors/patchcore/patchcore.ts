@@ -31,7 +31,7 @@ import {
 } from '../patch-features.js';
 import { quantile } from '../../threshold.js';
 import { greedyCoreset } from './coreset.js';
-import { MIN_HEAD_AUROC } from '../../../shared/model-quality.js';
+import { MIN_HEAD_AUROC, MIN_HEAD_IMAGES } from '../../../shared/model-quality.js';
 import { DefectHead, HeadSamples, type DefectHeadConfig } from './defect-head.js';
 import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 
@@ -70,7 +70,8 @@ export interface PatchcoreConfig {
   maxBank: number;
   /**
    * A head trained on defects painted into the good images (defect-head.ts), added to the first
-   * scale's patch distances; null: none. Opt-in per type (EVALUATION.md, Defect head).
+   * scale's patch distances; null: none. Retrain and eval set it unless told off (EVALUATION.md,
+   * Defect head); the detector's own default is none. Ignored when tiled.
    */
   head: DefectHeadConfig | null;
   seed: number;
@@ -208,7 +209,9 @@ export class PatchcoreDetector implements Detector {
     // Tiled, each tile is a good image of its own.
     const { batches: inputs, options } = fitInputs(batches, fitOptions, this.tiles);
     const samples = scales.map(() => new PatchSample(this.config.seed));
-    const headSamples = this.config.head ? new HeadSamples(this.config.seed) : null;
+    // Not with tiles: tiles of one image would sit on both sides of the head's held-out check,
+    // and tiled types were not measured with it.
+    const headSamples = this.config.head && !this.tiles ? new HeadSamples(this.config.seed) : null;
     let images = 0;
     try {
       for await (const batch of inputs) {
@@ -255,7 +258,8 @@ export class PatchcoreDetector implements Detector {
       }
       let head: DefectHead | null = null;
       try {
-        if (headSamples && this.config.head)
+        // Too few held-out images to check and weigh it on: not worth training.
+        if (headSamples && this.config.head && headSamples.heldImages.length >= MIN_HEAD_IMAGES)
           head = await DefectHead.train(headSamples, this.config.head, {
             seed: this.config.seed,
             ...(options.signal ? { signal: options.signal } : {}),
@@ -265,12 +269,25 @@ export class PatchcoreDetector implements Detector {
         disposeBanks(banks);
         throw error;
       }
-      const check = headSamples
-        ? {
-            heldOutAuroc: head?.heldOutAuroc ?? null,
-            used: (head?.heldOutAuroc ?? 0) >= MIN_HEAD_AUROC,
-          }
-        : null;
+      let check: DefectHeadCheckDto | null = null;
+      if (headSamples && this.config.head) {
+        const heldOutImages = headSamples.heldImages.length;
+        let used = false;
+        if (
+          head &&
+          (head.heldOutAuroc ?? 0) >= MIN_HEAD_AUROC &&
+          heldOutImages >= MIN_HEAD_IMAGES
+        ) {
+          head.scale = await headScale(head, banks[0]!, headSamples.heldImages);
+          used = head.scale > 0;
+        }
+        check = {
+          heldOutAuroc: head?.heldOutAuroc ?? null,
+          heldOutImages,
+          used,
+          ...(used && head ? { weight: head.scale * this.config.head.weight } : {}),
+        };
+      }
       if (head && !check?.used) {
         head.dispose();
         head = null;
@@ -345,7 +362,7 @@ export class PatchcoreDetector implements Detector {
         if (i === 0 && this.head && this.headOn && this.config.head)
           distances = tf.add(
             distances,
-            tf.mul(this.head.probabilities(rows), this.config.head.weight),
+            tf.mul(this.head.probabilities(rows), this.config.head.weight * this.head.scale),
           );
         const map = distances.reshape([count, h, w, 1]) as tf.Tensor4D;
         return h === grid[0] && w === grid[1] ? map : tf.image.resizeBilinear(map, grid);
@@ -382,7 +399,9 @@ export class PatchcoreDetector implements Detector {
       const [channels, size] = bank.bankT.shape;
       saved.push({ size, channels, typical: bank.typical });
     }
-    const head = this.head ? { channels: this.head.channels, hidden: this.head.hidden } : null;
+    const head = this.head
+      ? { channels: this.head.channels, hidden: this.head.hidden, scale: this.head.scale }
+      : null;
     if (this.head) await writeTensor(join(dir, HEAD_FILE), this.head.flat());
     await writeFile(
       join(dir, CONFIG_FILE),
@@ -406,7 +425,7 @@ export class PatchcoreDetector implements Detector {
     const saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as {
       config: Partial<PatchcoreConfig>;
       banks?: SavedBank[];
-      head?: { channels: number; hidden: number } | null;
+      head?: { channels: number; hidden: number; scale: number } | null;
       headCheck?: DefectHeadCheckDto | null;
       /** Single-scale folders written before banks per scale (their scores were not divided). */
       bank?: { size: number; channels: number };
@@ -430,11 +449,49 @@ export class PatchcoreDetector implements Detector {
     detector.banks = banks.map(({ size, channels, typical }, i) =>
       makeBank(tf.tensor2d(files[i]!, [size, channels]), typical),
     );
-    if (head && saved.head)
+    if (head && saved.head) {
       detector.head = DefectHead.fromFloats(head, saved.head.channels, saved.head.hidden);
+      detector.head.scale = saved.head.scale;
+    }
     detector.headCheck = saved.headCheck ?? null;
     return detector;
   }
+}
+
+/**
+ * The defect head's scale (DefectHead.scale): the spread of the bank's image scores over the
+ * spread of the head's, on held-out good images' patches [P, C]; 0 when the head does not vary.
+ */
+async function headScale(head: DefectHead, bank: Bank, images: tf.Tensor2D[]): Promise<number> {
+  const both = tf.tidy(() =>
+    tf.stack([
+      tf.concat(
+        images.map((f) =>
+          imageScores(
+            tf
+              .sqrt(nearestDistances(f, bank.bankT, bank.norms))
+              .div(bank.typical)
+              .reshape([1, -1, 1]) as tf.Tensor3D,
+          ),
+        ),
+      ),
+      tf.concat(
+        images.map((f) => imageScores(head.probabilities(f).reshape([1, -1, 1]) as tf.Tensor3D)),
+      ),
+    ]),
+  );
+  const values = await both.data();
+  both.dispose();
+  const count = images.length;
+  const spread = (xs: ArrayLike<number>): number => {
+    const mean = Array.from(xs).reduce((a, b) => a + b, 0) / xs.length;
+    return Math.sqrt(Array.from(xs).reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+  };
+  const [bankSpread, headSpread] = [
+    spread(values.subarray(0, count)),
+    spread(values.subarray(count)),
+  ];
+  return headSpread > 1e-6 ? bankSpread / headSpread : 0;
 }
 
 /** A bank from patches [M, C] (disposed here). */
