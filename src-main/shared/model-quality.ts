@@ -60,11 +60,11 @@ export function typeDefectHead(activeConfig: Record<string, unknown> | undefined
 /** A defect head's check in words: used, or left out and why. */
 export function defectHeadLine(check: DefectHeadCheckDto): string {
   if (check.heldOutImages < MIN_HEAD_IMAGES)
-    return `defect head left out (${check.heldOutImages} held-out good image(s) to check and weigh it on; it needs ${MIN_HEAD_IMAGES}, i.e. ${10 * MIN_HEAD_IMAGES} good images)`;
+    return `no defect head: it needs ${10 * MIN_HEAD_IMAGES} good images to check itself on`;
   const measured = `held-out painted-defect AUROC ${check.heldOutAuroc?.toFixed(3) ?? '–'}`;
   return check.used
     ? `defect head used at weight ${check.weight?.toFixed(2) ?? '–'} (${measured})`
-    : `defect head left out (${measured}; it needs ${MIN_HEAD_AUROC})`;
+    : `no defect head: it could not tell painted defects from this type's good parts (${measured}; it needs ${MIN_HEAD_AUROC})`;
 }
 
 /** Short sides a type can be scored at in tiles (the Models view's choices); null: whole images. */

@@ -229,7 +229,7 @@ describe('one-click retrain, model versions and scoring', () => {
     // Too few good images (fewer than 30) to hold three out: left out, and the line says why.
     expect(check).toMatchObject({ used: false });
     expect(featuresLine(store.models.get(withHead.modelId)!.config)).toMatch(
-      /defect head left out \(\d held-out good image\(s\) to check and weigh it on; it needs 3, i\.e\. 30 good images\)/,
+      /; no defect head: it needs 30 good images to check itself on$/,
     );
     // The next retrain of the type keeps it unless told otherwise, as it keeps the rate.
     const ctx = { out: () => undefined, err: () => undefined, interactive: false };
