@@ -22,7 +22,7 @@ import { detectorEntry } from './detectors/registry.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
 import { defaultPatchFeatures } from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
-import { PatchcoreDetector } from './detectors/patchcore/patchcore.js';
+import { defectHeadCheck, withoutDefectHead } from './detectors/patchcore/patchcore.js';
 import { defectHeadLine } from '../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
@@ -421,14 +421,12 @@ async function evaluateDetectorType(
           let auroc = -Infinity;
           if (count > 1)
             auroc =
-              candidate instanceof PatchcoreDetector && candidate.hasHead
-                ? await candidate.withoutHead(async () =>
-                    validationAuroc(
-                      (await scoreEntries(candidate, loader, validation, options, failed)).scores,
-                      await painted(),
-                    ),
-                  )
-                : validationAuroc(good, await painted());
+              (await withoutDefectHead(candidate, async () =>
+                validationAuroc(
+                  (await scoreEntries(candidate, loader, validation, options, failed)).scores,
+                  await painted(),
+                ),
+              )) ?? validationAuroc(good, await painted());
           return { detector: candidate, auroc, good };
         } catch (error) {
           candidate.dispose();
@@ -438,7 +436,7 @@ async function evaluateDetectorType(
       detector = chosen.chosen.detector;
       [layers, layerChoice] = [chosen.layers, chosen.choice];
       if (layerChoice) options.onProgress?.(`${type}: ${layerChoiceLine(layerChoice)}`);
-      headCheck = detector instanceof PatchcoreDetector ? detector.headCheck : null;
+      headCheck = defectHeadCheck(detector);
       if (headCheck) options.onProgress?.(`${type}: ${defectHeadLine(headCheck)}`);
       calibration = calibrate(chosen.chosen.good);
       options.onProgress?.(`${type}: scoring ${data.test.length} test images`);

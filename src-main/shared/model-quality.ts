@@ -1,7 +1,7 @@
 // What a model's validation promises the inspector: the share of good parts it will flag, the
 // share of defects it catches, and a plain warning when it cannot tell them apart at all. One
 // reading for the Models view, `defectscope models` and the start of an inspection.
-import type { DefectHeadCheckDto } from './dto.js';
+import { DEFAULT_INPUT_SIZE, type DefectHeadCheckDto } from './dto.js';
 
 /**
  * Validation AUROC below which a model is said not to separate defects from good parts. At 0.9 a
@@ -71,7 +71,7 @@ export function defectHeadLine(check: DefectHeadCheckDto): string {
 export const TILE_SCALE_CHOICES = [null, 448, 672, 896] as const;
 
 /** How a model sizes images, in the inspector's words: whole, or in tiles at a scale. */
-export function scaleLabel(tileScale: number | null, inputSize = 224): string {
+export function scaleLabel(tileScale: number | null, inputSize = DEFAULT_INPUT_SIZE): string {
   return tileScale === null
     ? `whole image at ${inputSize} px`
     : `${inputSize} px tiles at ${tileScale} px`;

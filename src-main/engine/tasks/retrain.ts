@@ -11,7 +11,7 @@ import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
-import { PatchcoreDetector } from '../detectors/patchcore/patchcore.js';
+import { defectHeadCheck, withoutDefectHead } from '../detectors/patchcore/patchcore.js';
 import { defectHeadLine } from '../../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
@@ -257,16 +257,17 @@ async function fitOneClass(
     const validation = await validate(detector, judged, ctx.signal, roi);
     // Painted defects cannot judge a defect head that learned from them: the feature maps are
     // then chosen on the memory bank's scores alone (reviewed defects judge the whole model).
-    const judging =
-      detector instanceof PatchcoreDetector && detector.hasHead && validation.kind === 'synthetic'
-        ? await detector.withoutHead(() => validate(detector, judged, ctx.signal, roi))
-        : validation;
+    const bankOnly =
+      validation.kind === 'synthetic'
+        ? await withoutDefectHead(detector, () => validate(detector, judged, ctx.signal, roi))
+        : null;
+    const judging = bankOnly ?? validation;
     const auroc = validationAuroc(judging.good, judging.defect);
     return {
       detector,
       validation,
       auroc,
-      bankAuroc: judging === validation ? null : auroc,
+      bankAuroc: bankOnly ? auroc : null,
       encoder: name,
     };
   } catch (error) {
@@ -298,7 +299,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   let { detector, validation } = chosen;
   const name = chosen.encoder;
   if (layerChoice) ctx.log(layerChoiceLine(layerChoice));
-  const headCheck = detector instanceof PatchcoreDetector ? detector.headCheck : null;
+  const headCheck = defectHeadCheck(detector);
   if (headCheck) ctx.log(defectHeadLine(headCheck));
   try {
     let calibration = calibrationOf(validation, args.falseAlarmRate);
@@ -336,11 +337,9 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
           validate(loaded.detector, args, ctx.signal, loaded.manifest.roi ?? null);
         // On painted defects, a model with a defect head is judged on its bank alone, as the new one.
         previousAuroc = metricsOf(
-          args.validationDefect.length === 0 &&
-            loaded.detector instanceof PatchcoreDetector &&
-            loaded.detector.hasHead
-            ? await loaded.detector.withoutHead(judge)
-            : await judge(),
+          (args.validationDefect.length === 0
+            ? await withoutDefectHead(loaded.detector, judge)
+            : null) ?? (await judge()),
           calibration,
         ).imageAuroc;
       } finally {

@@ -459,6 +459,24 @@ export class PatchcoreDetector implements Detector {
 }
 
 /**
+ * `work` run on a one-class detector's memory bank alone, when it has a defect head; null for any
+ * other detector. Validation on painted defects judges through it: the head learned from them.
+ */
+export async function withoutDefectHead<T>(
+  detector: Detector,
+  work: () => Promise<T>,
+): Promise<T | null> {
+  return detector instanceof PatchcoreDetector && detector.hasHead
+    ? detector.withoutHead(work)
+    : null;
+}
+
+/** A one-class detector's defect-head check; null for any other detector or without one. */
+export function defectHeadCheck(detector: Detector): DefectHeadCheckDto | null {
+  return detector instanceof PatchcoreDetector ? detector.headCheck : null;
+}
+
+/**
  * The defect head's scale (DefectHead.scale): the spread of the bank's image scores over the
  * spread of the head's, on held-out good images' patches [P, C]; 0 when the head does not vary.
  */
