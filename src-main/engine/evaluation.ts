@@ -23,7 +23,7 @@ import type { Encoder, FeatureName } from './encoders/encoder.js';
 import { defaultPatchFeatures } from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
 import { defectHeadCheck, withoutDefectHead } from './detectors/patchcore/patchcore.js';
-import { defectHeadLine } from '../shared/model-quality.js';
+import { AUGMENTED, defectHeadLine, FEW_SHOT_IMAGES } from '../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
@@ -366,7 +366,7 @@ async function evaluateDetectorType(
     (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
     options.roi ?? null,
   );
-  const create = async (layers?: FeatureName[]): Promise<Detector> =>
+  const create = async (layers?: FeatureName[], fitImages?: number): Promise<Detector> =>
     detectorEntry(kind).create(await makeEncoder(), {
       inputSize: options.inputSize,
       aspect,
@@ -381,6 +381,9 @@ async function evaluateDetectorType(
       ...(options.tileScale ? { tileScale: options.tileScale } : {}),
       ...(kind === 'one-class' && (options.defectHead ?? true)
         ? { head: defaultDefectHeadConfig }
+        : {}),
+      ...(kind === 'one-class' && fitImages !== undefined && fitImages < FEW_SHOT_IMAGES
+        ? { augment: true }
         : {}),
     });
   let detector: Detector | undefined;
@@ -403,7 +406,7 @@ async function evaluateDetectorType(
       // that best tells the held-out good images from the same images with defects painted in
       // is kept. No test image is read before the choice is made.
       const chosen = await chooseLayers(options.layers, async (candidateLayers, { count }) => {
-        const candidate = await create(candidateLayers);
+        const candidate = await create(candidateLayers, fit.length);
         try {
           const step = count > 1 ? ` (features ${candidateLayers.join(' + ')})` : '';
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);
@@ -436,6 +439,7 @@ async function evaluateDetectorType(
       detector = chosen.chosen.detector;
       [layers, layerChoice] = [chosen.layers, chosen.choice];
       if (layerChoice) options.onProgress?.(`${type}: ${layerChoiceLine(layerChoice)}`);
+      if (fit.length < FEW_SHOT_IMAGES) options.onProgress?.(`${type}: ${AUGMENTED}`);
       headCheck = defectHeadCheck(detector);
       if (headCheck) options.onProgress?.(`${type}: ${defectHeadLine(headCheck)}`);
       calibration = calibrate(chosen.chosen.good);

@@ -167,6 +167,7 @@ export async function retrainObjectType(
         : defectHead
           ? {}
           : { defectHead: false }),
+      ...(fitted.augmented ? { augmented: true } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

@@ -23,6 +23,12 @@ export const MIN_HEAD_AUROC = 0.95;
  * weigh it by (DefectHead.scale), so it is left out; i.e. a type needs 30 good images for it.
  */
 export const MIN_HEAD_IMAGES = 3;
+/**
+ * Fitted on fewer good images than this, a one-class bank also learns each one's mirror images
+ * and turns (PatchcoreConfig.augment): so few shots do not show every pose of a part. It is
+ * also where the defect head stops having enough images to check itself on.
+ */
+export const FEW_SHOT_IMAGES = 10 * MIN_HEAD_IMAGES;
 
 /**
  * The share of good parts an inspector accepts being flagged, unless set per object type: the
@@ -60,7 +66,7 @@ export function typeDefectHead(activeConfig: Record<string, unknown> | undefined
 /** A defect head's check in words: used, or left out and why. */
 export function defectHeadLine(check: DefectHeadCheckDto): string {
   if (check.heldOutImages < MIN_HEAD_IMAGES)
-    return `no defect head: it needs ${10 * MIN_HEAD_IMAGES} good images to check itself on`;
+    return `no defect head: it needs ${FEW_SHOT_IMAGES} good images to check itself on`;
   const measured = `held-out painted-defect AUROC ${check.heldOutAuroc?.toFixed(3) ?? '–'}`;
   return check.used
     ? `defect head used at weight ${check.weight?.toFixed(2) ?? '–'} (${measured})`
@@ -140,6 +146,9 @@ export function expectationLine(e: ModelExpectation): string {
   return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).${e.optimistic ? ` ${OPTIMISTIC}` : ''}`;
 }
 
+/** Said of a model fitted with PatchcoreConfig.augment. */
+export const AUGMENTED = `fewer than ${FEW_SHOT_IMAGES} good images, so each was also learned mirrored and turned`;
+
 /** "stride4,stride8" → "stride 4 + 8". */
 export function layersLabel(layers: readonly string[]): string {
   return `stride ${layers.map((l) => l.replace('stride', '')).join(' + ')}`;
@@ -157,7 +166,9 @@ export function featuresLine(config: Record<string, unknown> | null | undefined)
     { candidates?: { layers: string[]; validationAuroc: number }[] } | undefined;
   const candidates = choice?.candidates ?? [];
   const check = config?.defectHead as DefectHeadCheckDto | null | undefined;
-  const head = check ? `; ${defectHeadLine(check)}` : '';
+  const head =
+    (check ? `; ${defectHeadLine(check)}` : '') +
+    (config?.augmented === true ? `; ${AUGMENTED}` : '');
   if (candidates.length < 2) return `${layersLabel(layers as string[])}, as set${head}`;
   const measured = candidates.map(
     (c) => `${layersLabel(c.layers)} ${c.validationAuroc.toFixed(3)}`,

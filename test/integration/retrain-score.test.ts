@@ -226,11 +226,20 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(saved.config.head).toMatchObject({ weight: 1 });
     expect(saved.headCheck).toEqual(check);
     expect(existsSync(join(withHead.path, 'head.bin'))).toBe(check.used);
-    // Too few good images (fewer than 30) to hold three out: left out, and the line says why.
+    // Too few good images (fewer than 30) to hold three out: left out, and the line says why;
+    // so few that the bank learned each one mirrored and turned too.
     expect(check).toMatchObject({ used: false });
+    expect(store.models.get(withHead.modelId)!.config.augmented).toBe(true);
     expect(featuresLine(store.models.get(withHead.modelId)!.config)).toMatch(
-      /; no defect head: it needs 30 good images to check itself on$/,
+      /; no defect head: it needs 30 good images to check itself on; fewer than 30 good images, so each was also learned mirrored and turned$/,
     );
+    expect(
+      (
+        JSON.parse(readFileSync(join(withHead.path, 'detector.json'), 'utf8')) as {
+          config: { augment: boolean };
+        }
+      ).config.augment,
+    ).toBe(true);
     // The next retrain of the type keeps it unless told otherwise, as it keeps the rate.
     const ctx = { out: () => undefined, err: () => undefined, interactive: false };
     expect(typeDefectHead(store.models.get(withHead.modelId)!.config)).toBe(true);
@@ -264,6 +273,8 @@ describe('one-click retrain, model versions and scoring', () => {
       },
     );
     expect(painted.metrics.defects).toBe('synthetic');
+    // Enough good images: the bank learns them as they are.
+    expect(store.models.get(painted.modelId)!.config.augmented).toBeUndefined();
     expect(painted.defectHead).toMatchObject({ used: true });
     expect(painted.defectHead!.heldOutImages).toBeGreaterThanOrEqual(3);
     expect(painted.defectHead!.weight).toBeGreaterThan(0);

@@ -12,7 +12,7 @@ import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
 import { defectHeadCheck, withoutDefectHead } from '../detectors/patchcore/patchcore.js';
-import { defectHeadLine } from '../../shared/model-quality.js';
+import { AUGMENTED, defectHeadLine, FEW_SHOT_IMAGES } from '../../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
@@ -65,6 +65,8 @@ export interface FittedModel {
   layerChoice: LayerChoiceDto | null;
   /** One-class asked for the defect head: its check (null otherwise). */
   defectHead: DefectHeadCheckDto | null;
+  /** One-class fitted on few good images, mirrored and turned too (PatchcoreConfig.augment). */
+  augmented: boolean;
 }
 
 interface Validation {
@@ -234,6 +236,7 @@ async function fitOneClass(
     features: { ...defaultPatchFeatures, layers },
     tileScale,
     ...(args.defectHead ? { head: defaultDefectHeadConfig } : {}),
+    augment: args.fit.length < FEW_SHOT_IMAGES,
     seed,
   });
   try {
@@ -301,6 +304,8 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   if (layerChoice) ctx.log(layerChoiceLine(layerChoice));
   const headCheck = defectHeadCheck(detector);
   if (headCheck) ctx.log(defectHeadLine(headCheck));
+  const augmented = args.fit.length < FEW_SHOT_IMAGES;
+  if (augmented) ctx.log(AUGMENTED);
   try {
     let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics: ValidationMetrics = {
@@ -360,7 +365,14 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         defectImages: trainDefects.length,
         seed,
         encoder: name,
-        ...(kind === 'one-class' ? { layers, layerChoice, defectHead: headCheck } : {}),
+        ...(kind === 'one-class'
+          ? {
+              layers,
+              layerChoice,
+              defectHead: headCheck,
+              ...(augmented ? { augmented } : {}),
+            }
+          : {}),
       },
     });
     return {
@@ -373,6 +385,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       layers: kind === 'one-class' ? layers : null,
       layerChoice: kind === 'one-class' ? layerChoice : null,
       defectHead: kind === 'one-class' ? headCheck : null,
+      augmented: kind === 'one-class' && augmented,
     };
   } finally {
     detector.dispose();

@@ -341,6 +341,55 @@ describe('detectors', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('one-class with few good images: the bank also learns their mirror images and turns', async () => {
+    const before = tf.memory().numTensors;
+    // Stripes running one diagonal ("/"); their mirror image runs the other ("\\").
+    const stripes = (count: number, seed: number, mirrored: boolean, width = SIZE) =>
+      tf.tidy(() => {
+        const y = tf.linspace(0, 1, SIZE).reshape([SIZE, 1, 1]);
+        const x = tf.linspace(0, width / SIZE, width).reshape([1, width, 1]);
+        const images = Array.from({ length: count }, (_, i) => {
+          const phase = tf
+            .add(mirrored ? tf.neg(x) : x, y)
+            .mul(25)
+            .add(i);
+          const noise = tf.randomUniform([SIZE, width, 1], -0.02, 0.02, 'float32', seed + i);
+          return tf.tile(tf.add(tf.sin(phase).mul(0.3).add(0.5), noise), [1, 1, 3]);
+        });
+        return tf.stack(images) as tf.Tensor4D;
+      });
+    const make = async (augment: boolean, aspect = 1) =>
+      detectorEntry('one-class').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
+        inputSize: SIZE,
+        aspect,
+        augment,
+        coresetRatio: 1,
+        maxBank: 1e6,
+      }) as PatchcoreDetector;
+    const good = stripes(4, 1, false);
+    const [plain, augmented] = [await make(false), await make(true)];
+    await plain.fit(batches(good));
+    await augmented.fit(batches(good));
+    // Every patch kept: the eight symmetries of a square image, each a view of its own.
+    expect(augmented.bankSize).toBe(8 * plain.bankSize);
+    const mean = async (d: PatchcoreDetector, images: tf.Tensor4D) =>
+      (await d.score(images)).reduce((a, r) => a + r.score, 0) / images.shape[0];
+    const mirrored = stripes(4, 50, true);
+    const same = stripes(4, 60, false);
+    // A mirrored part is new to the plain bank, not to the augmented one.
+    expect(await mean(augmented, mirrored)).toBeLessThan(0.5 * (await mean(plain, mirrored)));
+    expect(await mean(augmented, same)).toBeLessThanOrEqual((await mean(plain, same)) + 1e-5);
+    // Not square: mirror images and the half turn only (a quarter turn changes the shape).
+    const wide = stripes(2, 1, false, 2 * SIZE);
+    const [plainWide, augmentedWide] = [await make(false, 2), await make(true, 2)];
+    await plainWide.fit(batches(wide));
+    await augmentedWide.fit(batches(wide));
+    expect(augmentedWide.bankSize).toBe(4 * plainWide.bankSize);
+    tf.dispose([good, mirrored, same, wide]);
+    [plain, augmented, plainWide, augmentedWide].forEach((d) => d.dispose());
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('zero-shot: in an unlabeled folder of mostly good surfaces, the blotted ones score highest', async () => {
     const before = tf.memory().numTensors;
     const detector = detectorEntry('zero-shot').create(
