@@ -58,6 +58,23 @@ function surfaces(count: number, seed: number, defect: boolean): tf.Tensor4D {
   });
 }
 
+/** Stripes running one diagonal ("/"), or its mirror image ("\\") when `mirrored`. */
+function stripes(count: number, seed: number, mirrored: boolean, width = SIZE): tf.Tensor4D {
+  return tf.tidy(() => {
+    const y = tf.linspace(0, 1, SIZE).reshape([SIZE, 1, 1]);
+    const x = tf.linspace(0, width / SIZE, width).reshape([1, width, 1]);
+    const images = Array.from({ length: count }, (_, i) => {
+      const phase = tf
+        .add(mirrored ? tf.neg(x) : x, y)
+        .mul(25)
+        .add(i);
+      const noise = tf.randomUniform([SIZE, width, 1], -0.02, 0.02, 'float32', seed + i);
+      return tf.tile(tf.add(tf.sin(phase).mul(0.3).add(0.5), noise), [1, 1, 3]);
+    });
+    return tf.stack(images) as tf.Tensor4D;
+  });
+}
+
 /** Pixel colours averaged over each stride's cells as "features": a transparent encoder. */
 class PixelEncoder implements Encoder {
   readonly info = {
@@ -343,21 +360,6 @@ describe('detectors', () => {
 
   it('one-class with few good images: the bank also learns their mirror images and turns', async () => {
     const before = tf.memory().numTensors;
-    // Stripes running one diagonal ("/"); their mirror image runs the other ("\\").
-    const stripes = (count: number, seed: number, mirrored: boolean, width = SIZE) =>
-      tf.tidy(() => {
-        const y = tf.linspace(0, 1, SIZE).reshape([SIZE, 1, 1]);
-        const x = tf.linspace(0, width / SIZE, width).reshape([1, width, 1]);
-        const images = Array.from({ length: count }, (_, i) => {
-          const phase = tf
-            .add(mirrored ? tf.neg(x) : x, y)
-            .mul(25)
-            .add(i);
-          const noise = tf.randomUniform([SIZE, width, 1], -0.02, 0.02, 'float32', seed + i);
-          return tf.tile(tf.add(tf.sin(phase).mul(0.3).add(0.5), noise), [1, 1, 3]);
-        });
-        return tf.stack(images) as tf.Tensor4D;
-      });
     const make = async (augment: boolean, aspect = 1) =>
       detectorEntry('one-class').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
         inputSize: SIZE,

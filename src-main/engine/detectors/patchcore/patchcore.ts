@@ -34,6 +34,7 @@ import { greedyCoreset } from './coreset.js';
 import { MIN_HEAD_AUROC, MIN_HEAD_IMAGES } from '../../../shared/model-quality.js';
 import { DefectHead, HeadSamples, type DefectHeadConfig } from './defect-head.js';
 import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
+import { identity, imageViews } from '../views.js';
 
 export interface PatchcoreConfig {
   /** Short side images are scored at. */
@@ -76,7 +77,7 @@ export interface PatchcoreConfig {
   head: DefectHeadConfig | null;
   /**
    * Whether the bank also learns each good image's mirror images and half turn, and on square
-   * images its quarter turns (`goodViews`). Retrain and eval set it below FEW_SHOT_IMAGES good
+   * images its quarter turns (`imageViews`). Retrain and eval set it below FEW_SHOT_IMAGES good
    * images, where the bank has not seen every pose of the part: 10-shot casting 0.843 → 0.886
    * (EVALUATION.md, Few good images). With more images it only slows fitting.
    */
@@ -100,32 +101,6 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
 
 const CONFIG_FILE = 'detector.json';
 const HEAD_FILE = 'head.bin';
-type View = (images: tf.Tensor4D) => tf.Tensor4D;
-const identity: View = (images) => images;
-const mirror: View = (images) => tf.reverse(images, 2);
-const flip: View = (images) => tf.reverse(images, 1);
-const halfTurn: View = (images) => tf.reverse(images, [1, 2]);
-const transpose: View = (images) => tf.transpose(images, [0, 2, 1, 3]);
-
-/**
- * The views of a batch of good images [B, H, W, 3] a few-shot bank learns (PatchcoreConfig.augment),
- * the images as they are first: their mirror images and half turn, and when square the quarter
- * turns and their mirror images too (the eight symmetries of a square). Call views in tf.tidy.
- */
-function goodViews([, height, width]: number[]): View[] {
-  const views = [identity, mirror, flip, halfTurn];
-  return height === width
-    ? [
-        ...views,
-        ...views.map(
-          (v): View =>
-            (x) =>
-              v(transpose(x)),
-        ),
-      ]
-    : views;
-}
-
 /** Bank files by scale index; the first keeps the single-scale name older folders have. */
 const bankFile = (i: number): string => (i === 0 ? 'bank.bin' : `bank-${i}.bin`);
 
@@ -260,7 +235,7 @@ export class PatchcoreDetector implements Detector {
         );
         try {
           for (const [i, scale] of scales.entries()) {
-            const views = this.config.augment ? goodViews(selected.shape) : [identity];
+            const views = this.config.augment ? imageViews(selected.shape) : [identity];
             for (const [v, view] of views.entries()) {
               const features = tf.tidy(() => {
                 const f = this.scaledFeatures(view(selected), scale);
