@@ -87,7 +87,7 @@ export const command: Command = {
                 ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
                 : '-',
               Array.isArray(m.config.layers)
-                ? `${layersLabel(m.config.layers as string[])}${m.config.layerChoice ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}`
+                ? `${layersLabel(m.config.layers as string[])}${m.config.layerChoice ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${m.config.augmented === true ? ' + mirrored/turned' : ''}`
                 : '-',
               roi ? formatRoi(roi) : 'whole image',
               m.createdAt.slice(0, 16),

@@ -233,6 +233,12 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(featuresLine(store.models.get(withHead.modelId)!.config)).toMatch(
       /; no defect head: it needs 30 good images to check itself on; fewer than 30 good images, so each was also learned mirrored and turned$/,
     );
+    const listed: string[] = [];
+    const listing = { out: (line: string) => listed.push(line), err: () => {}, interactive: false };
+    expect(
+      await runCli(['models', 'list', '--type', 'nut', '--data-dir', store.paths.root], listing),
+    ).toBe(0);
+    expect(listed.join('\n')).toMatch(/stride 8 \+ 16 \+ mirrored\/turned/);
     expect(
       (
         JSON.parse(readFileSync(join(withHead.path, 'detector.json'), 'utf8')) as {
