@@ -23,7 +23,7 @@ import type { Encoder, FeatureName } from './encoders/encoder.js';
 import { defaultPatchFeatures } from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
 import { defectHeadCheck, withoutDefectHead } from './detectors/patchcore/patchcore.js';
-import { AUGMENTED, defectHeadLine, FEW_SHOT_IMAGES } from '../shared/model-quality.js';
+import { AUGMENTED, defectHeadLine, learnsViews } from '../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
@@ -382,7 +382,9 @@ async function evaluateDetectorType(
       ...(kind === 'one-class' && (options.defectHead ?? true)
         ? { head: defaultDefectHeadConfig }
         : {}),
-      ...(kind === 'one-class' && fitImages !== undefined && fitImages < FEW_SHOT_IMAGES
+      ...(kind === 'one-class' &&
+      fitImages !== undefined &&
+      learnsViews(fitImages, options.tileScale ?? null)
         ? { augment: true }
         : {}),
     });
@@ -439,7 +441,8 @@ async function evaluateDetectorType(
       detector = chosen.chosen.detector;
       [layers, layerChoice] = [chosen.layers, chosen.choice];
       if (layerChoice) options.onProgress?.(`${type}: ${layerChoiceLine(layerChoice)}`);
-      if (fit.length < FEW_SHOT_IMAGES) options.onProgress?.(`${type}: ${AUGMENTED}`);
+      if (learnsViews(fit.length, options.tileScale ?? null))
+        options.onProgress?.(`${type}: ${AUGMENTED}`);
       headCheck = defectHeadCheck(detector);
       if (headCheck) options.onProgress?.(`${type}: ${defectHeadLine(headCheck)}`);
       calibration = calibrate(chosen.chosen.good);

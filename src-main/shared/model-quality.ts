@@ -31,6 +31,15 @@ export const MIN_HEAD_IMAGES = 3;
 export const FEW_SHOT_IMAGES = 10 * MIN_HEAD_IMAGES;
 
 /**
+ * Whether a one-class model fitted on `goodImages` good images learns them mirrored and turned
+ * too (PatchcoreConfig.augment): below FEW_SHOT_IMAGES, and not in tiles, which were not
+ * measured with it and already multiply the fitting time.
+ */
+export function learnsViews(goodImages: number, tileScale: number | null): boolean {
+  return goodImages < FEW_SHOT_IMAGES && tileScale === null;
+}
+
+/**
  * The share of good parts an inspector accepts being flagged, unless set per object type: the
  * threshold is the (1 − rate) quantile of held-out good images' scores. 2 % keeps review work
  * to one part in fifty while catching what the detector can separate at all.

@@ -43,7 +43,9 @@ describe('scoring large images in tiles, as retrain ships it and eval measures i
     const saved = JSON.parse(readFileSync(join(tiled.path, 'detector.json'), 'utf8')) as {
       config: { inputSize: number; tileScale: number | null };
     };
-    expect(saved.config).toMatchObject({ inputSize: TILE, tileScale: TILE_SCALE });
+    expect(saved.config).toMatchObject({ inputSize: TILE, tileScale: TILE_SCALE, augment: false });
+    // Few good images, but in tiles: learned as they are (learnsViews).
+    expect(store.models.get(tiled.modelId)!.config.augmented).toBeUndefined();
     expect(tiled.metrics.imageAuroc).toBeGreaterThan(0.8);
 
     // Inspection loads the tiled model and scores whole images, heatmaps at their full size.

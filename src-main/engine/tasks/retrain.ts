@@ -12,7 +12,7 @@ import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
 import { defectHeadCheck, withoutDefectHead } from '../detectors/patchcore/patchcore.js';
-import { AUGMENTED, defectHeadLine, FEW_SHOT_IMAGES } from '../../shared/model-quality.js';
+import { AUGMENTED, defectHeadLine, learnsViews } from '../../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
@@ -236,7 +236,7 @@ async function fitOneClass(
     features: { ...defaultPatchFeatures, layers },
     tileScale,
     ...(args.defectHead ? { head: defaultDefectHeadConfig } : {}),
-    augment: args.fit.length < FEW_SHOT_IMAGES,
+    augment: learnsViews(args.fit.length, tileScale),
     seed,
   });
   try {
@@ -304,7 +304,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   if (layerChoice) ctx.log(layerChoiceLine(layerChoice));
   const headCheck = defectHeadCheck(detector);
   if (headCheck) ctx.log(defectHeadLine(headCheck));
-  const augmented = args.fit.length < FEW_SHOT_IMAGES;
+  const augmented = learnsViews(args.fit.length, args.tileScale);
   if (augmented) ctx.log(AUGMENTED);
   try {
     let calibration = calibrationOf(validation, args.falseAlarmRate);
