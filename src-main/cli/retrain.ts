@@ -132,6 +132,7 @@ export const command: Command = {
         layers: result.layers,
         layerChoice: result.layerChoice,
         defectHead: result.defectHead,
+        augmented: result.augmented,
       });
       if (features) ctx.out(`Feature maps: ${features}.`);
       if (expected) ctx.out(expectationLine(expected));

@@ -194,6 +194,7 @@ export async function retrainObjectType(
     roi,
     ...(fitted.layers ? { layers: fitted.layers, layerChoice: fitted.layerChoice } : {}),
     ...(fitted.defectHead ? { defectHead: fitted.defectHead } : {}),
+    ...(fitted.augmented ? { augmented: true } : {}),
     ...(previous ? { previous } : {}),
   };
 }

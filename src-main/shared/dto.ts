@@ -366,6 +366,8 @@ export interface RetrainSummary {
   layerChoice?: LayerChoiceDto | null;
   /** One-class asked for the defect head: its check, and whether it is used. */
   defectHead?: DefectHeadCheckDto | null;
+  /** One-class fitted on few good images, each learned mirrored and turned too (learnsViews). */
+  augmented?: boolean;
 }
 
 // ---- Inspection and review ----------------------------------------------------------------

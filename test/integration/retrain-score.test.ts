@@ -230,6 +230,7 @@ describe('one-click retrain, model versions and scoring', () => {
     // so few that the bank learned each one mirrored and turned too.
     expect(check).toMatchObject({ used: false });
     expect(store.models.get(withHead.modelId)!.config.augmented).toBe(true);
+    expect(withHead.augmented).toBe(true);
     expect(featuresLine(store.models.get(withHead.modelId)!.config)).toMatch(
       /; no defect head: it needs 30 good images to check itself on; fewer than 30 good images, so each was also learned mirrored and turned$/,
     );
@@ -281,6 +282,7 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(painted.metrics.defects).toBe('synthetic');
     // Enough good images: the bank learns them as they are.
     expect(store.models.get(painted.modelId)!.config.augmented).toBeUndefined();
+    expect(painted.augmented).toBeUndefined();
     expect(painted.defectHead).toMatchObject({ used: true });
     expect(painted.defectHead!.heldOutImages).toBeGreaterThanOrEqual(3);
     expect(painted.defectHead!.weight).toBeGreaterThan(0);
