@@ -77,9 +77,10 @@ export interface PatchcoreConfig {
   head: DefectHeadConfig | null;
   /**
    * Whether the bank also learns each good image's mirror images and half turn, and on square
-   * images its quarter turns (`imageViews`). Retrain and eval set it (learnsViews) below FEW_SHOT_IMAGES good
-   * whole images, where the bank has not seen every pose of the part: 10-shot casting 0.843 → 0.886
-   * (EVALUATION.md, Few good images). With more images it only slows fitting.
+   * images its quarter turns (`imageViews`). Retrain and eval set it (learnsViews) below
+   * FEW_SHOT_IMAGES good whole images, where the bank has not seen every pose of the part:
+   * 10-shot casting 0.843 → 0.886 (EVALUATION.md, Few good images). With more images it only
+   * slows fitting.
    */
   augment: boolean;
   seed: number;
@@ -234,8 +235,8 @@ export class PatchcoreDetector implements Detector {
             : batch.images.clone(),
         );
         try {
+          const views = this.config.augment ? imageViews(selected.shape) : [identity];
           for (const [i, scale] of scales.entries()) {
-            const views = this.config.augment ? imageViews(selected.shape) : [identity];
             for (const [v, view] of views.entries()) {
               const features = tf.tidy(() => {
                 const f = this.scaledFeatures(view(selected), scale);
