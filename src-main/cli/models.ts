@@ -2,7 +2,12 @@
 import type { Command } from './command.js';
 import { closing, dataHelp, dataOptions, openStoreFor, stringOption, table } from './common.js';
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
-import { formatPercent, layersLabel, modelExpectation } from '../shared/model-quality.js';
+import {
+  formatPercent,
+  layersLabel,
+  modelExpectation,
+  VIEWS_LABEL,
+} from '../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../shared/dto.js';
 import { formatRoi, modelRoi } from '../shared/roi.js';
 import type { ModelDto } from '../shared/dto.js';
@@ -87,7 +92,7 @@ export const command: Command = {
                 ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
                 : '-',
               Array.isArray(m.config.layers)
-                ? `${layersLabel(m.config.layers as string[])}${m.config.layerChoice ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${m.config.augmented === true ? ' + mirrored/turned' : ''}`
+                ? `${layersLabel(m.config.layers as string[])}${m.config.layerChoice ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`
                 : '-',
               roi ? formatRoi(roi) : 'whole image',
               m.createdAt.slice(0, 16),

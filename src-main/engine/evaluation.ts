@@ -23,7 +23,7 @@ import type { Encoder, FeatureName } from './encoders/encoder.js';
 import { defaultPatchFeatures } from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
 import { defectHeadCheck, withoutDefectHead } from './detectors/patchcore/patchcore.js';
-import { AUGMENTED, defectHeadLine, learnsViews } from '../shared/model-quality.js';
+import { AUGMENTED, candidateLabel, defectHeadLine, learnsViews } from '../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
@@ -366,7 +366,7 @@ async function evaluateDetectorType(
     (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
     options.roi ?? null,
   );
-  const create = async (layers?: FeatureName[], fitImages?: number): Promise<Detector> =>
+  const create = async (layers?: FeatureName[], augment = false): Promise<Detector> =>
     detectorEntry(kind).create(await makeEncoder(), {
       inputSize: options.inputSize,
       aspect,
@@ -382,11 +382,7 @@ async function evaluateDetectorType(
       ...(kind === 'one-class' && (options.defectHead ?? true)
         ? { head: defaultDefectHeadConfig }
         : {}),
-      ...(kind === 'one-class' &&
-      fitImages !== undefined &&
-      learnsViews(fitImages, options.tileScale ?? null)
-        ? { augment: true }
-        : {}),
+      ...(augment ? { augment } : {}),
     });
   let detector: Detector | undefined;
   try {
@@ -407,10 +403,11 @@ async function evaluateDetectorType(
       // As retrain: told which feature maps, those; otherwise each candidate is fitted and the one
       // that best tells the held-out good images from the same images with defects painted in
       // is kept. No test image is read before the choice is made.
-      const chosen = await chooseLayers(options.layers, async (candidateLayers, { count }) => {
-        const candidate = await create(candidateLayers, fit.length);
+      const views = learnsViews(fit.length, options.tileScale ?? null);
+      const chosen = await chooseLayers(options.layers, views, async (tried, { count }) => {
+        const candidate = await create(tried.layers, tried.augmented);
         try {
-          const step = count > 1 ? ` (features ${candidateLayers.join(' + ')})` : '';
+          const step = count > 1 ? ` (features ${candidateLabel(tried)})` : '';
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);
           await fitOn(candidate, loader, fit, options, failed);
           const good = (await scoreEntries(candidate, loader, validation, options, failed)).scores;
@@ -441,8 +438,7 @@ async function evaluateDetectorType(
       detector = chosen.chosen.detector;
       [layers, layerChoice] = [chosen.layers, chosen.choice];
       if (layerChoice) options.onProgress?.(`${type}: ${layerChoiceLine(layerChoice)}`);
-      if (learnsViews(fit.length, options.tileScale ?? null))
-        options.onProgress?.(`${type}: ${AUGMENTED}`);
+      if (chosen.augmented) options.onProgress?.(`${type}: ${AUGMENTED}`);
       headCheck = defectHeadCheck(detector);
       if (headCheck) options.onProgress?.(`${type}: ${defectHeadLine(headCheck)}`);
       calibration = calibrate(chosen.chosen.good);

@@ -1,11 +1,18 @@
-// The one-class feature-map choice that retrain and eval share, so that eval measures what the
-// app ships: told which feature maps, those; otherwise each of LAYER_CANDIDATES is fitted and
-// judged on the same validation images, the best is kept (the first on a tie) and the others are
-// freed as soon as they lose.
+// The one-class feature choice that retrain and eval share, so that eval measures what the app
+// ships: told which feature maps, those; otherwise each of LAYER_CANDIDATES. Where the bank may
+// also learn the good images mirrored and turned (learnsViews), each set is tried without and
+// with the views. Every candidate is fitted and judged on the same validation images, the best
+// is kept (the first on a tie) and the others are freed as soon as they lose.
 import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../shared/dto.js';
-import { layersLabel } from '../shared/model-quality.js';
+import { candidateLabel } from '../shared/model-quality.js';
 import type { Detector } from './detectors/detector.js';
 import { imageMetrics } from './metrics.js';
+
+/** One candidate: its feature maps, and whether the bank also learns the views. */
+export interface FeatureCandidate {
+  layers: FeatureName[];
+  augmented: boolean;
+}
 
 /** How well validation scores separate good images from defects (image AUROC). */
 export function validationAuroc(good: readonly number[], defect: readonly number[]): number {
@@ -16,30 +23,44 @@ export function validationAuroc(good: readonly number[], defect: readonly number
 /** "stride 4 + 8 0.904, stride 8 + 16 0.884; kept stride 4 + 8", for logs (as the Models view). */
 export function layerChoiceLine(choice: LayerChoiceDto): string {
   const measured = choice.candidates.map(
-    (c) => `${layersLabel(c.layers)} ${c.validationAuroc.toFixed(3)}`,
+    (c) => `${candidateLabel(c)} ${c.validationAuroc.toFixed(3)}`,
   );
-  return `feature maps by validation AUROC ${measured.join(', ')}; kept ${layersLabel(choice.layers)}`;
+  return `feature maps by validation AUROC ${measured.join(', ')}; kept ${candidateLabel(choice)}`;
 }
 
 /**
  * Fits and judges each candidate through `fitAndJudge` (given its place among them, so a single
- * told set need not be judged) and returns the winner with the choice; `choice` is null when
- * the feature maps were told. `fitAndJudge` frees its detector if it throws.
+ * candidate need not be judged) and returns the winner with the choice; `choice` is null when
+ * there was nothing to choose. `views`: whether each set is also tried with the views.
+ * `fitAndJudge` frees its detector if it throws.
  */
 export async function chooseLayers<T extends { detector: Detector; auroc: number }>(
   told: FeatureName[] | undefined,
-  fitAndJudge: (layers: FeatureName[], step: { index: number; count: number }) => Promise<T>,
-): Promise<{ chosen: T; layers: FeatureName[]; choice: LayerChoiceDto | null }> {
+  views: boolean,
+  fitAndJudge: (candidate: FeatureCandidate, step: { index: number; count: number }) => Promise<T>,
+): Promise<{
+  chosen: T;
+  layers: FeatureName[];
+  augmented: boolean;
+  choice: LayerChoiceDto | null;
+}> {
   const layerSets = told ? [told] : LAYER_CANDIDATES.map((layers) => [...layers]);
+  const all: FeatureCandidate[] = layerSets.flatMap((layers) =>
+    (views ? [false, true] : [false]).map((augmented) => ({ layers, augmented })),
+  );
   const candidates: LayerChoiceDto['candidates'] = [];
-  let best: { fitted: T; layers: FeatureName[] } | undefined;
+  let best: { fitted: T; candidate: FeatureCandidate } | undefined;
   try {
-    for (const [index, layers] of layerSets.entries()) {
-      const fitted = await fitAndJudge(layers, { index, count: layerSets.length });
-      candidates.push({ layers, validationAuroc: fitted.auroc });
+    for (const [index, candidate] of all.entries()) {
+      const fitted = await fitAndJudge(candidate, { index, count: all.length });
+      candidates.push({
+        layers: candidate.layers,
+        validationAuroc: fitted.auroc,
+        ...(views ? { augmented: candidate.augmented } : {}),
+      });
       if (!best || fitted.auroc > best.fitted.auroc) {
         best?.fitted.detector.dispose();
-        best = { fitted, layers };
+        best = { fitted, candidate };
       } else {
         fitted.detector.dispose();
       }
@@ -49,6 +70,17 @@ export async function chooseLayers<T extends { detector: Detector; auroc: number
     throw error;
   }
   if (!best) throw new Error('no feature maps to fit');
-  const { fitted, layers } = best;
-  return { chosen: fitted, layers, choice: told ? null : { layers, candidates } };
+  const { fitted, candidate } = best;
+  return {
+    chosen: fitted,
+    ...candidate,
+    choice:
+      all.length > 1
+        ? {
+            layers: candidate.layers,
+            ...(views ? { augmented: candidate.augmented } : {}),
+            candidates,
+          }
+        : null,
+  };
 }

@@ -274,10 +274,15 @@ export const LAYER_CANDIDATES: readonly (readonly FeatureName[])[] = [
   ['stride8', 'stride16'],
 ];
 
-/** What a one-class model's feature choice saw: each candidate's validation AUROC. */
+/**
+ * What a one-class model's feature choice saw: each candidate's validation AUROC. `augmented`
+ * (on the choice and each candidate) is there when the views were a candidate too (learnsViews):
+ * whether the bank also learned the good images mirrored and turned.
+ */
 export interface LayerChoiceDto {
   layers: FeatureName[];
-  candidates: { layers: FeatureName[]; validationAuroc: number }[];
+  augmented?: boolean;
+  candidates: { layers: FeatureName[]; augmented?: boolean; validationAuroc: number }[];
 }
 
 /**

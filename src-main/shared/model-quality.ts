@@ -24,16 +24,18 @@ export const MIN_HEAD_AUROC = 0.95;
  */
 export const MIN_HEAD_IMAGES = 3;
 /**
- * Fitted on fewer good images than this, a one-class bank also learns each one's mirror images
- * and turns (PatchcoreConfig.augment): so few shots do not show every pose of a part. It is
- * also where the defect head stops having enough images to check itself on.
+ * Fitted on fewer good images than this, a one-class bank may also learn each one's mirror
+ * images and turns (PatchcoreConfig.augment), where validation says so: few shots do not show
+ * every pose of a part. It is also where the defect head stops having enough images to check
+ * itself on.
  */
 export const FEW_SHOT_IMAGES = 10 * MIN_HEAD_IMAGES;
 
 /**
- * Whether a one-class model fitted on `goodImages` good images learns them mirrored and turned
- * too (PatchcoreConfig.augment): below FEW_SHOT_IMAGES, and not in tiles, which were not
- * measured with it and already multiply the fitting time.
+ * Whether a one-class model fitted on `goodImages` good images tries learning them mirrored and
+ * turned too (PatchcoreConfig.augment), as a candidate beside each feature-map set
+ * (chooseLayers): below FEW_SHOT_IMAGES, and not in tiles, which were not measured with it and
+ * already multiply the fitting time.
  */
 export function learnsViews(goodImages: number, tileScale: number | null): boolean {
   return goodImages < FEW_SHOT_IMAGES && tileScale === null;
@@ -155,12 +157,20 @@ export function expectationLine(e: ModelExpectation): string {
   return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).${e.optimistic ? ` ${OPTIMISTIC}` : ''}`;
 }
 
+/** Short for the views (PatchcoreConfig.augment), in lists. */
+export const VIEWS_LABEL = 'mirrored/turned';
+
 /** Said of a model fitted with PatchcoreConfig.augment. */
 export const AUGMENTED = `fewer than ${FEW_SHOT_IMAGES} good images, so each was also learned mirrored and turned`;
 
 /** "stride4,stride8" → "stride 4 + 8". */
 export function layersLabel(layers: readonly string[]): string {
   return `stride ${layers.map((l) => l.replace('stride', '')).join(' + ')}`;
+}
+
+/** "stride 4 + 8", or "stride 4 + 8 + mirrored/turned" for a candidate that learned the views. */
+export function candidateLabel(c: { layers: readonly string[]; augmented?: boolean }): string {
+  return `${layersLabel(c.layers)}${c.augmented ? ` + ${VIEWS_LABEL}` : ''}`;
 }
 
 /**
@@ -172,15 +182,14 @@ export function featuresLine(config: Record<string, unknown> | null | undefined)
   const layers = config?.layers;
   if (!Array.isArray(layers)) return null;
   const choice = config?.layerChoice as
-    { candidates?: { layers: string[]; validationAuroc: number }[] } | undefined;
+    | { candidates?: { layers: string[]; augmented?: boolean; validationAuroc: number }[] }
+    | undefined;
   const candidates = choice?.candidates ?? [];
   const check = config?.defectHead as DefectHeadCheckDto | null | undefined;
   const head =
     (check ? `; ${defectHeadLine(check)}` : '') +
     (config?.augmented === true ? `; ${AUGMENTED}` : '');
   if (candidates.length < 2) return `${layersLabel(layers as string[])}, as set${head}`;
-  const measured = candidates.map(
-    (c) => `${layersLabel(c.layers)} ${c.validationAuroc.toFixed(3)}`,
-  );
+  const measured = candidates.map((c) => `${candidateLabel(c)} ${c.validationAuroc.toFixed(3)}`);
   return `${layersLabel(layers as string[])}, chosen by validation AUROC (${measured.join(', ')})${head}`;
 }

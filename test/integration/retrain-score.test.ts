@@ -53,13 +53,20 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(result.calibration).toMatchObject({ method: 'good-percentile', percentile: 0.95 });
     const config = store.models.get(result.modelId)!.config;
     expect(config.falseAlarmRate).toBe(0.05);
-    // Not told which feature maps: both candidates were fitted and judged, the better one kept.
+    // Not told which feature maps: each candidate was fitted and judged, the best one kept; with
+    // fewer than 30 good images, each set as the images are and with their views.
     const choice = config.layerChoice as LayerChoiceDto;
-    expect(choice.candidates.map((c) => c.layers)).toEqual(LAYER_CANDIDATES);
+    expect(choice.candidates.map((c) => [c.layers, c.augmented])).toEqual(
+      LAYER_CANDIDATES.flatMap((layers) => [
+        [layers, false],
+        [layers, true],
+      ]),
+    );
     const best = choice.candidates.reduce((a, b) =>
       b.validationAuroc > a.validationAuroc ? b : a,
     );
     expect(config.layers).toEqual(best.layers);
+    expect(config.augmented === true).toBe(best.augmented);
     expect(result.metrics.imageAuroc).toBe(best.validationAuroc);
     expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
     expect(existsSync(join(result.path, 'manifest.json'))).toBe(true);
@@ -98,10 +105,14 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(saved.config.scales).toEqual([1, 0.5]);
     expect(saved.config.centredScales).toEqual([0.5]);
     expect(saved.banks).toHaveLength(2);
-    // The Fine detail names its feature maps: those are fitted, and no choice is recorded.
+    // The Fine detail names its feature maps: only those are fitted (as the images are and, few
+    // as they are, with their views).
     const secondConfig = store.models.get(second.modelId)!.config;
     expect(secondConfig.layers).toEqual(DETAIL_LEVELS.fine.retrain.layers);
-    expect(secondConfig.layerChoice).toBeUndefined();
+    expect((secondConfig.layerChoice as LayerChoiceDto).candidates.map((c) => c.layers)).toEqual([
+      DETAIL_LEVELS.fine.retrain.layers,
+      DETAIL_LEVELS.fine.retrain.layers,
+    ]);
     // No rate given: the type keeps the one its active model was set for.
     expect(second.calibration.percentile).toBeCloseTo(0.95, 12);
     expect(store.models.get(second.modelId)!.config.falseAlarmRate).toBe(0.05);
@@ -226,27 +237,43 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(saved.config.head).toMatchObject({ weight: 1 });
     expect(saved.headCheck).toEqual(check);
     expect(existsSync(join(withHead.path, 'head.bin'))).toBe(check.used);
-    // Too few good images (fewer than 30) to hold three out: left out, and the line says why;
-    // so few that the bank learned each one mirrored and turned too.
+    // Too few good images (fewer than 30) to hold three out: left out, and the line says why.
+    // So few that the bank was also fitted learning each one mirrored and turned: both judged
+    // on the same validation images, the better kept, and the model says which.
     expect(check).toMatchObject({ used: false });
-    expect(store.models.get(withHead.modelId)!.config.augmented).toBe(true);
-    expect(withHead.augmented).toBe(true);
-    expect(featuresLine(store.models.get(withHead.modelId)!.config)).toMatch(
-      /; no defect head: it needs 30 good images to check itself on; fewer than 30 good images, so each was also learned mirrored and turned$/,
+    const headConfig = store.models.get(withHead.modelId)!.config;
+    const views = headConfig.layerChoice as LayerChoiceDto;
+    expect(views.candidates.map((c) => [c.layers, c.augmented])).toEqual([
+      [['stride8', 'stride16'], false],
+      [['stride8', 'stride16'], true],
+    ]);
+    const kept = views.candidates[1]!.validationAuroc > views.candidates[0]!.validationAuroc;
+    expect(views.augmented).toBe(kept);
+    expect(headConfig.augmented === true).toBe(kept);
+    expect(withHead.augmented === true).toBe(kept);
+    expect(featuresLine(headConfig)).toMatch(
+      new RegExp(
+        String.raw`^stride 8 \+ 16, chosen by validation AUROC \(stride 8 \+ 16 [01]\.\d{3}, stride 8 \+ 16 \+ mirrored/turned [01]\.\d{3}\); no defect head: it needs 30 good images to check itself on` +
+          (kept
+            ? '; fewer than 30 good images, so each was also learned mirrored and turned$'
+            : '$'),
+      ),
     );
     const listed: string[] = [];
     const listing = { out: (line: string) => listed.push(line), err: () => {}, interactive: false };
     expect(
       await runCli(['models', 'list', '--type', 'nut', '--data-dir', store.paths.root], listing),
     ).toBe(0);
-    expect(listed.join('\n')).toMatch(/stride 8 \+ 16 \+ mirrored\/turned/);
+    expect(listed.join('\n')).toContain(
+      `stride 8 + 16 (chosen)${kept ? ' + mirrored/turned' : ''}`,
+    );
     expect(
       (
         JSON.parse(readFileSync(join(withHead.path, 'detector.json'), 'utf8')) as {
           config: { augment: boolean };
         }
       ).config.augment,
-    ).toBe(true);
+    ).toBe(kept);
     // The next retrain of the type keeps it unless told otherwise, as it keeps the rate.
     const ctx = { out: () => undefined, err: () => undefined, interactive: false };
     expect(typeDefectHead(store.models.get(withHead.modelId)!.config)).toBe(true);

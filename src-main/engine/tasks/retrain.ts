@@ -12,7 +12,12 @@ import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
 import { defectHeadCheck, withoutDefectHead } from '../detectors/patchcore/patchcore.js';
-import { AUGMENTED, defectHeadLine, learnsViews } from '../../shared/model-quality.js';
+import {
+  AUGMENTED,
+  candidateLabel,
+  defectHeadLine,
+  learnsViews,
+} from '../../shared/model-quality.js';
 import type { DefectHeadCheckDto } from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
@@ -26,7 +31,12 @@ import {
   standardPreprocessing,
 } from '../model-files.js';
 import { rawScores } from '../raw-scores.js';
-import { chooseLayers, layerChoiceLine, validationAuroc } from '../layer-choice.js';
+import {
+  chooseLayers,
+  layerChoiceLine,
+  validationAuroc,
+  type FeatureCandidate,
+} from '../layer-choice.js';
 import { paintedDefectScores } from '../synthetic-defects.js';
 import { calibrate, type Calibration } from '../threshold.js';
 import type { RetrainArgs, TaskContext } from './index.js';
@@ -210,10 +220,10 @@ async function fitClassifier(
   }
 }
 
-/** A one-class detector on `layers`, fitted on the fit images and validated on `judged`'s. */
+/** A one-class detector on `candidate`, fitted on the fit images and validated on `judged`'s. */
 async function fitOneClass(
   args: RetrainArgs,
-  layers: FeatureName[],
+  { layers, augmented }: FeatureCandidate,
   aspect: number,
   judged: RetrainArgs,
   step: string,
@@ -236,7 +246,7 @@ async function fitOneClass(
     features: { ...defaultPatchFeatures, layers },
     tileScale,
     ...(args.defectHead ? { head: defaultDefectHeadConfig } : {}),
-    augment: learnsViews(args.fit.length, tileScale),
+    augment: augmented,
     seed,
   });
   try {
@@ -294,17 +304,22 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   const {
     chosen,
     layers,
+    augmented,
     choice: layerChoice,
-  } = await chooseLayers(args.layers, (candidate, { index, count }) => {
-    const step = count > 1 ? ` (features ${index + 1} of ${count}: ${candidate.join(' + ')})` : '';
-    return fitOneClass(args, candidate, aspect, judged, step, ctx);
-  });
+  } = await chooseLayers(
+    args.layers,
+    learnsViews(args.fit.length, args.tileScale),
+    (candidate, { index, count }) => {
+      const step =
+        count > 1 ? ` (features ${index + 1} of ${count}: ${candidateLabel(candidate)})` : '';
+      return fitOneClass(args, candidate, aspect, judged, step, ctx);
+    },
+  );
   let { detector, validation } = chosen;
   const name = chosen.encoder;
   if (layerChoice) ctx.log(layerChoiceLine(layerChoice));
   const headCheck = defectHeadCheck(detector);
   if (headCheck) ctx.log(defectHeadLine(headCheck));
-  const augmented = learnsViews(args.fit.length, args.tileScale);
   if (augmented) ctx.log(AUGMENTED);
   try {
     let calibration = calibrationOf(validation, args.falseAlarmRate);

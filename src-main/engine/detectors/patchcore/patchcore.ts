@@ -77,10 +77,10 @@ export interface PatchcoreConfig {
   head: DefectHeadConfig | null;
   /**
    * Whether the bank also learns each good image's mirror images and half turn, and on square
-   * images its quarter turns (`imageViews`). Retrain and eval set it (learnsViews) below
-   * FEW_SHOT_IMAGES good whole images, where the bank has not seen every pose of the part:
-   * 10-shot casting 0.843 → 0.886 (EVALUATION.md, Few good images). With more images it only
-   * slows fitting.
+   * images its quarter turns (`imageViews`). Below FEW_SHOT_IMAGES good whole images, where the
+   * bank has not seen every pose of the part, retrain and eval try it as a candidate and keep it
+   * where it validates better (learnsViews, chooseLayers): 10-shot casting 0.843 → 0.886
+   * (EVALUATION.md, Few good images). With more images it only slows fitting.
    */
   augment: boolean;
   seed: number;
