@@ -1,7 +1,7 @@
 // The one-class feature choice that retrain and eval share, so that eval measures what the app
 // ships: told which feature maps, those; otherwise each of LAYER_CANDIDATES. Where the bank may
-// also learn the good images mirrored and turned (learnsViews), each set is tried without and
-// with the views. Every candidate is fitted and judged on the same validation images, the best
+// also learn the good images mirrored and turned (learnsViews), each set is tried with and
+// without the views. Every candidate is fitted and judged on the same validation images, the best
 // is kept (the first on a tie) and the others are freed as soon as they lose.
 import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../shared/dto.js';
 import { candidateLabel } from '../shared/model-quality.js';
@@ -20,7 +20,10 @@ export function validationAuroc(good: readonly number[], defect: readonly number
     .imageAuroc;
 }
 
-/** "stride 4 + 8 0.904, stride 8 + 16 0.884; kept stride 4 + 8", for logs (as the Models view). */
+/**
+ * "feature maps by validation AUROC stride 4 + 8 0.904, stride 8 + 16 0.884; kept stride 4 + 8"
+ * (each candidate with the views "+ mirrored/turned"), for logs (as the Models view).
+ */
 export function layerChoiceLine(choice: LayerChoiceDto): string {
   const measured = choice.candidates.map(
     (c) => `${candidateLabel(c)} ${c.validationAuroc.toFixed(3)}`,
@@ -45,8 +48,11 @@ export async function chooseLayers<T extends { detector: Detector; auroc: number
   choice: LayerChoiceDto | null;
 }> {
   const layerSets = told ? [told] : LAYER_CANDIDATES.map((layers) => [...layers]);
+  // The views first, so that they are kept on a tie: a few-shot type holds out only a few good
+  // images, on which every candidate often validates at 1.000, and the views are what measured
+  // better on the real types' ten shots (EVALUATION.md, Few good images).
   const all: FeatureCandidate[] = layerSets.flatMap((layers) =>
-    (views ? [false, true] : [false]).map((augmented) => ({ layers, augmented })),
+    (views ? [true, false] : [false]).map((augmented) => ({ layers, augmented })),
   );
   const candidates: LayerChoiceDto['candidates'] = [];
   let best: { fitted: T; candidate: FeatureCandidate } | undefined;
