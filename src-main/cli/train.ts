@@ -226,7 +226,7 @@ async function createTrainingEncoder(
   const chosen = kind ?? (method === 'simclr' ? 'resnet' : 'mobilenetv3');
   if (!isEncoderKind(chosen) || chosen === 'imported') {
     throw new BadArgumentError(
-      `--encoder '${chosen}' is not one to train with. Choose resnet, mobilenetv3-trainable, mobilenetv3 or vgg16.`,
+      `--encoder '${chosen}' is not one to train with. Choose resnet, mobilenetv3-trainable, mobilenetv3, inceptionv3 or vgg16.`,
     );
   }
   if (method === 'simclr' && !encoderRegistry[chosen].trainable) {

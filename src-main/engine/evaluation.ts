@@ -52,7 +52,10 @@ export interface EvalOptions {
   pretrainTypes: string[];
   testTypes: string[];
   detector: EvalDetector;
-  /** 'mobilenetv3' | 'resnet-simclr' | 'mobilenetv3-simclr' | a saved encoder or model folder. */
+  /**
+   * 'mobilenetv3' | 'inceptionv3' | 'resnet-simclr' | 'mobilenetv3-simclr' | a saved encoder or
+   * model folder.
+   */
   encoder: string;
   /** Good images one-class may fit on (all when absent). */
   shots?: number;
@@ -169,7 +172,8 @@ async function prepareEncoder(
   workDir: string,
 ): Promise<() => Promise<Encoder>> {
   const { encoder, inputSize } = options;
-  if (encoder === 'mobilenetv3') return () => createEncoder('mobilenetv3', { inputSize });
+  if (encoder === 'mobilenetv3' || encoder === 'inceptionv3')
+    return () => createEncoder(encoder, { inputSize });
   if (encoder === 'resnet-simclr' || encoder === 'mobilenetv3-simclr') {
     const images = options.pretrainTypes.flatMap((type) => {
       const data = typeData(options.root, type);
@@ -216,7 +220,7 @@ async function prepareEncoder(
   }
   if (existsSync(join(encoder, 'encoder.json'))) return () => loadEncoder(encoder);
   throw new BadArgumentError(
-    `--encoder '${encoder}' is neither mobilenetv3, resnet-simclr, mobilenetv3-simclr nor a saved encoder or model folder.`,
+    `--encoder '${encoder}' is neither mobilenetv3, inceptionv3, resnet-simclr, mobilenetv3-simclr nor a saved encoder or model folder.`,
   );
 }
 

