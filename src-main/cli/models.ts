@@ -8,10 +8,18 @@ import {
   modelExpectation,
   VIEWS_LABEL,
 } from '../shared/model-quality.js';
-import type { DefectHeadCheckDto } from '../shared/dto.js';
+import type { DefectHeadCheckDto, LayerChoiceDto } from '../shared/dto.js';
 import { formatRoi, modelRoi } from '../shared/roi.js';
 import type { ModelDto } from '../shared/dto.js';
 
+/**
+ * Whether validation chose the model's feature maps among several. A choice between the told maps
+ * with and without the views chose the views only, which the "+ mirrored/turned" shows.
+ */
+const layersChosen = (m: ModelDto): boolean =>
+  new Set(
+    (m.config.layerChoice as LayerChoiceDto | undefined)?.candidates.map((c) => c.layers.join()),
+  ).size > 1;
 const metric = (m: Record<string, unknown> | null, key: string) =>
   typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
 /**
@@ -92,7 +100,7 @@ export const command: Command = {
                 ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
                 : '-',
               Array.isArray(m.config.layers)
-                ? `${layersLabel(m.config.layers as string[])}${m.config.layerChoice ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`
+                ? `${layersLabel(m.config.layers as string[])}${layersChosen(m) ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`
                 : '-',
               roi ? formatRoi(roi) : 'whole image',
               m.createdAt.slice(0, 16),

@@ -265,9 +265,13 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(
       await runCli(['models', 'list', '--type', 'nut', '--data-dir', store.paths.root], listing),
     ).toBe(0);
-    expect(listed.join('\n')).toContain(
-      `stride 8 + 16 (chosen)${kept ? ' + mirrored/turned' : ''}`,
-    );
+    // The maps were told; validation chose only whether to add the views.
+    const active = listed
+      .join('\n')
+      .split('\n')
+      .find((line) => /\bactive\b/.test(line));
+    expect(active).toContain(`stride 8 + 16${kept ? ' + mirrored/turned' : ''}`);
+    expect(active).not.toContain('(chosen)');
     expect(
       (
         JSON.parse(readFileSync(join(withHead.path, 'detector.json'), 'utf8')) as {
