@@ -214,7 +214,7 @@ export class TappedModelEncoder implements Encoder {
  * must be 4-D at their stated stride, the embedding 2-D or 4-D. Returns the config to build the
  * encoder from; throws a ModelError that lists usable nodes per stride otherwise.
  */
-export function checkFeatureNodes(
+function checkFeatureNodes(
   source: TappableModel,
   spec: {
     kind: string;
@@ -295,6 +295,22 @@ export function checkFeatureNodes(
   };
 }
 
+/**
+ * The encoder over `source` once its nodes pass checkFeatureNodes; the model is freed if they
+ * do not.
+ */
+export function tappedEncoder(
+  source: TappableModel,
+  spec: Parameters<typeof checkFeatureNodes>[1],
+): TappedModelEncoder {
+  try {
+    return new TappedModelEncoder(source, checkFeatureNodes(source, spec));
+  } catch (error) {
+    source.model.dispose();
+    throw error;
+  }
+}
+
 /** Imports a user's TF.js model as an encoder, checking the feature nodes they named. */
 export async function createImportedEncoder(
   options: ImportedEncoderOptions,
@@ -311,19 +327,13 @@ export async function createImportedEncoder(
     );
   }
   const source = await openTappableModel(options.modelPath);
-  try {
-    const config = checkFeatureNodes(source, {
-      kind: IMPORTED_KIND,
-      nodes: options.nodes,
-      inputRange,
-      inputSize: options.inputSize ?? source.declaredSize ?? DEFAULT_INPUT_SIZE,
-      sourceLabel: options.modelPath,
-    });
-    return new TappedModelEncoder(source, config);
-  } catch (error) {
-    source.model.dispose();
-    throw error;
-  }
+  return tappedEncoder(source, {
+    kind: IMPORTED_KIND,
+    nodes: options.nodes,
+    inputRange,
+    inputSize: options.inputSize ?? source.declaredSize ?? DEFAULT_INPUT_SIZE,
+    sourceLabel: options.modelPath,
+  });
 }
 
 /** Loads a tapped-model encoder folder written by `save`, checking it is of `kind`. */
@@ -332,22 +342,15 @@ export async function loadTappedEncoder(dir: string, kind: string): Promise<Tapp
     encoder: 'the encoder',
     expected: `'${kind}'`,
   });
-  const source = await openTappableModel(modelJsonPath(dir));
-  try {
-    // Re-checked on load: a folder edited by hand or a model file swapped underneath fails here
-    // with the candidate list, not later inside a detector.
-    const checked = checkFeatureNodes(source, {
-      kind,
-      nodes: config.options.nodes,
-      inputRange: config.options.inputRange,
-      inputSize: config.inputSize,
-      sourceLabel: config.options.source,
-    });
-    return new TappedModelEncoder(source, checked);
-  } catch (error) {
-    source.model.dispose();
-    throw error;
-  }
+  // Re-checked on load: a folder edited by hand or a model file swapped underneath fails here
+  // with the candidate list, not later inside a detector.
+  return tappedEncoder(await openTappableModel(modelJsonPath(dir)), {
+    kind,
+    nodes: config.options.nodes,
+    inputRange: config.options.inputRange,
+    inputSize: config.inputSize,
+    sourceLabel: config.options.source,
+  });
 }
 
 export function loadImportedEncoder(dir: string): Promise<TappedModelEncoder> {

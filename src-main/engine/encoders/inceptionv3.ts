@@ -9,10 +9,10 @@ import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
 import {
-  TappedModelEncoder,
-  checkFeatureNodes,
   loadTappedEncoder,
   openTappableModel,
+  tappedEncoder,
+  type TappedModelEncoder,
   type FeatureNodes,
 } from './imported.js';
 
@@ -133,19 +133,13 @@ export async function createInceptionV3Encoder(
     );
   }
   const source = await openTappableModel(SOURCE_LABEL, packagedInceptionV3());
-  try {
-    const config = checkFeatureNodes(source, {
-      kind: INCEPTIONV3_KIND,
-      nodes: inceptionV3Nodes,
-      inputRange: '0..1',
-      inputSize,
-      sourceLabel: SOURCE_LABEL,
-    });
-    return new TappedModelEncoder(source, config);
-  } catch (error) {
-    source.model.dispose();
-    throw error;
-  }
+  return tappedEncoder(source, {
+    kind: INCEPTIONV3_KIND,
+    nodes: inceptionV3Nodes,
+    inputRange: '0..1',
+    inputSize,
+    sourceLabel: SOURCE_LABEL,
+  });
 }
 
 /** Loads an InceptionV3 encoder folder written by `save`. */

