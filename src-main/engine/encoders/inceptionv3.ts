@@ -52,10 +52,9 @@ interface PackagedModel {
 const BYTES: Record<string, number> = { float32: 4, int32: 4, uint16: 2, uint8: 1 };
 
 /** Folder of the model's files inside the installed nsfwjs package. */
-function packagedModelDir(): string {
+function packagedModelDir(load: NodeJS.Require): string {
   // The package's exports map hides package.json; its CommonJS entry sits in dist/cjs.
-  const entry = createRequire(import.meta.url).resolve('nsfwjs');
-  return join(dirname(entry), '..', 'models', 'inception_v3');
+  return join(dirname(load.resolve('nsfwjs')), '..', 'models', 'inception_v3');
 }
 
 /**
@@ -65,8 +64,8 @@ function packagedModelDir(): string {
 function packagedInceptionV3(): tf.io.IOHandler {
   return {
     async load(): Promise<tf.io.ModelArtifacts> {
-      const dir = packagedModelDir();
       const load = createRequire(import.meta.url);
+      const dir = packagedModelDir(load);
       let model: PackagedModel;
       let shards: Buffer[];
       try {
