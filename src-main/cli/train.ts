@@ -6,12 +6,7 @@ import type { Label, Split } from '../shared/dto.js';
 import { BadArgumentError, CancelledError, type ImageError } from '../shared/errors.js';
 import { initBackend } from '../engine/backend.js';
 import type { Encoder } from '../engine/encoders/encoder.js';
-import {
-  createEncoder,
-  encoderRegistry,
-  isEncoderKind,
-  loadEncoder,
-} from '../engine/encoders/registry.js';
+import { loadEncoder } from '../engine/encoders/registry.js';
 import {
   classifierConfig,
   classifierRecord,
@@ -21,7 +16,6 @@ import {
   type LabeledImage,
 } from '../engine/heads/classifier.js';
 import {
-  loadModel,
   saveModel,
   standardPreprocessing,
   type ModelKind,
@@ -35,6 +29,7 @@ import {
   type SimclrCheckpoint,
 } from '../engine/ssl/simclr.js';
 import { scanDataset } from '../data/importers/scan.js';
+import { trainingEncoder } from '../engine/training-encoder.js';
 import { limitPerType, splitLabeled, typesOf } from '../engine/training-images.js';
 import type { CliContext, Command, ParsedArgs } from './command.js';
 import { dataHelp, dataOptions, intOption, openStoreFor, stringOption } from './common.js';
@@ -192,58 +187,6 @@ function defaultOut(args: ParsedArgs, method: Method, types: string[] | undefine
     .replace('T', '-');
   const name = `${method}-${(types ?? ['all']).join('+')}-${stamp}`;
   return join(dataPaths(resolveDataDir(stringOption(args, 'data-dir'))).models, name);
-}
-
-async function createTrainingEncoder(
-  method: Method,
-  args: ParsedArgs,
-  size: number,
-  seed: number,
-): Promise<{ encoder: Encoder; parent?: string }> {
-  const from = stringOption(args, 'from');
-  const kind = stringOption(args, 'encoder');
-  if (method === 'baseline') {
-    if (kind !== undefined || from !== undefined)
-      throw new BadArgumentError('The baseline is always VGG-16; leave out --encoder and --from.');
-    const weightsPath = stringOption(args, 'vgg-weights');
-    const encoder = await createEncoder('vgg16', {
-      inputSize: size,
-      width: floatOption(args, 'vgg-width', 1, 0.05, 4),
-      seed,
-      // The seed paper freezes the ImageNet-initialised blocks 1-4; from scratch, all train.
-      frozenBlocks: weightsPath ? 4 : 0,
-      ...(weightsPath ? { weightsPath } : {}),
-    });
-    return { encoder };
-  }
-  if (from !== undefined) {
-    if (method !== 'classifier') throw new BadArgumentError('--from is for --method classifier.');
-    if (kind !== undefined) throw new BadArgumentError('Give --from or --encoder, not both.');
-    const model = await loadModel(resolve(from));
-    model.head?.dispose();
-    return { encoder: model.encoder, parent: resolve(from) };
-  }
-  const chosen = kind ?? (method === 'simclr' ? 'resnet' : 'mobilenetv3');
-  if (!isEncoderKind(chosen) || chosen === 'imported') {
-    throw new BadArgumentError(
-      `--encoder '${chosen}' is not one to train with. Choose resnet, mobilenetv3-trainable, mobilenetv3, inceptionv3 or vgg16.`,
-    );
-  }
-  if (method === 'simclr' && !encoderRegistry[chosen].trainable) {
-    throw new BadArgumentError(
-      `SimCLR must update the encoder, and '${chosen}' is frozen. Use resnet or mobilenetv3-trainable.`,
-    );
-  }
-  switch (chosen) {
-    case 'resnet':
-      if (size % 32 !== 0)
-        throw new BadArgumentError(`The ResNet needs --size a multiple of 32; got ${size}.`);
-      return { encoder: await createEncoder('resnet', { inputSize: size, seed }) };
-    case 'vgg16':
-      return { encoder: await createEncoder('vgg16', { inputSize: size, seed }) };
-    default:
-      return { encoder: await createEncoder(chosen, { inputSize: size }) };
-  }
 }
 
 /** What one training run hands back for the model folder and the summary line. */
@@ -476,7 +419,20 @@ export const command: Command = {
     try {
       let parent: string | undefined;
       if (checkpoint) encoder = await loadEncoder(checkpoint.encoderDir);
-      else ({ encoder, parent } = await createTrainingEncoder(method as Method, args, size, seed));
+      else {
+        const from = stringOption(args, 'from');
+        ({ encoder, parent } = await trainingEncoder(
+          {
+            method: method as Method,
+            encoder: stringOption(args, 'encoder'),
+            from: from === undefined ? undefined : resolve(from),
+            vggWeights: stringOption(args, 'vgg-weights'),
+            vggWidth: floatOption(args, 'vgg-width', 1, 0.05, 4),
+          },
+          size,
+          seed,
+        ));
+      }
       const session: Session = {
         args,
         ctx,

@@ -2,72 +2,26 @@
 // on images the owner selected from the store, ending in a model folder. The same choices as
 // `defectscope train` (test images stay out of SimCLR; the images chosen by training-images.ts).
 import { rm } from 'node:fs/promises';
-import type { FileProblem, TrainRequest, TrainResult } from '../../shared/dto.js';
+import type { FileProblem, TrainResult } from '../../shared/dto.js';
 import { BadArgumentError, type ImageError } from '../../shared/errors.js';
 import { initBackend } from '../backend.js';
 import type { Encoder } from '../encoders/encoder.js';
-import {
-  createEncoder,
-  encoderRegistry,
-  isEncoderKind,
-  loadEncoder,
-} from '../encoders/registry.js';
+import { loadEncoder } from '../encoders/registry.js';
 import {
   classifierConfig,
   classifierRecord,
   describeEpoch,
   trainClassifier,
 } from '../heads/classifier.js';
-import { loadModel, saveModel, standardPreprocessing } from '../model-files.js';
+import { saveModel, standardPreprocessing } from '../model-files.js';
 import { readSimclrCheckpoint, simclrConfig, simclrRecord, trainSimclr } from '../ssl/simclr.js';
+import { trainingEncoder } from '../training-encoder.js';
 import { limitPerType, splitLabeled, typesOf } from '../training-images.js';
 import type { TaskContext, TrainArgs } from './index.js';
 
 function progressLine(loss: number, imagesPerSecond: number): string {
   const lossText = Number.isFinite(loss) ? `loss ${loss.toFixed(4)}` : 'embedding images';
   return `${lossText}, ${imagesPerSecond.toFixed(1)} img/s`;
-}
-
-async function trainingEncoder(request: TrainRequest, size: number, seed: number) {
-  if (request.method === 'baseline') {
-    if (request.encoder !== undefined || request.from !== undefined)
-      throw new BadArgumentError(
-        'The baseline is always VGG-16; leave out the encoder and the starting model.',
-      );
-    return { encoder: await createEncoder('vgg16', { inputSize: size, seed, frozenBlocks: 0 }) };
-  }
-  if (request.from !== undefined) {
-    if (request.method !== 'classifier')
-      throw new BadArgumentError('Starting from a model is for the classifier.');
-    if (request.encoder !== undefined)
-      throw new BadArgumentError('Give a starting model or an encoder, not both.');
-    const model = await loadModel(request.from);
-    model.head?.dispose();
-    return { encoder: model.encoder, parent: request.from };
-  }
-  const kind = request.encoder ?? (request.method === 'simclr' ? 'resnet' : 'mobilenetv3');
-  if (!isEncoderKind(kind) || kind === 'imported') {
-    throw new BadArgumentError(
-      `Encoder '${kind}' is not one to train with. Choose resnet, mobilenetv3-trainable, mobilenetv3, inceptionv3 or vgg16.`,
-    );
-  }
-  if (request.method === 'simclr' && !encoderRegistry[kind].trainable) {
-    throw new BadArgumentError(
-      `SimCLR must update the encoder, and '${kind}' is frozen. Use resnet or mobilenetv3-trainable.`,
-    );
-  }
-  switch (kind) {
-    case 'resnet':
-      if (size % 32 !== 0)
-        throw new BadArgumentError(
-          `The ResNet needs an input size that is a multiple of 32; got ${size}.`,
-        );
-      return { encoder: await createEncoder('resnet', { inputSize: size, seed }) };
-    case 'vgg16':
-      return { encoder: await createEncoder('vgg16', { inputSize: size, seed }) };
-    default:
-      return { encoder: await createEncoder(kind, { inputSize: size }) };
-  }
 }
 
 export async function trainModel(args: TrainArgs, ctx: TaskContext): Promise<TrainResult> {
