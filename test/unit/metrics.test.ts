@@ -23,6 +23,7 @@ import {
   MIN_SEPARATING_AUROC,
   OPTIMISTIC,
   expectationLine,
+  featuresLine,
   modelExpectation,
 } from '../../src-main/shared/model-quality.js';
 
@@ -198,6 +199,28 @@ describe('unlabeled calibration', () => {
 });
 
 describe('what a model promises the inspector', () => {
+  it("names the chosen feature maps with every candidate's validation, and says when the best tie", () => {
+    const config = (aurocs: number[]) => ({
+      layers: ['stride8', 'stride16'],
+      layerChoice: {
+        candidates: aurocs.map((validationAuroc, i) => ({
+          layers: i < 2 ? ['stride8', 'stride16'] : ['stride4', 'stride8'],
+          augmented: i % 2 === 0,
+          validationAuroc,
+        })),
+      },
+    });
+    expect(featuresLine(config([0.93, 0.91]))).toBe(
+      'stride 8 + 16, chosen by validation AUROC (stride 8 + 16 + mirrored/turned 0.930, stride 8 + 16 0.910)',
+    );
+    expect(featuresLine(config([1, 0.9996, 0.98, 1]))).toBe(
+      'stride 8 + 16, chosen by validation AUROC (stride 8 + 16 + mirrored/turned 1.000, stride 8 + 16 1.000, ' +
+        'stride 4 + 8 + mirrored/turned 0.980, stride 4 + 8 1.000); the best 3 tie, so validation could not tell them apart',
+    );
+    expect(featuresLine({ layers: ['stride4', 'stride8'] })).toBe('stride 4 + 8, as set');
+    expect(featuresLine({})).toBeNull();
+  });
+
   const metrics = {
     defects: 'synthetic',
     falseAlarmRate: 0.02,
