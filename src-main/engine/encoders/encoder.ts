@@ -3,7 +3,19 @@
 import type * as tf from '@tensorflow/tfjs';
 
 import type { FeatureName } from '../../shared/dto.js';
+import { BadArgumentError } from '../../shared/errors.js';
 export type { FeatureName };
+
+/**
+ * Refuses an input side that is not a whole number of pixels or is below `min`, the least the
+ * network's maps need; `what` names it ("MobileNetV3 input size").
+ */
+export function checkInputSize(what: string, size: number, min: number): void {
+  if (!Number.isInteger(size) || size < min)
+    throw new BadArgumentError(
+      `${what} must be an integer of at least ${min} pixels; got ${size}.`,
+    );
+}
 
 export interface EncoderOutput {
   /** Feature maps [B, H/stride, W/stride, C]; an encoder may omit stride4. */

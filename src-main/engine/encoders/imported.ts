@@ -3,7 +3,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
 import { fileLoader, modelJsonPath } from '../model-io.js';
-import type { Encoder, EncoderInfo, EncoderOutput, FeatureName } from './encoder.js';
+import {
+  checkInputSize,
+  type Encoder,
+  type EncoderInfo,
+  type EncoderOutput,
+  type FeatureName,
+} from './encoder.js';
 import { readEncoderConfig, saveEncoderFolder } from './encoder-folder.js';
 
 /** Which model node (graph) or layer (layers model) gives each feature map. */
@@ -225,11 +231,7 @@ function checkFeatureNodes(
   },
 ): TappedEncoderConfig {
   const { nodes, inputSize } = spec;
-  if (!Number.isInteger(inputSize) || inputSize < 16) {
-    throw new BadArgumentError(
-      `Input size must be an integer of at least 16 pixels; got ${inputSize}.`,
-    );
-  }
+  checkInputSize('Input size', inputSize, 16);
   if (
     source.declaredSize !== undefined &&
     source.format === 'layers' &&

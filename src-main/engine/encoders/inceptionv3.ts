@@ -7,7 +7,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { BadArgumentError, ModelError, errorMessage } from '../../shared/errors.js';
+import { ModelError, errorMessage } from '../../shared/errors.js';
+import { checkInputSize } from './encoder.js';
 import {
   loadTappedEncoder,
   openTappableModel,
@@ -126,11 +127,7 @@ export async function createInceptionV3Encoder(
 ): Promise<TappedModelEncoder> {
   const inputSize = options.inputSize ?? 224;
   // Below 160 px its unpadded convolutions shrink the stride-16 map past a stride of 20.
-  if (!Number.isInteger(inputSize) || inputSize < 160) {
-    throw new BadArgumentError(
-      `InceptionV3 input size must be an integer of at least 160 pixels; got ${inputSize}.`,
-    );
-  }
+  checkInputSize('InceptionV3 input size', inputSize, 160);
   const source = await openTappableModel(SOURCE_LABEL, packagedInceptionV3());
   return tappedEncoder(source, {
     kind: INCEPTIONV3_KIND,

@@ -11,7 +11,7 @@
 // parameters that start as a no-op.
 import * as tf from '@tensorflow/tfjs';
 import { BadArgumentError, ModelError } from '../../shared/errors.js';
-import type { Encoder, EncoderInfo, EncoderOutput } from './encoder.js';
+import { checkInputSize, type Encoder, type EncoderInfo, type EncoderOutput } from './encoder.js';
 import { loadEncoderLayers, readEncoderConfig, saveEncoderFolder } from './encoder-folder.js';
 import { openTappableModel } from './imported.js';
 import { bundledMobilenetV3Path } from './mobilenetv3.js';
@@ -217,11 +217,7 @@ export async function createTrainableMobilenetV3Encoder(
   options: TrainableMobilenetV3Options = {},
 ): Promise<TrainableMobilenetV3Encoder> {
   const inputSize = options.inputSize ?? 224;
-  if (!Number.isInteger(inputSize) || inputSize < 32) {
-    throw new BadArgumentError(
-      `MobileNetV3 input size must be an integer of at least 32 pixels; got ${inputSize}.`,
-    );
-  }
+  checkInputSize('MobileNetV3 input size', inputSize, 32);
   const path = options.modelPath ?? bundledMobilenetV3Path();
   const graph = await openTappableModel(path);
   let model: tf.LayersModel | undefined;

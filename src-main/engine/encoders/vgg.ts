@@ -5,7 +5,7 @@ import { extname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BadArgumentError, ModelError } from '../../shared/errors.js';
 import { fileLoader } from '../model-io.js';
-import type { Encoder, EncoderInfo, EncoderOutput } from './encoder.js';
+import { checkInputSize, type Encoder, type EncoderInfo, type EncoderOutput } from './encoder.js';
 import { loadEncoderLayers, readEncoderConfig, saveEncoderFolder } from './encoder-folder.js';
 
 export const VGG_KIND = 'vgg16';
@@ -186,11 +186,7 @@ function convLayerNames(): string[] {
 }
 
 function validate(options: Omit<VggOptions, 'weightsPath'>): void {
-  if (!Number.isInteger(options.inputSize) || options.inputSize < 32) {
-    throw new BadArgumentError(
-      `VGG input size must be an integer of at least 32 pixels; got ${options.inputSize}.`,
-    );
-  }
+  checkInputSize('VGG input size', options.inputSize, 32);
   if (!(options.width > 0 && options.width <= 4)) {
     throw new BadArgumentError(`VGG width must be a multiplier in (0, 4]; got ${options.width}.`);
   }
