@@ -193,9 +193,8 @@ export function featuresLine(config: Record<string, unknown> | null | undefined)
   const measured = candidates.map((c) => `${candidateLabel(c)} ${c.validationAuroc.toFixed(3)}`);
   // A few held-out images often validate every candidate at 1.000: say so rather than let the
   // figures suggest a choice that the validation could not make.
-  const shown = candidates.map((c) => c.validationAuroc.toFixed(3));
-  const best = candidates.reduce((a, c) => Math.max(a, c.validationAuroc), -Infinity).toFixed(3);
-  const tied = shown.filter((v) => v === best).length;
+  const best = Math.max(...candidates.map((c) => c.validationAuroc)).toFixed(3);
+  const tied = candidates.filter((c) => c.validationAuroc.toFixed(3) === best).length;
   const tie = tied > 1 ? `; the best ${tied} tie, so validation could not tell them apart` : '';
   return `${layersLabel(layers as string[])}, chosen by validation AUROC (${measured.join(', ')})${tie}${head}`;
 }
