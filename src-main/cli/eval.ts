@@ -83,7 +83,7 @@ export const command: Command = {
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
     '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
-    '                        [--tile-scale PX] [--defect-head on|off]',
+    '                        [--tile-scale PX] [--defect-head on|off] [--reviewed N]',
     '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
     '                        [--size PX] [--roi X,Y,W,H] [--epochs N] [--batch N] [--json FILE]',
@@ -116,6 +116,9 @@ export const command: Command = {
     '  --defect-head on|off  one-class: the head trained per type on defects painted into its good',
     '                   images, added to the patch distances where it passes its check (default on,',
     '                   as retrain ships it)',
+    "  --reviewed N     one-class: N of each test type's defects play reviewed defects, as an",
+    "                   inspector's verdicts reach retrain: they judge the feature maps and teach",
+    '                   the model (a memory of their patches), and are left out of the metrics',
     '  --epochs N       SimCLR / classifier epochs (default 5)',
     '  --roi X,Y,W,H    one-class and zero-shot: score only this region of each test image (pixels:',
     '                   left, top, width, height), as a type retrained with --roi does',
@@ -145,6 +148,7 @@ export const command: Command = {
     roi: { type: 'string' },
     'tile-scale': { type: 'string' },
     'defect-head': { type: 'string' },
+    reviewed: { type: 'string' },
   },
   async run(args, ctx) {
     if (args.positionals.length > 0)
@@ -181,6 +185,10 @@ export const command: Command = {
     const defectHead = onOffOption(args, 'defect-head');
     if (defectHead !== undefined && detector !== 'one-class')
       throw new BadArgumentError('--defect-head applies to --detector one-class only.');
+    const reviewed =
+      stringOption(args, 'reviewed') === undefined ? undefined : intOption(args, 'reviewed', 0, 1);
+    if (reviewed !== undefined && detector !== 'one-class')
+      throw new BadArgumentError('--reviewed applies to --detector one-class only.');
     const roiText = stringOption(args, 'roi');
     const roi = roiText === undefined ? null : parseRoi(roiText);
     const shots =
@@ -201,6 +209,7 @@ export const command: Command = {
       ...(roi ? { roi } : {}),
       ...(tileScale !== null ? { tileScale } : {}),
       ...(defectHead !== undefined ? { defectHead } : {}),
+      ...(reviewed !== undefined ? { reviewed } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),
@@ -210,7 +219,7 @@ export const command: Command = {
     const jsonFile = stringOption(args, 'json');
     if (jsonFile) await writeFile(jsonFile, JSON.stringify(report, null, 2) + '\n');
     ctx.out(
-      `${report.detector} on ${report.encoder} at ${report.tile_scale ? `${report.tile_scale} px in ${report.input_size} px tiles` : `${report.input_size} px`}${report.shots ? `, ${report.shots}-shot` : ''}${roi ? `, within ${formatRoi(roi)}` : ''} — test types never seen in training (${report.seconds} s)`,
+      `${report.detector} on ${report.encoder} at ${report.tile_scale ? `${report.tile_scale} px in ${report.input_size} px tiles` : `${report.input_size} px`}${report.shots ? `, ${report.shots}-shot` : ''}${report.reviewed ? `, ${report.reviewed} reviewed defects a type` : ''}${roi ? `, within ${formatRoi(roi)}` : ''} — test types never seen in training (${report.seconds} s)`,
     );
     ctx.out(reportTable(report));
     const failed = report.types.reduce((n, t) => n + t.failed_images, 0);

@@ -132,6 +132,7 @@ export const command: Command = {
         layers: result.layers,
         layerChoice: result.layerChoice,
         defectHead: result.defectHead,
+        defectMemory: result.defectMemory,
         augmented: result.augmented,
       });
       if (features) ctx.out(`Feature maps: ${features}.`);

@@ -22,9 +22,19 @@ import { detectorEntry } from './detectors/registry.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
 import { defaultPatchFeatures } from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
-import { defectHeadCheck, withoutDefectHead } from './detectors/patchcore/patchcore.js';
-import { AUGMENTED, candidateLabel, defectHeadLine, learnsViews } from '../shared/model-quality.js';
-import type { DefectHeadCheckDto } from '../shared/dto.js';
+import {
+  defectHeadCheck,
+  learnReviewedDefects,
+  withoutDefectHead,
+} from './detectors/patchcore/patchcore.js';
+import {
+  AUGMENTED,
+  candidateLabel,
+  defectHeadLine,
+  defectMemoryLine,
+  learnsViews,
+} from '../shared/model-quality.js';
+import type { DefectHeadCheckDto, DefectMemoryDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
   classifierConfig,
@@ -69,6 +79,12 @@ export interface EvalOptions {
   tileScale?: number;
   /** One-class: the defect head trained on painted defects (PatchcoreConfig.head); default on. */
   defectHead?: boolean;
+  /**
+   * One-class: this many of each test type's defects (a seeded sample) play reviewed defects, as
+   * retrain gets them from the inspector: they judge the feature maps instead of painted defects
+   * and teach the model (defect-memory.ts); the metrics are measured on the rest.
+   */
+  reviewed?: number;
   inputSize: number;
   /**
    * One-class and zero-shot: a region of interest (image pixels) the test types' images and masks
@@ -112,6 +128,8 @@ export interface EvalReport {
   tile_scale: number | null;
   /** One-class: whether the defect head was added; null for the other detectors. */
   defect_head: boolean | null;
+  /** One-class: defects of each test type that played reviewed ones (left out of the metrics). */
+  reviewed: number | null;
   pretrain_types: string[];
   test_types: string[];
   types: TypeResult[];
@@ -356,6 +374,21 @@ function sample<T>(items: T[], count: number, seed: number): T[] {
   return new Rng(seed).shuffle([...items]).slice(0, count);
 }
 
+/**
+ * The defects of a type that play reviewed ones (EvalOptions.reviewed): a seeded sample, which
+ * must leave at least one defect to measure on.
+ */
+function reviewedDefects(type: string, test: ScanEntry[], options: EvalOptions): ScanEntry[] {
+  const count = options.reviewed ?? 0;
+  if (count === 0) return [];
+  const defects = test.filter((e) => e.label === 'defect');
+  if (count >= defects.length)
+    throw new BadArgumentError(
+      `--reviewed ${count}: ${type} has ${defects.length} test defects; leave at least one to measure on.`,
+    );
+  return sample(defects, count, options.seed + 100);
+}
+
 async function evaluateDetectorType(
   type: string,
   makeEncoder: () => Promise<Encoder>,
@@ -395,6 +428,8 @@ async function evaluateDetectorType(
     let layers: FeatureName[] | undefined;
     let layerChoice: LayerChoiceDto | null = null;
     let headCheck: DefectHeadCheckDto | null = null;
+    let memoryCheck: DefectMemoryDto | null = null;
+    let test = data.test;
     if (kind === 'one-class') {
       // Hold some good images out of the bank: the threshold needs scores the bank has not seen.
       const shuffled = sample(data.trainGood, data.trainGood.length, options.seed);
@@ -404,9 +439,15 @@ async function evaluateDetectorType(
       const fit = options.shots ? fitPool.slice(0, options.shots) : fitPool;
       if (fit.length === 0)
         throw new BadArgumentError(`Object type ${type} has too few train/good images to fit.`);
+      const reviewed = reviewedDefects(type, data.test, options);
+      if (reviewed.length > 0) {
+        const taken = new Set(reviewed);
+        test = data.test.filter((e) => !taken.has(e));
+      }
       // As retrain: told which feature maps, those; otherwise each candidate is fitted and the one
-      // that best tells the held-out good images from the same images with defects painted in
-      // is kept. No test image is read before the choice is made.
+      // that best tells the held-out good images from defects is kept: the reviewed ones where
+      // there are any, else the same good images with defects painted in. No test image the
+      // metrics are measured on is read before the choice is made.
       const views = learnsViews(fit.length, options.tileScale ?? null);
       const chosen = await chooseLayers(options.layers, views, async (tried, { count }) => {
         const candidate = await create(tried.layers, tried.augmented);
@@ -415,8 +456,8 @@ async function evaluateDetectorType(
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);
           await fitOn(candidate, loader, fit, options, failed);
           const good = (await scoreEntries(candidate, loader, validation, options, failed)).scores;
-          // A single set (told) is not judged: nothing to choose between. Judged on the memory
-          // bank alone (as retrain): the defect head learned from painted defects.
+          // A single set (told) is not judged: nothing to choose between. On painted defects,
+          // judged on the memory bank alone (as retrain): the defect head learned from them.
           const painted = () =>
             paintedDefectScores(
               candidate,
@@ -425,7 +466,12 @@ async function evaluateDetectorType(
               batchOptions(loader, options, failed),
             );
           let auroc = -Infinity;
-          if (count > 1)
+          if (count > 1 && reviewed.length > 0)
+            auroc = validationAuroc(
+              good,
+              (await scoreEntries(candidate, loader, reviewed, options, failed)).scores,
+            );
+          else if (count > 1)
             auroc =
               (await withoutDefectHead(candidate, async () =>
                 validationAuroc(
@@ -445,9 +491,31 @@ async function evaluateDetectorType(
       if (chosen.augmented) options.onProgress?.(`${type}: ${AUGMENTED}`);
       headCheck = defectHeadCheck(detector);
       if (headCheck) options.onProgress?.(`${type}: ${defectHeadLine(headCheck)}`);
-      calibration = calibrate(chosen.chosen.good);
-      options.onProgress?.(`${type}: scoring ${data.test.length} test images`);
-      result = await scoreEntries(detector, loader, data.test, options, failed);
+      let good = chosen.chosen.good;
+      if (reviewed.length > 0) {
+        const batches = (entries: ScanEntry[]) =>
+          decodedBatches(
+            entries.map((e) => e.path),
+            detector!.inputShape,
+            batchOptions(loader, options, failed),
+          );
+        const learned = await learnReviewedDefects(
+          detector,
+          batches(reviewed),
+          batches(validation),
+          options.signal,
+        );
+        memoryCheck = learned?.check ?? null;
+        if (memoryCheck) {
+          options.onProgress?.(`${type}: ${defectMemoryLine(memoryCheck)}`);
+          // The threshold from the good images as the model with its memory scores them.
+          if (memoryCheck.weight > 0)
+            good = (await scoreEntries(detector, loader, validation, options, failed)).scores;
+        }
+      }
+      calibration = calibrate(good);
+      options.onProgress?.(`${type}: scoring ${test.length} test images`);
+      result = await scoreEntries(detector, loader, test, options, failed);
     } else {
       options.onProgress?.(
         `${type}: sampling references from its ${data.test.length} unlabeled test images`,
@@ -467,6 +535,7 @@ async function evaluateDetectorType(
       failed_images: new Set(failed).size,
       ...(layers ? { layers, layer_choice: layerChoice } : {}),
       ...(headCheck ? { defect_head: headCheck } : {}),
+      ...(memoryCheck ? { defect_memory: memoryCheck } : {}),
     };
   } finally {
     detector?.dispose();
@@ -699,6 +768,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       layers: options.layers ?? null,
       tile_scale: options.tileScale ?? null,
       defect_head: options.detector === 'one-class' ? (options.defectHead ?? true) : null,
+      reviewed: options.detector === 'one-class' ? (options.reviewed ?? 0) : null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,
       types,

@@ -168,6 +168,7 @@ export async function retrainObjectType(
           ? {}
           : { defectHead: false }),
       ...(fitted.augmented ? { augmented: true } : {}),
+      ...(fitted.defectMemory ? { defectMemory: fitted.defectMemory } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,
@@ -195,6 +196,7 @@ export async function retrainObjectType(
     ...(fitted.layers ? { layers: fitted.layers, layerChoice: fitted.layerChoice } : {}),
     ...(fitted.defectHead ? { defectHead: fitted.defectHead } : {}),
     ...(fitted.augmented ? { augmented: true } : {}),
+    ...(fitted.defectMemory ? { defectMemory: fitted.defectMemory } : {}),
     ...(previous ? { previous } : {}),
   };
 }

@@ -194,6 +194,8 @@ export interface EvalTypeResultDto extends EvalMetricsDto {
   layer_choice?: LayerChoiceDto | null;
   /** One-class with --defect-head: the head's held-out check, and whether it is used. */
   defect_head?: DefectHeadCheckDto | null;
+  /** One-class with --reviewed: what the reviewed defects taught (DefectMemoryDto). */
+  defect_memory?: DefectMemoryDto | null;
 }
 
 /** A defect head's check (defect-head.ts): patch AUROC on held-out painted images; used if passed. */
@@ -204,6 +206,21 @@ export interface DefectHeadCheckDto {
   used: boolean;
   /** When used: what its P(defect) is multiplied by before it is added to a patch's distance. */
   weight?: number;
+}
+
+/**
+ * What reviewed defects taught a one-class model (defect-memory.ts): the weight two-fold
+ * cross-validation chose (0: the bank alone validated as well, so no memory was kept).
+ */
+export interface DefectMemoryDto {
+  defectImages: number;
+  /** Held-out good images the defects were judged against. */
+  goodImages: number;
+  weight: number;
+  /** Whether it keeps only the defects' patches above the best good image's score. */
+  aboveGood: boolean;
+  /** Each candidate tried, with its cross-validated AUROC. */
+  candidates: { weight: number; aboveGood: boolean; validationAuroc: number }[];
 }
 
 /** The cross-type evaluation report (the engine's EvalReport, as the UI sees it). */
@@ -373,6 +390,8 @@ export interface RetrainSummary {
   defectHead?: DefectHeadCheckDto | null;
   /** One-class fitted on few good images, each learned mirrored and turned too (learnsViews). */
   augmented?: boolean;
+  /** One-class with reviewed defects: what they taught (DefectMemoryDto). */
+  defectMemory?: DefectMemoryDto | null;
 }
 
 // ---- Inspection and review ----------------------------------------------------------------

@@ -1,7 +1,7 @@
 // What a model's validation promises the inspector: the share of good parts it will flag, the
 // share of defects it catches, and a plain warning when it cannot tell them apart at all. One
 // reading for the Models view, `defectscope models` and the start of an inspection.
-import { DEFAULT_INPUT_SIZE, type DefectHeadCheckDto } from './dto.js';
+import { DEFAULT_INPUT_SIZE, type DefectHeadCheckDto, type DefectMemoryDto } from './dto.js';
 
 /**
  * Validation AUROC below which a model is said not to separate defects from good parts. At 0.9 a
@@ -82,6 +82,20 @@ export function defectHeadLine(check: DefectHeadCheckDto): string {
   return check.used
     ? `defect head used at weight ${check.weight?.toFixed(2) ?? '–'} (${measured})`
     : `no defect head: it could not tell painted defects from this type's good parts (${measured}; it needs ${MIN_HEAD_AUROC})`;
+}
+
+/**
+ * What reviewed defects taught, in words: "learned 10 reviewed defects at weight 2
+ * (cross-validated AUROC 0.978 against 0.850 without)", or why the bank was kept alone.
+ */
+export function defectMemoryLine(check: DefectMemoryDto): string {
+  const without = check.candidates.find((c) => c.weight === 0)?.validationAuroc ?? NaN;
+  const best = Math.max(...check.candidates.map((c) => c.validationAuroc));
+  const defects = `${check.defectImages} reviewed defect${check.defectImages === 1 ? '' : 's'}`;
+  const which = check.aboveGood ? ', their patches unlike any good part' : '';
+  return check.weight > 0
+    ? `learned ${defects}${which} at weight ${check.weight} (cross-validated AUROC ${best.toFixed(3)} against ${without.toFixed(3)} without)`
+    : `${defects} not learned: the bank alone cross-validated as well (AUROC ${without.toFixed(3)})`;
 }
 
 /** Short sides a type can be scored at in tiles (the Models view's choices); null: whole images. */
@@ -186,8 +200,10 @@ export function featuresLine(config: Record<string, unknown> | null | undefined)
     | undefined;
   const candidates = choice?.candidates ?? [];
   const check = config?.defectHead as DefectHeadCheckDto | null | undefined;
+  const memory = config?.defectMemory as DefectMemoryDto | null | undefined;
   const head =
     (check ? `; ${defectHeadLine(check)}` : '') +
+    (memory ? `; ${defectMemoryLine(memory)}` : '') +
     (config?.augmented === true ? `; ${AUGMENTED}` : '');
   if (candidates.length < 2) return `${layersLabel(layers as string[])}, as set${head}`;
   const measured = candidates.map((c) => `${candidateLabel(c)} ${c.validationAuroc.toFixed(3)}`);

@@ -66,6 +66,11 @@ describe('one-click retrain, model versions and scoring', () => {
       b.validationAuroc > a.validationAuroc ? b : a,
     );
     expect(config.layers).toEqual(best.layers);
+    // Its defect labels (as reviewed defects are) were cross-validated as a memory of defects;
+    // the bank alone kept on these easy synthetic ones, so the validation is the choice's.
+    const defectLabels = store.images.list({ objectTypes: ['nut'], label: 'defect' }).length;
+    expect(config.defectMemory).toMatchObject({ defectImages: defectLabels, weight: 0 });
+    expect(existsSync(join(result.path, 'defects.bin'))).toBe(false);
     expect(config.augmented === true).toBe(best.augmented);
     expect(result.metrics.imageAuroc).toBe(best.validationAuroc);
     expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
@@ -255,6 +260,8 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(featuresLine(headConfig)).toMatch(
       new RegExp(
         String.raw`^stride 8 \+ 16, chosen by validation AUROC \(stride 8 \+ 16 \+ mirrored/turned [01]\.\d{3}, stride 8 \+ 16 [01]\.\d{3}\)(; the best 2 tie, so validation could not tell them apart)?; no defect head: it needs 30 good images to check itself on` +
+          // Its defect labels played reviewed defects: learned, or the line says why not.
+          String.raw`; (learned \d+ reviewed defects(, their patches unlike any good part)? at weight [\d.]+ \(cross-validated AUROC [01]\.\d{3} against [01]\.\d{3} without\)|\d+ reviewed defects not learned: the bank alone cross-validated as well \(AUROC [01]\.\d{3}\))` +
           (kept
             ? '; fewer than 30 good images, so each was also learned mirrored and turned$'
             : '$'),

@@ -11,14 +11,20 @@ import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
-import { defectHeadCheck, withoutDefectHead } from '../detectors/patchcore/patchcore.js';
+import {
+  defectHeadCheck,
+  learnReviewedDefects,
+  withoutDefectHead,
+  withoutDefectMemory,
+} from '../detectors/patchcore/patchcore.js';
 import {
   AUGMENTED,
   candidateLabel,
   defectHeadLine,
+  defectMemoryLine,
   learnsViews,
 } from '../../shared/model-quality.js';
-import type { DefectHeadCheckDto } from '../../shared/dto.js';
+import type { DefectHeadCheckDto, DefectMemoryDto } from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
@@ -77,6 +83,8 @@ export interface FittedModel {
   defectHead: DefectHeadCheckDto | null;
   /** One-class fitted on few good images, mirrored and turned too (PatchcoreConfig.augment). */
   augmented: boolean;
+  /** One-class validated on reviewed defects: what they taught (defect-memory.ts). */
+  defectMemory: DefectMemoryDto | null;
 }
 
 interface Validation {
@@ -289,6 +297,49 @@ async function fitOneClass(
   }
 }
 
+/**
+ * The reviewed defects taught to the chosen one-class model (defect-memory.ts). Each defect is then
+ * judged by the memory of the half it is not in, so the validation stays honest; the good images
+ * are scored again, by the model as it will inspect. Null when nothing was learned.
+ */
+async function learnDefects(
+  detector: Detector,
+  judged: RetrainArgs,
+  validation: Validation,
+  ctx: TaskContext,
+): Promise<{ check: DefectMemoryDto; validation: Validation } | null> {
+  ctx.progress(0, 0, `learning ${judged.validationDefect.length} reviewed defects`);
+  const batches = (paths: string[]) =>
+    decodedBatches(paths, detector.inputShape, {
+      batchSize: judged.batchSize,
+      signal: ctx.signal,
+      roi: judged.roi,
+    });
+  const learned = await learnReviewedDefects(
+    detector,
+    batches(judged.validationDefect),
+    batches(judged.validationGood),
+    ctx.signal,
+  );
+  if (!learned) return null;
+  ctx.log(defectMemoryLine(learned.check));
+  if (learned.check.weight === 0) return { check: learned.check, validation };
+  return {
+    check: learned.check,
+    validation: {
+      good: await scoresOf(
+        detector,
+        judged.validationGood,
+        judged.batchSize,
+        ctx.signal,
+        judged.roi,
+      ),
+      defect: learned.outOfFold,
+      kind: 'labels',
+    },
+  };
+}
+
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
   const { inputSize, seed } = args;
@@ -322,6 +373,11 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   if (headCheck) ctx.log(defectHeadLine(headCheck));
   if (augmented) ctx.log(AUGMENTED);
   try {
+    let defectMemory: DefectMemoryDto | null = null;
+    if (validation.kind === 'labels') {
+      const learned = await learnDefects(detector, judged, validation, ctx);
+      if (learned) ({ check: defectMemory, validation } = learned);
+    }
     let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics: ValidationMetrics = {
       ...metricsOf(validation, calibration),
@@ -355,11 +411,12 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       try {
         const judge = () =>
           validate(loaded.detector, args, ctx.signal, loaded.manifest.roi ?? null);
-        // On painted defects, a model with a defect head is judged on its bank alone, as the new one.
+        // On painted defects, a model with a defect head is judged on its bank alone, as the new
+        // one. On reviewed defects, without the memory it may have learned from these very defects.
         previousAuroc = metricsOf(
           (args.validationDefect.length === 0
             ? await withoutDefectHead(loaded.detector, judge)
-            : null) ?? (await judge()),
+            : await withoutDefectMemory(loaded.detector, judge)) ?? (await judge()),
           calibration,
         ).imageAuroc;
       } finally {
@@ -385,6 +442,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
               layers,
               layerChoice,
               defectHead: headCheck,
+              ...(defectMemory ? { defectMemory } : {}),
               ...(augmented ? { augmented } : {}),
             }
           : {}),
@@ -401,6 +459,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       layerChoice: kind === 'one-class' ? layerChoice : null,
       defectHead: kind === 'one-class' ? headCheck : null,
       augmented: kind === 'one-class' && augmented,
+      defectMemory: kind === 'one-class' ? defectMemory : null,
     };
   } finally {
     detector.dispose();

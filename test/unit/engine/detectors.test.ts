@@ -33,8 +33,11 @@ function blotCentre(seed: number): [number, number] {
   return [0.3 + (0.4 * ((seed * 37) % 10)) / 10, 0.3 + (0.4 * ((seed * 53) % 10)) / 10];
 }
 
-/** A brushed-metal-like surface with lighting that varies; defects are a small dark blot. */
-function surfaces(count: number, seed: number, defect: boolean): tf.Tensor4D {
+/**
+ * A brushed-metal-like surface with lighting that varies; defects are a small dark blot (`blot`
+ * the darkening at its centre; a negative one lightens).
+ */
+function surfaces(count: number, seed: number, defect: boolean, blot = 0.45): tf.Tensor4D {
   return tf.tidy(() => {
     const images: tf.Tensor3D[] = [];
     for (let i = 0; i < count; i++) {
@@ -47,10 +50,10 @@ function surfaces(count: number, seed: number, defect: boolean): tf.Tensor4D {
       let image = tf.add(tf.add(light, stripes), noise);
       if (defect) {
         const [cx, cy] = blotCentre(s);
-        const blot = tf.exp(
+        const spot = tf.exp(
           tf.neg(tf.add(tf.square(tf.sub(x, cx)), tf.square(tf.sub(y, cy))).div(0.004)),
         );
-        image = tf.sub(image, tf.mul(blot, 0.45));
+        image = tf.sub(image, tf.mul(spot, blot));
       }
       images.push(tf.tile(tf.clipByValue(image, 0, 1), [1, 1, 3]) as tf.Tensor3D);
     }
@@ -355,6 +358,62 @@ describe('detectors', () => {
     b.forEach((r, i) => expect(r.score).toBeCloseTo(a[i]!.score, 5));
     tf.dispose([good, few, testGood, painted, test]);
     [plain, learned, plainFew, unchecked].forEach((d) => d.dispose());
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('one-class learns reviewed defects: a memory of their patches, chosen by cross-validation, saved and reloaded', async () => {
+    const before = tf.memory().numTensors;
+    const detector = (await detectorEntry('one-class').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      { inputSize: SIZE },
+    )) as PatchcoreDetector;
+    const fit = surfaces(16, 1, false);
+    await detector.fit(batches(fit));
+    // The held-out good parts have a bright spot the bank never saw (a normal variation); the
+    // reviewed defects a faint dark one, which the bank alone ranks below the bright spots.
+    const heldGood = surfaces(8, 300, true, -0.9);
+    const reviewed = surfaces(8, 400, true);
+    const validation = tf.concat([heldGood, reviewed]);
+    const without = await detector.score(validation);
+    const labels = [...Array(8).fill(0), ...Array(8).fill(1)];
+    expect(
+      auroc(
+        without.map((r) => r.score),
+        labels,
+      ),
+    ).toBeLessThan(0.5);
+    // Fewer than two a fold: nothing to cross-validate, nothing learned.
+    const three = tf.tidy(() => reviewed.slice([0], [3]));
+    await expect(detector.learnDefects(batches(three), batches(heldGood))).resolves.toBeNull();
+    const learned = (await detector.learnDefects(batches(reviewed), batches(heldGood)))!;
+    expect(learned.check).toMatchObject({ defectImages: 8, goodImages: 8 });
+    expect(learned.check.weight).toBeGreaterThan(0);
+    const bankAlone = learned.check.candidates.find((c) => c.weight === 0)!.validationAuroc;
+    expect(Math.max(...learned.check.candidates.map((c) => c.validationAuroc))).toBeGreaterThan(
+      bankAlone + 0.5,
+    );
+    expect(learned.outOfFold).toHaveLength(8);
+
+    // New parts of both kinds: the remembered dark spots now outrank the bright good ones.
+    const test = tf.tidy(() => tf.concat([surfaces(8, 500, true, -0.9), surfaces(8, 600, true)]));
+    const bank = (await detector.withoutMemory(() => detector.score(test))).map((r) => r.score);
+    const withMemory = (await detector.score(test)).map((r) => r.score);
+    withMemory.forEach((s, i) => expect(s).toBeGreaterThanOrEqual(bank[i]! - 1e-5));
+    expect(auroc(bank, labels)).toBeLessThan(0.2);
+    expect(auroc(withMemory, labels)).toBeGreaterThan(0.8);
+
+    const dir = join(tempDir(), 'one-class-memory');
+    await detector.save(dir);
+    const reloaded = (await loadDetector(dir)) as PatchcoreDetector;
+    expect(reloaded.memoryCheck).toEqual(learned.check);
+    (await reloaded.score(test)).forEach((r, i) => expect(r.score).toBeCloseTo(withMemory[i]!, 4));
+    reloaded.dispose();
+    // Fitted again, the memory measured against the old bank is forgotten.
+    await detector.fit(batches(fit));
+    expect(detector.memoryCheck).toBeNull();
+    (await detector.score(test)).forEach((r, i) => expect(r.score).toBeCloseTo(bank[i]!, 4));
+    detector.dispose();
+    tf.dispose([fit, heldGood, reviewed, validation, three, test]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

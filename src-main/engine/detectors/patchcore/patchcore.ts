@@ -5,7 +5,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_INPUT_SIZE, type DefectHeadCheckDto } from '../../../shared/dto.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  type DefectHeadCheckDto,
+  type DefectMemoryDto,
+} from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import type { Encoder } from '../../encoders/encoder.js';
 import type { InputShape } from '../../image-batches.js';
@@ -33,6 +37,13 @@ import { quantile } from '../../threshold.js';
 import { greedyCoreset } from './coreset.js';
 import { MIN_HEAD_AUROC, MIN_HEAD_IMAGES } from '../../../shared/model-quality.js';
 import { DefectHead, HeadSamples, type DefectHeadConfig } from './defect-head.js';
+import {
+  DefectMemory,
+  MIN_MEMORY_DEFECTS,
+  chooseMemory,
+  cutFor,
+  type ImagePatches,
+} from './defect-memory.js';
 import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 import { identity, imageViews } from '../views.js';
 
@@ -102,6 +113,7 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
 
 const CONFIG_FILE = 'detector.json';
 const HEAD_FILE = 'head.bin';
+const MEMORY_FILE = 'defects.bin';
 /** Bank files by scale index; the first keeps the single-scale name older folders have. */
 const bankFile = (i: number): string => (i === 0 ? 'bank.bin' : `bank-${i}.bin`);
 
@@ -135,6 +147,12 @@ export class PatchcoreDetector implements Detector {
   headCheck: DefectHeadCheckDto | null = null;
   /** False while `withoutHead` runs. */
   private headOn = true;
+  /** What reviewed defects taught it (defect-memory.ts), when cross-validation kept a memory. */
+  private memory: DefectMemory | null = null;
+  /** The cross-validation that chose the memory's weight, when reviewed defects were learned. */
+  memoryCheck: DefectMemoryDto | null = null;
+  /** False while `withoutMemory` runs. */
+  private memoryOn = true;
 
   constructor(
     readonly encoder: Encoder,
@@ -185,6 +203,23 @@ export class PatchcoreDetector implements Detector {
     } finally {
       this.headOn = true;
     }
+  }
+
+  /**
+   * Runs `work` with scores that leave the defect memory out. An older model is judged so on the
+   * reviewed defects its memory learned from, as the new model is judged on defects it did not.
+   */
+  async withoutMemory<T>(work: () => Promise<T>): Promise<T> {
+    this.memoryOn = false;
+    try {
+      return await work();
+    } finally {
+      this.memoryOn = true;
+    }
+  }
+
+  get hasMemory(): boolean {
+    return this.memory !== null;
   }
 
   get bankSize(): number {
@@ -311,6 +346,8 @@ export class PatchcoreDetector implements Detector {
       this.banks = banks;
       this.head = head;
       this.headCheck = check;
+      // A memory measured against the old bank does not fit the new one.
+      this.forgetDefects();
     } finally {
       for (const sample of samples) sample.dispose();
       headSamples?.dispose();
@@ -370,9 +407,12 @@ export class PatchcoreDetector implements Detector {
         const [, h, w, c] = f.shape;
         grid ??= [h, w];
         const rows = f.reshape([-1, c]) as tf.Tensor2D;
-        let distances = tf
+        const fromBank = tf
           .sqrt(nearestDistances(rows, bank.bankT, bank.norms))
           .div(bank.typical) as tf.Tensor1D;
+        let distances = fromBank;
+        if (i === 0 && this.memory && this.memoryOn)
+          distances = tf.add(distances, this.memory.term(rows, fromBank, bank.typical));
         if (i === 0 && this.head && this.headOn && this.config.head)
           distances = tf.add(
             distances,
@@ -385,6 +425,93 @@ export class PatchcoreDetector implements Detector {
         3,
       ]) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * Learns reviewed defects (defect-memory.ts): reads `defects` and the held-out `good` images,
+   * chooses the memory's weight by two-fold cross-validation, and keeps the memory unless the
+   * bank alone validated as well. Returns the check and each defect's out-of-fold score (in the
+   * order read); null when tiled or with fewer than MIN_MEMORY_DEFECTS defects read.
+   */
+  async learnDefects(
+    defects: AsyncIterable<FitBatch>,
+    good: AsyncIterable<FitBatch>,
+    signal?: AbortSignal,
+  ): Promise<{ check: DefectMemoryDto; outOfFold: number[] } | null> {
+    if (this.banks.length === 0) throw new ModelError('Learn reviewed defects after fitting.');
+    this.forgetDefects();
+    if (this.tiles) return null;
+    const read: { defects: ImagePatches[]; good: ImagePatches[] } = { defects: [], good: [] };
+    try {
+      for (const [which, batches] of [
+        ['defects', defects],
+        ['good', good],
+      ] as const) {
+        for await (const batch of batches) {
+          if (signal?.aborted)
+            throw new CancelledError('Learning the reviewed defects was cancelled.');
+          read[which].push(...(await this.imagePatches(batch.images)));
+        }
+      }
+      if (read.defects.length < MIN_MEMORY_DEFECTS || read.good.length === 0) return null;
+      const bank = this.banks[0]!;
+      const choice = await chooseMemory(
+        read.defects,
+        read.good,
+        bank.typical,
+        1 / this.banks.length,
+      );
+      if (choice.weight > 0)
+        this.memory = new DefectMemory(
+          DefectMemory.rowsOf(read.defects, cutFor(choice.aboveGood, read.good)),
+          choice.weight,
+        );
+      this.memoryCheck = {
+        defectImages: read.defects.length,
+        goodImages: read.good.length,
+        weight: choice.weight,
+        aboveGood: choice.aboveGood,
+        candidates: choice.candidates,
+      };
+      return { check: this.memoryCheck, outOfFold: choice.outOfFold };
+    } finally {
+      for (const image of [...read.defects, ...read.good]) image.rows.dispose();
+    }
+  }
+
+  /** Drops what reviewed defects taught, if anything. */
+  forgetDefects(): void {
+    this.memory?.dispose();
+    this.memory = null;
+    this.memoryCheck = null;
+  }
+
+  /** Each image's first-scale patch features, bank distances and patch scores (learnDefects). */
+  private async imagePatches(images: tf.Tensor4D): Promise<ImagePatches[]> {
+    const bank = this.banks[0]!;
+    const [rows, distances, scores] = tf.tidy(() => {
+      const f = this.scaledFeatures(images, this.config.scales[0]!);
+      const [count, h, w, c] = f.shape;
+      const flat = f.reshape([count * h * w, c]) as tf.Tensor2D;
+      return [
+        f.reshape([count, h * w, c]) as tf.Tensor3D,
+        tf.sqrt(nearestDistances(flat, bank.bankT, bank.norms)).div(bank.typical),
+        this.patchScores(images),
+      ];
+    });
+    try {
+      const patches = rows.shape[1];
+      const d = (await distances.data()) as Float32Array;
+      const s = (await scores.data()) as Float32Array;
+      const perImage = tf.unstack(rows) as tf.Tensor2D[];
+      return perImage.map((imageRows, i) => ({
+        rows: imageRows,
+        distances: d.slice(i * patches, (i + 1) * patches),
+        scores: s.slice(i * patches, (i + 1) * patches),
+      }));
+    } finally {
+      tf.dispose([rows, distances, scores]);
+    }
   }
 
   async score(
@@ -417,10 +544,22 @@ export class PatchcoreDetector implements Detector {
       ? { channels: this.head.channels, hidden: this.head.hidden, scale: this.head.scale }
       : null;
     if (this.head) await writeTensor(join(dir, HEAD_FILE), this.head.flat());
+    const memory = this.memory
+      ? { size: this.memory.size, channels: this.memory.rowsT.shape[0], weight: this.memory.weight }
+      : null;
+    if (this.memory) await writeTensor(join(dir, MEMORY_FILE), this.memory.rows());
     await writeFile(
       join(dir, CONFIG_FILE),
       JSON.stringify(
-        { kind: this.kind, config: this.config, banks: saved, head, headCheck: this.headCheck },
+        {
+          kind: this.kind,
+          config: this.config,
+          banks: saved,
+          head,
+          headCheck: this.headCheck,
+          memory,
+          memoryCheck: this.memoryCheck,
+        },
         null,
         2,
       ),
@@ -432,6 +571,7 @@ export class PatchcoreDetector implements Detector {
     this.banks = [];
     this.head?.dispose();
     this.head = null;
+    this.forgetDefects();
     this.encoder.dispose();
   }
 
@@ -441,6 +581,8 @@ export class PatchcoreDetector implements Detector {
       banks?: SavedBank[];
       head?: { channels: number; hidden: number; scale: number } | null;
       headCheck?: DefectHeadCheckDto | null;
+      memory?: { size: number; channels: number; weight: number } | null;
+      memoryCheck?: DefectMemoryDto | null;
       /** Single-scale folders written before banks per scale (their scores were not divided). */
       bank?: { size: number; channels: number };
     };
@@ -453,6 +595,9 @@ export class PatchcoreDetector implements Detector {
           join(dir, HEAD_FILE),
           DefectHead.floatCount(saved.head.channels, saved.head.hidden),
         )
+      : null;
+    const memory = saved.memory
+      ? await readFloats(join(dir, MEMORY_FILE), saved.memory.size * saved.memory.channels)
       : null;
     const config = { ...defaultPatchcoreConfig, ...saved.config };
     if (banks.length !== config.scales.length)
@@ -468,6 +613,12 @@ export class PatchcoreDetector implements Detector {
       detector.head.scale = saved.head.scale;
     }
     detector.headCheck = saved.headCheck ?? null;
+    if (memory && saved.memory)
+      detector.memory = new DefectMemory(
+        tf.tensor2d(memory, [saved.memory.size, saved.memory.channels]),
+        saved.memory.weight,
+      );
+    detector.memoryCheck = saved.memoryCheck ?? null;
     return detector;
   }
 }
@@ -482,6 +633,31 @@ export async function withoutDefectHead<T>(
 ): Promise<T | null> {
   return detector instanceof PatchcoreDetector && detector.hasHead
     ? detector.withoutHead(work)
+    : null;
+}
+
+/**
+ * Teaches a one-class detector the reviewed `defects` (PatchcoreDetector.learnDefects), judged
+ * against the held-out `good` images; null for any other detector.
+ */
+export async function learnReviewedDefects(
+  detector: Detector,
+  defects: AsyncIterable<FitBatch>,
+  good: AsyncIterable<FitBatch>,
+  signal?: AbortSignal,
+): Promise<{ check: DefectMemoryDto; outOfFold: number[] } | null> {
+  return detector instanceof PatchcoreDetector
+    ? detector.learnDefects(defects, good, signal)
+    : null;
+}
+
+/** `work` run without a one-class detector's defect memory, when it has one; null otherwise. */
+export async function withoutDefectMemory<T>(
+  detector: Detector,
+  work: () => Promise<T>,
+): Promise<T | null> {
+  return detector instanceof PatchcoreDetector && detector.hasMemory
+    ? detector.withoutMemory(work)
     : null;
 }
 

@@ -1,0 +1,222 @@
+// What an inspector's reviewed defects teach the one-class detector. Of each reviewed defect, the
+// patches that stand out from the good bank more than any held-out good image does (among its top
+// IMAGE_SCORE_TOP_FRACTION by distance, the patches its image score comes from; its top patch
+// alone when none does) are kept as a second, small memory. A patch nearer to one of them than to
+// any good patch then scores higher:
+//
+//   distance + weight × max(0, distance − distance to the nearest defect patch)
+//
+// both divided by the bank's typical score. A patch unlike both still scores by its distance to the
+// good bank alone, so a new kind of defect is seen as before. The weight is chosen per type by
+// two-fold cross-validation on the reviewed defects against the held-out good images, 0 (no memory)
+// among the candidates and kept on a tie, so a type whose defects look like its good parts keeps
+// the bank alone.
+//
+// On the real dev types with 10 reviewed defects taken from the test set (EVALUATION.md, Reviewed
+// defects): kolektor's commutators, whose defects recur, gain the most. Keeping every top patch,
+// also those some good image has too, taught casting's impellers false alarms.
+import * as tf from '@tensorflow/tfjs';
+import { auroc } from '../../metrics.js';
+import { IMAGE_SCORE_TOP_FRACTION, nearestDistances } from '../patch-features.js';
+
+/** The weights cross-validation chooses from; 0 keeps the bank alone. */
+export const MEMORY_WEIGHTS = [0, 0.5, 1, 2, 4] as const;
+/** Reviewed defects a memory needs: two folds of at least two. */
+export const MIN_MEMORY_DEFECTS = 4;
+
+/** One image's first-scale patches: features [P, C], bank distances and full patch scores [P]. */
+export interface ImagePatches {
+  rows: tf.Tensor2D;
+  distances: Float32Array;
+  scores: Float32Array;
+}
+
+/** The mean of the top IMAGE_SCORE_TOP_FRACTION of `values`, as `imageScores` takes it. */
+export function topMean(values: Float32Array): number {
+  const sorted = Float32Array.from(values).sort().reverse();
+  const k = Math.max(1, Math.round(IMAGE_SCORE_TOP_FRACTION * sorted.length));
+  let sum = 0;
+  for (let i = 0; i < k; i++) sum += sorted[i]!;
+  return sum / k;
+}
+
+export class DefectMemory {
+  /** Patches stored transposed [C, M] with squared norms [M], as the bank (nearestDistances). */
+  readonly rowsT: tf.Tensor2D;
+  readonly norms: tf.Tensor1D;
+
+  /** Takes ownership of `rows` [M, C]. */
+  constructor(
+    rows: tf.Tensor2D,
+    readonly weight: number,
+  ) {
+    this.rowsT = tf.tidy(() => rows.transpose());
+    this.norms = tf.tidy(() => tf.sum(tf.square(rows), 1));
+    rows.dispose();
+  }
+
+  /**
+   * What the memory keeps of each defect image [M, C]: those of its top-scoring patches whose
+   * bank distance is above `cut` (the highest good image score), else its top patch.
+   */
+  static rowsOf(defects: readonly ImagePatches[], cut: number): tf.Tensor2D {
+    return tf.tidy(() =>
+      tf.concat(
+        defects.map(({ rows, distances }) => {
+          const k = Math.max(1, Math.round(IMAGE_SCORE_TOP_FRACTION * distances.length));
+          const top = Array.from(distances.keys())
+            .sort((a, b) => distances[b]! - distances[a]!)
+            .slice(0, k);
+          const above = top.filter((p) => distances[p]! > cut);
+          return tf.gather(rows, above.length > 0 ? above : top.slice(0, 1));
+        }),
+      ),
+    );
+  }
+
+  /** The highest image score of `good` on the bank alone: the cut `rowsOf` keeps patches above. */
+  static cutOf(good: readonly ImagePatches[]): number {
+    return Math.max(...good.map((g) => topMean(g.distances)));
+  }
+
+  get size(): number {
+    return this.rowsT.shape[1];
+  }
+
+  /**
+   * What the memory adds to patches `rows` [P, C] whose bank distances (÷ `typical`) are
+   * `distances` [P]: weight × max(0, distance − distance to the nearest defect patch ÷ typical).
+   */
+  term(rows: tf.Tensor2D, distances: tf.Tensor1D, typical: number): tf.Tensor1D {
+    return tf.tidy(() =>
+      tf
+        .relu(
+          tf.sub(distances, tf.sqrt(nearestDistances(rows, this.rowsT, this.norms)).div(typical)),
+        )
+        .mul(this.weight),
+    );
+  }
+
+  /** Distances (÷ `typical`) of each of `image`'s patches to the nearest defect patch. */
+  async distancesOf(image: ImagePatches, typical: number): Promise<Float32Array> {
+    const d = tf.tidy(() =>
+      tf.sqrt(nearestDistances(image.rows, this.rowsT, this.norms)).div(typical),
+    );
+    const values = (await d.data()) as Float32Array;
+    d.dispose();
+    return values;
+  }
+
+  /** The rows [M, C], to save. */
+  rows(): tf.Tensor2D {
+    return tf.tidy(() => this.rowsT.transpose());
+  }
+
+  dispose(): void {
+    this.rowsT.dispose();
+    this.norms.dispose();
+  }
+}
+
+/** An image's score with a memory at `weight` added (`share`: the first scale's share of the map). */
+export function scoreWithMemory(
+  image: ImagePatches,
+  toDefects: Float32Array,
+  weight: number,
+  share: number,
+): number {
+  const { scores, distances } = image;
+  const patch = new Float32Array(scores.length);
+  for (let p = 0; p < patch.length; p++)
+    patch[p] = scores[p]! + share * weight * Math.max(0, distances[p]! - toDefects[p]!);
+  return topMean(patch);
+}
+
+/** A memory cross-validation may choose: its weight, and whether it keeps only `aboveGood` patches. */
+export interface MemoryCandidate {
+  weight: number;
+  aboveGood: boolean;
+}
+
+/**
+ * The candidates, the bank alone first (kept on a tie): each weight with every top patch, then
+ * with only the patches above the best good image's score.
+ */
+export const MEMORY_CANDIDATES: MemoryCandidate[] = [
+  { weight: 0, aboveGood: false },
+  ...[false, true].flatMap((aboveGood) =>
+    MEMORY_WEIGHTS.filter((w) => w > 0).map((weight) => ({ weight, aboveGood })),
+  ),
+];
+
+/** What cross-validation chose (DefectMemoryDto), and each defect's score from the other fold. */
+export interface MemoryChoice extends MemoryCandidate {
+  candidates: (MemoryCandidate & { validationAuroc: number })[];
+  /** Each defect's image score as chosen, from the memory of the fold it is not in. */
+  outOfFold: number[];
+}
+
+/** The patches a memory keeps above (DefectMemory.rowsOf): the best good image's score, or none. */
+export function cutFor(aboveGood: boolean, good: readonly ImagePatches[]): number {
+  return aboveGood ? DefectMemory.cutOf(good) : -Infinity;
+}
+
+/**
+ * Two-fold cross-validation of each of MEMORY_CANDIDATES: the memory of one half of the defects
+ * judged on the other half against `good`; the mean of the two folds' AUROCs, the first best kept.
+ */
+export async function chooseMemory(
+  defects: readonly ImagePatches[],
+  good: readonly ImagePatches[],
+  typical: number,
+  share: number,
+): Promise<MemoryChoice> {
+  const folds = [0, 1].map((f) => defects.map((_, i) => i).filter((i) => i % 2 === f));
+  const aurocs = MEMORY_CANDIDATES.map(() => 0);
+  const outOfFold = MEMORY_CANDIDATES.map(() => new Array<number>(defects.length).fill(0));
+  for (const [f, own] of folds.entries()) {
+    const judged = folds[1 - f]!;
+    for (const aboveGood of [false, true]) {
+      const memory = new DefectMemory(
+        DefectMemory.rowsOf(
+          own.map((i) => defects[i]!),
+          cutFor(aboveGood, good),
+        ),
+        1,
+      );
+      try {
+        const goodTo = await Promise.all(good.map((g) => memory.distancesOf(g, typical)));
+        const defectTo = await Promise.all(
+          judged.map((i) => memory.distancesOf(defects[i]!, typical)),
+        );
+        for (const [c, candidate] of MEMORY_CANDIDATES.entries()) {
+          // The bank alone (weight 0) once, with the first memory.
+          if (candidate.aboveGood !== aboveGood && !(candidate.weight === 0 && !aboveGood))
+            continue;
+          const { weight } = candidate;
+          const goodScores = good.map((g, j) => scoreWithMemory(g, goodTo[j]!, weight, share));
+          const defectScores = judged.map((i, j) =>
+            scoreWithMemory(defects[i]!, defectTo[j]!, weight, share),
+          );
+          judged.forEach((i, j) => (outOfFold[c]![i] = defectScores[j]!));
+          aurocs[c]! +=
+            auroc(
+              [...goodScores, ...defectScores],
+              [...goodScores.map(() => 0), ...defectScores.map(() => 1)],
+            ) / folds.length;
+        }
+      } finally {
+        memory.dispose();
+      }
+    }
+  }
+  let best = 0;
+  aurocs.forEach((a, c) => {
+    if (a > aurocs[best]!) best = c;
+  });
+  return {
+    ...MEMORY_CANDIDATES[best]!,
+    candidates: MEMORY_CANDIDATES.map((c, i) => ({ ...c, validationAuroc: aurocs[i]! })),
+    outOfFold: outOfFold[best]!,
+  };
+}
