@@ -85,16 +85,18 @@ export function defectHeadLine(check: DefectHeadCheckDto): string {
 }
 
 /**
- * What reviewed defects taught, in words: "learned 10 reviewed defects at weight 2
- * (cross-validated AUROC 0.978 against 0.850 without)", or why the bank was kept alone.
+ * What the type's defect labels (reviewed verdicts included) taught, in words: "learned 10 labeled
+ * defects at weight 2 (cross-validated AUROC 0.978 against 0.850 without)", or why not.
  */
 export function defectMemoryLine(check: DefectMemoryDto): string {
   const without = check.candidates.find((c) => c.weight === 0)?.validationAuroc ?? NaN;
-  const best = Math.max(...check.candidates.map((c) => c.validationAuroc));
-  const defects = `${check.defectImages} reviewed defect${check.defectImages === 1 ? '' : 's'}`;
-  const which = check.aboveGood ? ', their patches unlike any good part' : '';
+  const chosen = check.candidates.find(
+    (c) => c.weight === check.weight && c.aboveGood === check.aboveGood,
+  );
+  const defects = `${check.defectImages} labeled defect${check.defectImages === 1 ? '' : 's'}`;
+  const which = check.aboveGood ? ', their patches unlike any good part,' : '';
   return check.weight > 0
-    ? `learned ${defects}${which} at weight ${check.weight} (cross-validated AUROC ${best.toFixed(3)} against ${without.toFixed(3)} without)`
+    ? `learned ${defects}${which} at weight ${check.weight} (cross-validated AUROC ${chosen?.validationAuroc.toFixed(3) ?? '–'} against ${without.toFixed(3)} without)`
     : `${defects} not learned: the bank alone cross-validated as well (AUROC ${without.toFixed(3)})`;
 }
 

@@ -103,6 +103,30 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     expect(report.types[0]!.pixel_auroc).toBeGreaterThan(0.7);
   });
 
+  it('one-class with --reviewed: defects play reviewed ones, taught to the model and left out of the metrics', async () => {
+    const json = join(tempDir(), 'reviewed.json');
+    const err: string[] = [];
+    const ctx = { out: () => {}, err: (l: string) => err.push(l), interactive: false };
+    const argv = ['eval', '--root', root, '--test-types', 'nut', '--size', '96'];
+    expect(await runCli([...argv, '--reviewed', '4', '--json', json], ctx)).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as EvalReport;
+    expect(report.reviewed).toBe(4);
+    // 16 test images, 8 of them defects: 4 played reviewed defects and were not measured.
+    const [nut] = report.types;
+    expect(nut).toMatchObject({ images: 12, defects: 4 });
+    // Cross-validated against the held-out good images (a fifth of nut's 16 good ones, at least 3).
+    expect(nut!.defect_memory).toMatchObject({ defectImages: 4, goodImages: 3 });
+    expect(nut!.defect_memory!.candidates.length).toBeGreaterThan(1);
+    expect(
+      err.some((l) => /^nut: (learned 4 labeled defects|4 labeled defects not learned)/.test(l)),
+    ).toBe(true);
+
+    expect(await runCli([...argv, '--reviewed', '8'], ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/--reviewed 8: nut has 8 test defects; leave at least one/);
+    expect(await runCli([...argv, '--reviewed', '2', '--detector', 'zero-shot'], ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/--reviewed applies to --detector one-class only/);
+  });
+
   it('writes the JSON report the issue specifies and refuses a type in both sets', async () => {
     const json = join(tempDir(), 'report.json');
     const out: string[] = [];

@@ -23,6 +23,7 @@ import {
   MIN_SEPARATING_AUROC,
   OPTIMISTIC,
   expectationLine,
+  defectMemoryLine,
   featuresLine,
   modelExpectation,
 } from '../../src-main/shared/model-quality.js';
@@ -219,6 +220,29 @@ describe('what a model promises the inspector', () => {
     );
     expect(featuresLine({ layers: ['stride4', 'stride8'] })).toBe('stride 4 + 8, as set');
     expect(featuresLine({})).toBeNull();
+  });
+
+  it('says what the defect labels taught: the memory kept and its cross-validation, or why none', () => {
+    const memory = (weight: number, aboveGood: boolean) => ({
+      defectImages: 10,
+      goodImages: 40,
+      weight,
+      aboveGood,
+      candidates: [
+        { weight: 0, aboveGood: false, validationAuroc: 0.85 },
+        { weight: 4, aboveGood: false, validationAuroc: 0.978 },
+        { weight: 1, aboveGood: true, validationAuroc: 0.9 },
+      ],
+    });
+    expect(featuresLine({ layers: ['stride8', 'stride16'], defectMemory: memory(4, false) })).toBe(
+      'stride 8 + 16, as set; learned 10 labeled defects at weight 4 (cross-validated AUROC 0.978 against 0.850 without)',
+    );
+    expect(defectMemoryLine(memory(1, true))).toBe(
+      'learned 10 labeled defects, their patches unlike any good part, at weight 1 (cross-validated AUROC 0.900 against 0.850 without)',
+    );
+    expect(defectMemoryLine({ ...memory(0, false), defectImages: 1 })).toBe(
+      '1 labeled defect not learned: the bank alone cross-validated as well (AUROC 0.850)',
+    );
   });
 
   const metrics = {

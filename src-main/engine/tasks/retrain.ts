@@ -314,6 +314,7 @@ async function learnDefects(
       batchSize: judged.batchSize,
       signal: ctx.signal,
       roi: judged.roi,
+      onFailure: (failure) => ctx.log(`left out of learning the defects: ${failure.message}`),
     });
   const learned = await learnReviewedDefects(
     detector,
