@@ -445,9 +445,9 @@ async function evaluateDetectorType(
         test = data.test.filter((e) => !taken.has(e));
       }
       // As retrain: told which feature maps, those; otherwise each candidate is fitted and the one
-      // that best tells the held-out good images from defects is kept: the reviewed ones where
-      // there are any, else the same good images with defects painted in. No test image the
-      // metrics are measured on is read before the choice is made.
+      // that best tells the held-out good images from the same images with defects painted in
+      // (and from the reviewed defects, where there are any) is kept. No test image the metrics
+      // are measured on is read before the choice is made.
       const views = learnsViews(fit.length, options.tileScale ?? null);
       const chosen = await chooseLayers(options.layers, views, async (tried, { count }) => {
         const candidate = await create(tried.layers, tried.augmented);
@@ -466,19 +466,26 @@ async function evaluateDetectorType(
               batchOptions(loader, options, failed),
             );
           let auroc = -Infinity;
-          if (count > 1 && reviewed.length > 0)
-            auroc = validationAuroc(
-              good,
-              (await scoreEntries(candidate, loader, reviewed, options, failed)).scores,
-            );
-          else if (count > 1)
+          if (count > 1) {
+            const onPainted = async () =>
+              validationAuroc(
+                (await scoreEntries(candidate, loader, validation, options, failed)).scores,
+                await painted(),
+              );
+            const paintedAuroc =
+              (await withoutDefectHead(candidate, onPainted)) ??
+              validationAuroc(good, await painted());
+            // With reviewed defects, the mean of both (as retrain judges a type with labels).
             auroc =
-              (await withoutDefectHead(candidate, async () =>
-                validationAuroc(
-                  (await scoreEntries(candidate, loader, validation, options, failed)).scores,
-                  await painted(),
-                ),
-              )) ?? validationAuroc(good, await painted());
+              reviewed.length > 0
+                ? (paintedAuroc +
+                    validationAuroc(
+                      good,
+                      (await scoreEntries(candidate, loader, reviewed, options, failed)).scores,
+                    )) /
+                  2
+                : paintedAuroc;
+          }
           return { detector: candidate, auroc, good };
         } catch (error) {
           candidate.dispose();

@@ -72,7 +72,9 @@ describe('one-click retrain, model versions and scoring', () => {
     expect(config.defectMemory).toMatchObject({ defectImages: defectLabels, weight: 0 });
     expect(existsSync(join(result.path, 'defects.bin'))).toBe(false);
     expect(config.augmented === true).toBe(best.augmented);
-    expect(result.metrics.imageAuroc).toBe(best.validationAuroc);
+    // Nut has defect labels: each candidate was judged by the mean of its AUROC on them and on
+    // painted defects; the model's validation is on the labels alone.
+    expect(best.validationAuroc).toBeGreaterThan(0.8);
     expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
     expect(existsSync(join(result.path, 'manifest.json'))).toBe(true);
     expect(store.models.active('nut')?.id).toBe(result.modelId);

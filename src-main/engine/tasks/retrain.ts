@@ -276,19 +276,30 @@ async function fitOneClass(
     );
     ctx.progress(0, 0, `validating${step}`);
     const validation = await validate(detector, judged, ctx.signal, roi);
-    // Painted defects cannot judge a defect head that learned from them: the feature maps are
-    // then chosen on the memory bank's scores alone (reviewed defects judge the whole model).
+    const onPainted = async (): Promise<number> => {
+      const v = await validate(detector, { ...judged, validationDefect: [] }, ctx.signal, roi);
+      return validationAuroc(v.good, v.defect);
+    };
+    // Painted defects cannot judge a defect head that learned from them: on them, each candidate
+    // is judged by its memory bank alone.
     const bankOnly =
-      validation.kind === 'synthetic'
-        ? await withoutDefectHead(detector, () => validate(detector, judged, ctx.signal, roi))
-        : null;
-    const judging = bankOnly ?? validation;
-    const auroc = validationAuroc(judging.good, judging.defect);
+      validation.kind === 'synthetic' ? await withoutDefectHead(detector, onPainted) : null;
+    const painted =
+      bankOnly ??
+      (validation.kind === 'synthetic'
+        ? validationAuroc(validation.good, validation.defect)
+        : ((await withoutDefectHead(detector, onPainted)) ?? (await onPainted())));
+    // With defect labels, the mean of both: ten of them alone misranked a real type's feature maps
+    // (EVALUATION.md, Reviewed defects), and painted defects alone do not see the type's own.
+    const auroc =
+      validation.kind === 'labels'
+        ? (painted + validationAuroc(validation.good, validation.defect)) / 2
+        : painted;
     return {
       detector,
       validation,
       auroc,
-      bankAuroc: bankOnly ? auroc : null,
+      bankAuroc: bankOnly,
       encoder: name,
     };
   } catch (error) {
