@@ -219,8 +219,16 @@ export interface DefectMemoryDto {
   weight: number;
   /** Whether it keeps only the defects' patches above the best good image's score. */
   aboveGood: boolean;
-  /** Each candidate tried, with its cross-validated AUROC. */
-  candidates: { weight: number; aboveGood: boolean; validationAuroc: number }[];
+  /**
+   * Each candidate tried, with its cross-validated AUROC and the AUROC of the good images as it
+   * scores them against the defects as the bank alone does (a defect it never learned).
+   */
+  candidates: {
+    weight: number;
+    aboveGood: boolean;
+    validationAuroc: number;
+    unlearnedAuroc: number;
+  }[];
 }
 
 /** The cross-type evaluation report (the engine's EvalReport, as the UI sees it). */

@@ -229,9 +229,9 @@ describe('what a model promises the inspector', () => {
       weight,
       aboveGood,
       candidates: [
-        { weight: 0, aboveGood: false, validationAuroc: 0.85 },
-        { weight: 4, aboveGood: false, validationAuroc: 0.978 },
-        { weight: 1, aboveGood: true, validationAuroc: 0.9 },
+        { weight: 0, aboveGood: false, validationAuroc: 0.85, unlearnedAuroc: 0.85 },
+        { weight: 4, aboveGood: false, validationAuroc: 0.978, unlearnedAuroc: 0.84 },
+        { weight: 1, aboveGood: true, validationAuroc: 0.9, unlearnedAuroc: 0.85 },
       ],
     });
     expect(featuresLine({ layers: ['stride8', 'stride16'], defectMemory: memory(4, false) })).toBe(

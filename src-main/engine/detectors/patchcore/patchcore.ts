@@ -434,8 +434,8 @@ export class PatchcoreDetector implements Detector {
    * order read); null when tiled or with fewer than MIN_MEMORY_DEFECTS defects read.
    */
   async learnDefects(
-    defects: AsyncIterable<FitBatch>,
-    good: AsyncIterable<FitBatch>,
+    defects: AsyncIterable<FitBatch> | Iterable<FitBatch>,
+    good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     signal?: AbortSignal,
   ): Promise<{ check: DefectMemoryDto; outOfFold: number[] } | null> {
     if (this.banks.length === 0) throw new ModelError('Learn reviewed defects after fitting.');
@@ -642,8 +642,8 @@ export async function withoutDefectHead<T>(
  */
 export async function learnReviewedDefects(
   detector: Detector,
-  defects: AsyncIterable<FitBatch>,
-  good: AsyncIterable<FitBatch>,
+  defects: AsyncIterable<FitBatch> | Iterable<FitBatch>,
+  good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
   signal?: AbortSignal,
 ): Promise<{ check: DefectMemoryDto; outOfFold: number[] } | null> {
   return detector instanceof PatchcoreDetector
