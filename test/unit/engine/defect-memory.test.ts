@@ -4,6 +4,7 @@ import { initBackend } from '../../../src-main/engine/backend.js';
 import {
   DefectMemory,
   MEMORY_CANDIDATES,
+  MEMORY_GUARD,
   chooseMemory,
   topMean,
   type ImagePatches,
@@ -91,6 +92,21 @@ describe('defect memory', () => {
     expect(kept.weight).toBe(0);
     expect(kept.outOfFold).toEqual(alike.map(() => expect.closeTo(0.9, 5)));
 
+    // A memory that would hide defects it never learned is refused. Half the good images have a
+    // patch (0, 0.8) near the defects' (0, 1): a memory strong enough to lift the defects above
+    // the other half's far patch (2, 0) lifts them above the defects as the bank scores them.
+    const mixed = [
+      ...Array.from({ length: 3 }, () => image([2, 0])),
+      ...Array.from({ length: 3 }, () => image([0, 0.8])),
+    ];
+    const near = unlike.map((_, i) => image([0.02 * i, 1]));
+    const risky = await chooseMemory(near, mixed, 1, 1);
+    const bank = risky.candidates[0]!;
+    const tempting = risky.candidates.find((c) => c.validationAuroc > bank.validationAuroc)!;
+    expect(tempting.validationAuroc).toBe(1);
+    expect(tempting.unlearnedAuroc).toBeLessThan(bank.unlearnedAuroc - MEMORY_GUARD);
+    expect(risky).toMatchObject({ weight: 0, aboveGood: false });
+
     // The memory's term on patches: weight × max(0, distance − distance to the nearest defect).
     const memory = new DefectMemory(DefectMemory.rowsOf(unlike, 0), 2);
     expect(memory.size).toBe(6);
@@ -103,7 +119,7 @@ describe('defect memory', () => {
     expect(term[1]).toBe(0);
     expect(term[2]).toBe(0);
     memory.dispose();
-    for (const i of [...good, ...unlike, ...alike]) i.rows.dispose();
+    for (const i of [...good, ...unlike, ...alike, ...mixed, ...near]) i.rows.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 });
