@@ -89,14 +89,19 @@ export function defectHeadLine(check: DefectHeadCheckDto): string {
  * defects at weight 2 (cross-validated AUROC 0.978 against 0.850 without)", or why not.
  */
 export function defectMemoryLine(check: DefectMemoryDto): string {
-  const without = check.candidates.find((c) => c.weight === 0)?.validationAuroc ?? NaN;
-  const chosen = check.candidates.find(
-    (c) => c.weight === check.weight && c.aboveGood === check.aboveGood,
-  );
+  const bank = check.candidates.find((c) => c.weight === 0);
+  const without = bank?.validationAuroc ?? NaN;
   const defects = `${check.defectImages} labeled defect${check.defectImages === 1 ? '' : 's'}`;
-  const which = check.aboveGood ? ', their patches unlike any good part,' : '';
-  return check.weight > 0
-    ? `learned ${defects}${which} at weight ${check.weight} (cross-validated AUROC ${chosen?.validationAuroc.toFixed(3) ?? '–'} against ${without.toFixed(3)} without)`
+  if (check.weight > 0) {
+    const chosen = check.candidates.find(
+      (c) => c.weight === check.weight && c.aboveGood === check.aboveGood,
+    );
+    const which = check.aboveGood ? ', their patches unlike any good part,' : '';
+    return `learned ${defects}${which} at weight ${check.weight} (cross-validated AUROC ${chosen?.validationAuroc.toFixed(3) ?? '–'} against ${without.toFixed(3)} without)`;
+  }
+  const best = Math.max(...check.candidates.map((c) => c.validationAuroc));
+  return best > without
+    ? `${defects} not learned: the memory that cross-validated best (AUROC ${best.toFixed(3)} against ${without.toFixed(3)} without) would rank good parts above defects unlike them`
     : `${defects} not learned: the bank alone cross-validated as well (AUROC ${without.toFixed(3)})`;
 }
 

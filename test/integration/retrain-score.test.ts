@@ -263,7 +263,7 @@ describe('one-click retrain, model versions and scoring', () => {
       new RegExp(
         String.raw`^stride 8 \+ 16, chosen by validation AUROC \(stride 8 \+ 16 \+ mirrored/turned [01]\.\d{3}, stride 8 \+ 16 [01]\.\d{3}\)(; the best 2 tie, so validation could not tell them apart)?; no defect head: it needs 30 good images to check itself on` +
           // Its defect labels played reviewed defects: learned, or the line says why not.
-          String.raw`; (learned \d+ labeled defects(, their patches unlike any good part,)? at weight [\d.]+ \(cross-validated AUROC [01]\.\d{3} against [01]\.\d{3} without\)|\d+ labeled defects not learned: the bank alone cross-validated as well \(AUROC [01]\.\d{3}\))` +
+          String.raw`; (learned \d+ labeled defects(, their patches unlike any good part,)? at weight [\d.]+ \(cross-validated AUROC [01]\.\d{3} against [01]\.\d{3} without\)|\d+ labeled defects not learned: (the bank alone cross-validated as well \(AUROC [01]\.\d{3}\)|the memory that cross-validated best \(AUROC [01]\.\d{3} against [01]\.\d{3} without\) would rank good parts above defects unlike them))` +
           (kept
             ? '; fewer than 30 good images, so each was also learned mirrored and turned$'
             : '$'),

@@ -240,7 +240,16 @@ describe('what a model promises the inspector', () => {
     expect(defectMemoryLine(memory(1, true))).toBe(
       'learned 10 labeled defects, their patches unlike any good part, at weight 1 (cross-validated AUROC 0.900 against 0.850 without)',
     );
-    expect(defectMemoryLine({ ...memory(0, false), defectImages: 1 })).toBe(
+    // Refused by the guard: the memory validated better but would hide defects it never learned.
+    expect(defectMemoryLine(memory(0, false))).toBe(
+      '10 labeled defects not learned: the memory that cross-validated best (AUROC 0.978 against 0.850 without) would rank good parts above defects unlike them',
+    );
+    const none = memory(0, false);
+    none.candidates = none.candidates.map((c) => ({
+      ...c,
+      validationAuroc: Math.min(c.validationAuroc, 0.85),
+    }));
+    expect(defectMemoryLine({ ...none, defectImages: 1 })).toBe(
       '1 labeled defect not learned: the bank alone cross-validated as well (AUROC 0.850)',
     );
   });
