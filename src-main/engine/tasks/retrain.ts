@@ -319,7 +319,7 @@ async function learnDefects(
   validation: Validation,
   ctx: TaskContext,
 ): Promise<{ check: DefectMemoryDto; validation: Validation } | null> {
-  ctx.progress(0, 0, `learning ${judged.validationDefect.length} reviewed defects`);
+  ctx.progress(0, 0, `learning ${judged.validationDefect.length} labeled defects`);
   const batches = (paths: string[]) =>
     decodedBatches(paths, detector.inputShape, {
       batchSize: judged.batchSize,
