@@ -276,21 +276,29 @@ async function fitOneClass(
     );
     ctx.progress(0, 0, `validating${step}`);
     const validation = await validate(detector, judged, ctx.signal, roi);
-    const onPainted = async (): Promise<number> => {
-      const v = await validate(detector, { ...judged, validationDefect: [] }, ctx.signal, roi);
-      return validationAuroc(v.good, v.defect);
-    };
     // Painted defects cannot judge a defect head that learned from them: on them, each candidate
-    // is judged by its memory bank alone.
-    const bankOnly =
-      validation.kind === 'synthetic' ? await withoutDefectHead(detector, onPainted) : null;
+    // is judged by its memory bank alone (the good images scored again without the head).
+    const paintedAuroc = async (good: number[]): Promise<number> =>
+      validationAuroc(
+        good,
+        await paintedDefectScores(detector, judged.validationGood, judged.seed, {
+          batchSize: judged.batchSize,
+          signal: ctx.signal,
+          roi,
+        }),
+      );
+    const bankOnly = await withoutDefectHead(detector, async () =>
+      paintedAuroc(
+        await scoresOf(detector, judged.validationGood, judged.batchSize, ctx.signal, roi),
+      ),
+    );
     const painted =
       bankOnly ??
       (validation.kind === 'synthetic'
         ? validationAuroc(validation.good, validation.defect)
-        : ((await withoutDefectHead(detector, onPainted)) ?? (await onPainted())));
+        : await paintedAuroc(validation.good));
     // With defect labels, the mean of both: ten of them alone misranked a real type's feature maps
-    // (EVALUATION.md, Reviewed defects), and painted defects alone do not see the type's own.
+    // (EVALUATION.md, Defects labeled or reviewed), and painted defects alone do not see the type's own.
     const auroc =
       validation.kind === 'labels'
         ? (painted + validationAuroc(validation.good, validation.defect)) / 2
@@ -299,7 +307,7 @@ async function fitOneClass(
       detector,
       validation,
       auroc,
-      bankAuroc: bankOnly,
+      bankAuroc: validation.kind === 'synthetic' ? bankOnly : null,
       encoder: name,
     };
   } catch (error) {

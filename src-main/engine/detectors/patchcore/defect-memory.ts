@@ -190,6 +190,9 @@ export async function chooseMemory(
   const outOfFold = MEMORY_CANDIDATES.map(() => new Array<number>(defects.length).fill(0));
   for (const [f, own] of folds.entries()) {
     const judged = folds[1 - f]!;
+    const labels = [...good.map(() => 0), ...judged.map(() => 1)];
+    // The judged defects as the bank alone scores them: a defect no memory learned.
+    const bankScores = judged.map((i) => topMean(defects[i]!.scores));
     for (const aboveGood of [false, true]) {
       const memory = new DefectMemory(
         DefectMemory.rowsOf(
@@ -204,18 +207,15 @@ export async function chooseMemory(
           judged.map((i) => memory.distancesOf(defects[i]!, typical)),
         );
         for (const [c, candidate] of MEMORY_CANDIDATES.entries()) {
-          // The bank alone (weight 0) once, with the first memory.
-          if (candidate.aboveGood !== aboveGood && !(candidate.weight === 0 && !aboveGood))
-            continue;
+          // The bank alone (weight 0, every top patch) is judged once, with the first memory.
+          if (candidate.aboveGood !== aboveGood) continue;
           const { weight } = candidate;
           const goodScores = good.map((g, j) => scoreWithMemory(g, goodTo[j]!, weight, share));
           const defectScores = judged.map((i, j) =>
             scoreWithMemory(defects[i]!, defectTo[j]!, weight, share),
           );
           judged.forEach((i, j) => (outOfFold[c]![i] = defectScores[j]!));
-          const labels = [...goodScores.map(() => 0), ...defectScores.map(() => 1)];
           aurocs[c]! += auroc([...goodScores, ...defectScores], labels) / folds.length;
-          const bankScores = judged.map((i) => topMean(defects[i]!.scores));
           unlearned[c]! += auroc([...goodScores, ...bankScores], labels) / folds.length;
         }
       } finally {

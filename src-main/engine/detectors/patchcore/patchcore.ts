@@ -429,8 +429,8 @@ export class PatchcoreDetector implements Detector {
 
   /**
    * Learns reviewed defects (defect-memory.ts): reads `defects` and the held-out `good` images,
-   * chooses the memory's weight by two-fold cross-validation, and keeps the memory unless the
-   * bank alone validated as well. Returns the check and each defect's out-of-fold score (in the
+   * chooses the memory by two-fold cross-validation (chooseMemory), and keeps it unless the bank
+   * alone validated as well or the guard refused it. Returns the check and each defect's out-of-fold score (in the
    * order read); null when tiled or with fewer than MIN_MEMORY_DEFECTS defects read.
    */
   async learnDefects(
