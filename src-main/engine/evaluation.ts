@@ -25,7 +25,7 @@ import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
 import {
   defectHeadCheck,
   learnReviewedDefects,
-  withoutDefectHead,
+  withoutLearned,
 } from './detectors/patchcore/patchcore.js';
 import {
   AUGMENTED,
@@ -473,7 +473,7 @@ async function evaluateDetectorType(
                 await painted(),
               );
             const paintedAuroc =
-              (await withoutDefectHead(candidate, onPainted)) ??
+              (await withoutLearned(candidate, 'head', onPainted)) ??
               validationAuroc(good, await painted());
             // With reviewed defects, the mean of both (as retrain judges a type with labels).
             auroc =

@@ -14,8 +14,7 @@ import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
 import {
   defectHeadCheck,
   learnReviewedDefects,
-  withoutDefectHead,
-  withoutDefectMemory,
+  withoutLearned,
 } from '../detectors/patchcore/patchcore.js';
 import {
   AUGMENTED,
@@ -287,7 +286,7 @@ async function fitOneClass(
           roi,
         }),
       );
-    const bankOnly = await withoutDefectHead(detector, async () =>
+    const bankOnly = await withoutLearned(detector, 'head', async () =>
       paintedAuroc(
         await scoresOf(detector, judged.validationGood, judged.batchSize, ctx.signal, roi),
       ),
@@ -435,8 +434,8 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         // one. On reviewed defects, without the memory it may have learned from these very defects.
         previousAuroc = metricsOf(
           (args.validationDefect.length === 0
-            ? await withoutDefectHead(loaded.detector, judge)
-            : await withoutDefectMemory(loaded.detector, judge)) ?? (await judge()),
+            ? await withoutLearned(loaded.detector, 'head', judge)
+            : await withoutLearned(loaded.detector, 'memory', judge)) ?? (await judge()),
           calibration,
         ).imageAuroc;
       } finally {

@@ -11,7 +11,10 @@ import {
 import type { FitBatch } from '../../../src-main/engine/detectors/detector.js';
 import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/coreset.js';
 import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patch-sample.js';
-import type { PatchcoreDetector } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
+import {
+  withoutLearned,
+  type PatchcoreDetector,
+} from '../../../src-main/engine/detectors/patchcore/patchcore.js';
 import { MIN_HEAD_AUROC } from '../../../src-main/shared/model-quality.js';
 import { defaultDefectHeadConfig } from '../../../src-main/engine/detectors/patchcore/defect-head.js';
 import { paintDefects } from '../../../src-main/engine/synthetic-defects.js';
@@ -330,7 +333,9 @@ describe('detectors', () => {
     withHead.forEach((s, i) => expect(s).toBeGreaterThanOrEqual(without[i]! - 1e-5));
     expect(auroc(withHead, labels)).toBeGreaterThanOrEqual(0.9);
     // Without the head (how validation on painted defects judges it): the bank's own scores.
-    const bankOnly = await (learned as PatchcoreDetector).withoutHead(() => learned.score(test));
+    const bankOnly = await (learned as PatchcoreDetector).without('head', () =>
+      learned.score(test),
+    );
     bankOnly.forEach((r, i) => expect(r.score).toBeCloseTo(without[i]!, 5));
     // It learned what painted defects look like: they gain more than good images do.
     const gain = withHead.map((s, i) => s - without[i]!);
@@ -396,7 +401,13 @@ describe('detectors', () => {
 
     // New parts of both kinds: the remembered dark spots now outrank the bright good ones.
     const test = tf.tidy(() => tf.concat([surfaces(8, 500, true, -0.9), surfaces(8, 600, true)]));
-    const bank = (await detector.withoutMemory(() => detector.score(test))).map((r) => r.score);
+    const bank = (await detector.without('memory', () => detector.score(test))).map((r) => r.score);
+    // Left out for the work alone, also when nested; a part the detector lacks gives null.
+    const nested = await withoutLearned(detector, 'memory', () =>
+      detector.without('memory', () => detector.score(test)),
+    );
+    nested!.forEach((r, i) => expect(r.score).toBeCloseTo(bank[i]!, 5));
+    await expect(withoutLearned(detector, 'head', () => detector.score(test))).resolves.toBeNull();
     const withMemory = (await detector.score(test)).map((r) => r.score);
     withMemory.forEach((s, i) => expect(s).toBeGreaterThanOrEqual(bank[i]! - 1e-5));
     expect(auroc(bank, labels)).toBeLessThan(0.2);

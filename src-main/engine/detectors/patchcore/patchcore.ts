@@ -135,6 +135,14 @@ interface SavedBank {
   typical: number;
 }
 
+/**
+ * What a one-class model learns beside its memory bank, which `without` can leave out of its
+ * scores: the defect head (painted defects judge a candidate without it, since the head learned
+ * from them) and the defect memory (an older model is judged without it on the reviewed defects
+ * it learned from, as the new model is judged on defects it did not).
+ */
+export type LearnedPart = 'head' | 'memory';
+
 export class PatchcoreDetector implements Detector {
   readonly kind = 'one-class' as const;
   readonly config: PatchcoreConfig;
@@ -145,14 +153,12 @@ export class PatchcoreDetector implements Detector {
    * MIN_HEAD_AUROC and so is used.
    */
   headCheck: DefectHeadCheckDto | null = null;
-  /** False while `withoutHead` runs. */
-  private headOn = true;
   /** What reviewed defects taught it (defect-memory.ts), when cross-validation kept a memory. */
   private memory: DefectMemory | null = null;
   /** The cross-validation that chose the memory's weight, when reviewed defects were learned. */
   memoryCheck: DefectMemoryDto | null = null;
-  /** False while `withoutMemory` runs. */
-  private memoryOn = true;
+  /** The learned parts `without` has turned off while its work runs. */
+  private readonly off = new Set<LearnedPart>();
 
   constructor(
     readonly encoder: Encoder,
@@ -192,34 +198,22 @@ export class PatchcoreDetector implements Detector {
     return this.head !== null;
   }
 
-  /**
-   * Runs `work` with scores from the memory banks alone. Validation on painted defects uses it:
-   * those are what the head learned from, so they cannot judge it, while the bank never saw them.
-   */
-  async withoutHead<T>(work: () => Promise<T>): Promise<T> {
-    this.headOn = false;
-    try {
-      return await work();
-    } finally {
-      this.headOn = true;
-    }
-  }
-
-  /**
-   * Runs `work` with scores that leave the defect memory out. An older model is judged so on the
-   * reviewed defects its memory learned from, as the new model is judged on defects it did not.
-   */
-  async withoutMemory<T>(work: () => Promise<T>): Promise<T> {
-    this.memoryOn = false;
-    try {
-      return await work();
-    } finally {
-      this.memoryOn = true;
-    }
-  }
-
   get hasMemory(): boolean {
     return this.memory !== null;
+  }
+
+  /**
+   * Runs `work` with scores that leave a learned part out (LearnedPart says when each is judged
+   * so). Parts already off stay off.
+   */
+  async without<T>(part: LearnedPart, work: () => Promise<T>): Promise<T> {
+    if (this.off.has(part)) return work();
+    this.off.add(part);
+    try {
+      return await work();
+    } finally {
+      this.off.delete(part);
+    }
   }
 
   get bankSize(): number {
@@ -411,9 +405,9 @@ export class PatchcoreDetector implements Detector {
           .sqrt(nearestDistances(rows, bank.bankT, bank.norms))
           .div(bank.typical) as tf.Tensor1D;
         let distances = fromBank;
-        if (i === 0 && this.memory && this.memoryOn)
+        if (i === 0 && this.memory && !this.off.has('memory'))
           distances = tf.add(distances, this.memory.term(rows, fromBank, bank.typical));
-        if (i === 0 && this.head && this.headOn && this.config.head)
+        if (i === 0 && this.head && !this.off.has('head') && this.config.head)
           distances = tf.add(
             distances,
             tf.mul(this.head.probabilities(rows), this.config.head.weight * this.head.scale),
@@ -624,16 +618,18 @@ export class PatchcoreDetector implements Detector {
 }
 
 /**
- * `work` run on a one-class detector's memory bank alone, when it has a defect head; null for any
- * other detector. Validation on painted defects judges through it: the head learned from them.
+ * `work` run without a one-class detector's learned `part`, when it has one; null for any other
+ * detector or without that part.
  */
-export async function withoutDefectHead<T>(
+export async function withoutLearned<T>(
   detector: Detector,
+  part: LearnedPart,
   work: () => Promise<T>,
 ): Promise<T | null> {
-  return detector instanceof PatchcoreDetector && detector.hasHead
-    ? detector.withoutHead(work)
-    : null;
+  const has =
+    detector instanceof PatchcoreDetector &&
+    (part === 'head' ? detector.hasHead : detector.hasMemory);
+  return has ? detector.without(part, work) : null;
 }
 
 /**
@@ -648,16 +644,6 @@ export async function learnReviewedDefects(
 ): Promise<{ check: DefectMemoryDto; outOfFold: number[] } | null> {
   return detector instanceof PatchcoreDetector
     ? detector.learnDefects(defects, good, signal)
-    : null;
-}
-
-/** `work` run without a one-class detector's defect memory, when it has one; null otherwise. */
-export async function withoutDefectMemory<T>(
-  detector: Detector,
-  work: () => Promise<T>,
-): Promise<T | null> {
-  return detector instanceof PatchcoreDetector && detector.hasMemory
-    ? detector.withoutMemory(work)
     : null;
 }
 
