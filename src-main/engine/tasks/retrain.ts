@@ -297,7 +297,8 @@ async function fitOneClass(
         ? validationAuroc(validation.good, validation.defect)
         : await paintedAuroc(validation.good));
     // With defect labels, the mean of both: ten of them alone misranked a real type's feature maps
-    // (EVALUATION.md, Defects labeled or reviewed), and painted defects alone do not see the type's own.
+    // (EVALUATION.md, Defects labeled or reviewed), and painted defects alone do not see the
+    // type's own.
     const auroc =
       validation.kind === 'labels'
         ? (painted + validationAuroc(validation.good, validation.defect)) / 2

@@ -194,12 +194,9 @@ export class PatchcoreDetector implements Detector {
     return tileLayoutFor(this.config.tileScale, this.inputShape, this.config.inputSize);
   }
 
-  get hasHead(): boolean {
-    return this.head !== null;
-  }
-
-  get hasMemory(): boolean {
-    return this.memory !== null;
+  /** Whether it has learned `part` (a head that passed its check, a memory that was kept). */
+  has(part: LearnedPart): boolean {
+    return (part === 'head' ? this.head : this.memory) !== null;
   }
 
   /**
@@ -424,8 +421,9 @@ export class PatchcoreDetector implements Detector {
   /**
    * Learns reviewed defects (defect-memory.ts): reads `defects` and the held-out `good` images,
    * chooses the memory by two-fold cross-validation (chooseMemory), and keeps it unless the bank
-   * alone validated as well or the guard refused it. Returns the check and each defect's out-of-fold score (in the
-   * order read); null when tiled or with fewer than MIN_MEMORY_DEFECTS defects read.
+   * alone validated as well or the guard refused it. Returns the check and each defect's
+   * out-of-fold score (in the order read); null when tiled or with fewer than MIN_MEMORY_DEFECTS
+   * defects read.
    */
   async learnDefects(
     defects: AsyncIterable<FitBatch> | Iterable<FitBatch>,
@@ -626,10 +624,9 @@ export async function withoutLearned<T>(
   part: LearnedPart,
   work: () => Promise<T>,
 ): Promise<T | null> {
-  const has =
-    detector instanceof PatchcoreDetector &&
-    (part === 'head' ? detector.hasHead : detector.hasMemory);
-  return has ? detector.without(part, work) : null;
+  return detector instanceof PatchcoreDetector && detector.has(part)
+    ? detector.without(part, work)
+    : null;
 }
 
 /**
