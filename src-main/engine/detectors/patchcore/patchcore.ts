@@ -390,32 +390,46 @@ export class PatchcoreDetector implements Detector {
 
   /** Patch scores [B, h, w] of images at the detector's input size: mean over the banks. */
   private patchScores(images: tf.Tensor4D): tf.Tensor3D {
+    return tf.tidy(() => this.patchTerms(images).scores);
+  }
+
+  /**
+   * The banks' patch scores [B, h, w] (patchScores), with the first scale's patch features
+   * [B·h·w, c] and bank distances [B·h·w] they came from, so that learnDefects reads all three
+   * from one pass of the encoder. Call inside tf.tidy.
+   */
+  private patchTerms(images: tf.Tensor4D): {
+    scores: tf.Tensor3D;
+    rows: tf.Tensor2D;
+    fromBank: tf.Tensor1D;
+  } {
     const count = images.shape[0];
-    return tf.tidy(() => {
-      let grid: [number, number] | undefined;
-      const maps = this.banks.map((bank, i) => {
-        const f = this.scaledFeatures(images, this.config.scales[i]!);
-        const [, h, w, c] = f.shape;
-        grid ??= [h, w];
-        const rows = f.reshape([-1, c]) as tf.Tensor2D;
-        const fromBank = tf
-          .sqrt(nearestDistances(rows, bank.bankT, bank.norms))
-          .div(bank.typical) as tf.Tensor1D;
-        let distances = fromBank;
-        if (i === 0 && this.memory && !this.off.has('memory'))
-          distances = tf.add(distances, this.memory.term(rows, fromBank, bank.typical));
-        if (i === 0 && this.head && !this.off.has('head') && this.config.head)
-          distances = tf.add(
-            distances,
-            tf.mul(this.head.probabilities(rows), this.config.head.weight * this.head.scale),
-          );
-        const map = distances.reshape([count, h, w, 1]) as tf.Tensor4D;
-        return h === grid[0] && w === grid[1] ? map : tf.image.resizeBilinear(map, grid);
-      });
-      return (maps.length === 1 ? maps[0]! : tf.addN(maps).div(maps.length)).squeeze([
-        3,
-      ]) as tf.Tensor3D;
+    let first: { rows: tf.Tensor2D; fromBank: tf.Tensor1D; grid: [number, number] } | undefined;
+    const maps = this.banks.map((bank, i) => {
+      const f = this.scaledFeatures(images, this.config.scales[i]!);
+      const [, h, w, c] = f.shape;
+      const rows = f.reshape([-1, c]) as tf.Tensor2D;
+      const fromBank = tf
+        .sqrt(nearestDistances(rows, bank.bankT, bank.norms))
+        .div(bank.typical) as tf.Tensor1D;
+      first ??= { rows, fromBank, grid: [h, w] };
+      let distances = fromBank;
+      if (i === 0 && this.memory && !this.off.has('memory'))
+        distances = tf.add(distances, this.memory.term(rows, fromBank, bank.typical));
+      if (i === 0 && this.head && !this.off.has('head') && this.config.head)
+        distances = tf.add(
+          distances,
+          tf.mul(this.head.probabilities(rows), this.config.head.weight * this.head.scale),
+        );
+      const map = distances.reshape([count, h, w, 1]) as tf.Tensor4D;
+      return h === first.grid[0] && w === first.grid[1]
+        ? map
+        : tf.image.resizeBilinear(map, first.grid);
     });
+    const scores = (maps.length === 1 ? maps[0]! : tf.addN(maps).div(maps.length)).squeeze([
+      3,
+    ]) as tf.Tensor3D;
+    return { scores, rows: first!.rows, fromBank: first!.fromBank };
   }
 
   /**
@@ -480,15 +494,13 @@ export class PatchcoreDetector implements Detector {
 
   /** Each image's first-scale patch features, bank distances and patch scores (learnDefects). */
   private async imagePatches(images: tf.Tensor4D): Promise<ImagePatches[]> {
-    const bank = this.banks[0]!;
     const [rows, distances, scores] = tf.tidy(() => {
-      const f = this.scaledFeatures(images, this.config.scales[0]!);
-      const [count, h, w, c] = f.shape;
-      const flat = f.reshape([count * h * w, c]) as tf.Tensor2D;
+      const terms = this.patchTerms(images);
+      const [count, h, w] = terms.scores.shape;
       return [
-        f.reshape([count, h * w, c]) as tf.Tensor3D,
-        tf.sqrt(nearestDistances(flat, bank.bankT, bank.norms)).div(bank.typical),
-        this.patchScores(images),
+        terms.rows.reshape([count, h * w, -1]) as tf.Tensor3D,
+        terms.fromBank,
+        terms.scores,
       ];
     });
     try {
