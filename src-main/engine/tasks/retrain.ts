@@ -434,9 +434,11 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         // On painted defects, a model with a defect head is judged on its bank alone, as the new
         // one. On reviewed defects, without the memory it may have learned from these very defects.
         previousAuroc = metricsOf(
-          (args.validationDefect.length === 0
-            ? await withoutLearned(loaded.detector, 'head', judge)
-            : await withoutLearned(loaded.detector, 'memory', judge)) ?? (await judge()),
+          (await withoutLearned(
+            loaded.detector,
+            args.validationDefect.length === 0 ? 'head' : 'memory',
+            judge,
+          )) ?? (await judge()),
           calibration,
         ).imageAuroc;
       } finally {
