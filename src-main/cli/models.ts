@@ -8,7 +8,12 @@ import {
   modelExpectation,
   VIEWS_LABEL,
 } from '../shared/model-quality.js';
-import type { DefectHeadCheckDto, DefectMemoryDto, LayerChoiceDto } from '../shared/dto.js';
+import type {
+  DefectHeadCheckDto,
+  DefectMemoryDto,
+  LayerChoiceDto,
+  PlacesDto,
+} from '../shared/dto.js';
 import { formatRoi, modelRoi } from '../shared/roi.js';
 import type { ModelDto } from '../shared/dto.js';
 
@@ -100,7 +105,7 @@ export const command: Command = {
                 ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
                 : '-',
               Array.isArray(m.config.layers)
-                ? `${layersLabel(m.config.layers as string[])}${layersChosen(m) ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${(m.config.defectMemory as DefectMemoryDto | undefined)?.weight ? ' + defects' : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`
+                ? `${layersLabel(m.config.layers as string[])}${layersChosen(m) ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${(m.config.defectMemory as DefectMemoryDto | undefined)?.weight ? ' + defects' : ''}${(m.config.places as PlacesDto | undefined)?.used ? ' + by place' : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`
                 : '-',
               roi ? formatRoi(roi) : 'whole image',
               m.createdAt.slice(0, 16),

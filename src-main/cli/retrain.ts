@@ -133,6 +133,7 @@ export const command: Command = {
         layerChoice: result.layerChoice,
         defectHead: result.defectHead,
         defectMemory: result.defectMemory,
+        places: result.places,
         augmented: result.augmented,
       });
       if (features) ctx.out(`Feature maps: ${features}.`);

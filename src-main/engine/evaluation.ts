@@ -24,6 +24,7 @@ import { defaultPatchFeatures } from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
 import {
   defectHeadCheck,
+  learnPlaces,
   learnReviewedDefects,
   withoutLearned,
 } from './detectors/patchcore/patchcore.js';
@@ -33,8 +34,9 @@ import {
   defectHeadLine,
   defectMemoryLine,
   learnsViews,
+  placesLine,
 } from '../shared/model-quality.js';
-import type { DefectHeadCheckDto, DefectMemoryDto } from '../shared/dto.js';
+import type { DefectHeadCheckDto, DefectMemoryDto, PlacesDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
   classifierConfig,
@@ -429,6 +431,7 @@ async function evaluateDetectorType(
     let layerChoice: LayerChoiceDto | null = null;
     let headCheck: DefectHeadCheckDto | null = null;
     let memoryCheck: DefectMemoryDto | null = null;
+    let placesCheck: PlacesDto | null = null;
     let test = data.test;
     if (kind === 'one-class') {
       // Hold some good images out of the bank: the threshold needs scores the bank has not seen.
@@ -473,7 +476,7 @@ async function evaluateDetectorType(
                 await painted(),
               );
             const paintedAuroc =
-              (await withoutLearned(candidate, 'head', onPainted)) ??
+              (await withoutLearned(candidate, ['head'], onPainted)) ??
               validationAuroc(good, await painted());
             // With reviewed defects, the mean of both (as retrain judges a type with labels).
             auroc =
@@ -499,13 +502,25 @@ async function evaluateDetectorType(
       headCheck = defectHeadCheck(detector);
       if (headCheck) options.onProgress?.(`${type}: ${defectHeadLine(headCheck)}`);
       let good = chosen.chosen.good;
-      if (reviewed.length > 0) {
-        const batches = (entries: ScanEntry[]) =>
-          decodedBatches(
-            entries.map((e) => e.path),
-            detector!.inputShape,
-            batchOptions(loader, options, failed),
-          );
+      const batches = (entries: ScanEntry[]) =>
+        decodedBatches(
+          entries.map((e) => e.path),
+          detector!.inputShape,
+          batchOptions(loader, options, failed),
+        );
+      if (reviewed.length === 0) {
+        // As retrain, for a type without defect labels: each place's normal, where it helps.
+        const learned = await learnPlaces(
+          detector,
+          batches(validation),
+          options.seed,
+          options.signal,
+        );
+        placesCheck = learned?.check ?? null;
+        if (placesCheck) options.onProgress?.(`${type}: ${placesLine(placesCheck)}`);
+        // The threshold from each held-out image as the places it did not teach score it.
+        if (learned?.check.used) good = learned.good;
+      } else {
         const learned = await learnReviewedDefects(
           detector,
           batches(reviewed),
@@ -543,6 +558,7 @@ async function evaluateDetectorType(
       ...(layers ? { layers, layer_choice: layerChoice } : {}),
       ...(headCheck ? { defect_head: headCheck } : {}),
       ...(memoryCheck ? { defect_memory: memoryCheck } : {}),
+      ...(placesCheck ? { places: placesCheck } : {}),
     };
   } finally {
     detector?.dispose();

@@ -169,6 +169,8 @@ export async function retrainObjectType(
           : { defectHead: false }),
       ...(fitted.augmented ? { augmented: true } : {}),
       ...(fitted.defectMemory ? { defectMemory: fitted.defectMemory } : {}),
+      ...(fitted.places ? { places: fitted.places } : {}),
+      ...(fitted.places ? { places: fitted.places } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

@@ -196,6 +196,8 @@ export interface EvalTypeResultDto extends EvalMetricsDto {
   defect_head?: DefectHeadCheckDto | null;
   /** One-class with --reviewed: what the reviewed defects taught (DefectMemoryDto). */
   defect_memory?: DefectMemoryDto | null;
+  /** One-class: whether it scores relative to each place (PlacesDto). */
+  places?: PlacesDto | null;
 }
 
 /** A defect head's check (defect-head.ts): patch AUROC on held-out painted images; used if passed. */
@@ -206,6 +208,18 @@ export interface DefectHeadCheckDto {
   used: boolean;
   /** When used: what its P(defect) is multiplied by before it is added to a patch's distance. */
   weight?: number;
+}
+
+/**
+ * Whether a one-class model scores each patch relative to its place (places.ts): the image AUROC
+ * of the held-out good images against the same images with defects painted in, as they are and
+ * relative to each place, each half's places judging the other half; used when relative is higher.
+ */
+export interface PlacesDto {
+  heldOutImages: number;
+  auroc: number;
+  placedAuroc: number;
+  used: boolean;
 }
 
 /**
@@ -400,6 +414,8 @@ export interface RetrainSummary {
   augmented?: boolean;
   /** One-class with reviewed defects: what they taught (DefectMemoryDto). */
   defectMemory?: DefectMemoryDto | null;
+  /** One-class without defect labels: whether it scores relative to each place (PlacesDto). */
+  places?: PlacesDto | null;
 }
 
 // ---- Inspection and review ----------------------------------------------------------------

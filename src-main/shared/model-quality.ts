@@ -1,7 +1,12 @@
 // What a model's validation promises the inspector: the share of good parts it will flag, the
 // share of defects it catches, and a plain warning when it cannot tell them apart at all. One
 // reading for the Models view, `defectscope models` and the start of an inspection.
-import { DEFAULT_INPUT_SIZE, type DefectHeadCheckDto, type DefectMemoryDto } from './dto.js';
+import {
+  DEFAULT_INPUT_SIZE,
+  type DefectHeadCheckDto,
+  type DefectMemoryDto,
+  type PlacesDto,
+} from './dto.js';
 
 /**
  * Validation AUROC below which a model is said not to separate defects from good parts. At 0.9 a
@@ -82,6 +87,17 @@ export function defectHeadLine(check: DefectHeadCheckDto): string {
   return check.used
     ? `defect head used at weight ${check.weight?.toFixed(2) ?? '–'} (${measured})`
     : `no defect head: it could not tell painted defects from this type's good parts (${measured}; it needs ${MIN_HEAD_AUROC})`;
+}
+
+/**
+ * Whether a one-class model scores relative to each place, in words: "scores relative to each
+ * place (painted-defect AUROC 0.908 against 0.843 as they are, on 46 held-out good images)".
+ */
+export function placesLine(check: PlacesDto): string {
+  const measured = `painted-defect AUROC ${check.placedAuroc.toFixed(3)} against ${check.auroc.toFixed(3)} as they are, on ${check.heldOutImages} held-out good images`;
+  return check.used
+    ? `scores relative to each place (${measured})`
+    : `scores as they are, not relative to each place (${measured})`;
 }
 
 /**
@@ -208,9 +224,11 @@ export function featuresLine(config: Record<string, unknown> | null | undefined)
   const candidates = choice?.candidates ?? [];
   const check = config?.defectHead as DefectHeadCheckDto | null | undefined;
   const memory = config?.defectMemory as DefectMemoryDto | null | undefined;
+  const places = config?.places as PlacesDto | null | undefined;
   const head =
     (check ? `; ${defectHeadLine(check)}` : '') +
     (memory ? `; ${defectMemoryLine(memory)}` : '') +
+    (places ? `; ${placesLine(places)}` : '') +
     (config?.augmented === true ? `; ${AUGMENTED}` : '');
   if (candidates.length < 2) return `${layersLabel(layers as string[])}, as set${head}`;
   const measured = candidates.map((c) => `${candidateLabel(c)} ${c.validationAuroc.toFixed(3)}`);

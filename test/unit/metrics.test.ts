@@ -26,6 +26,7 @@ import {
   defectMemoryLine,
   featuresLine,
   modelExpectation,
+  placesLine,
 } from '../../src-main/shared/model-quality.js';
 
 describe('metrics', () => {
@@ -220,6 +221,21 @@ describe('what a model promises the inspector', () => {
     );
     expect(featuresLine({ layers: ['stride4', 'stride8'] })).toBe('stride 4 + 8, as set');
     expect(featuresLine({})).toBeNull();
+  });
+
+  it('says whether a model scores relative to each place, with the check that decided it', () => {
+    const check = (used: boolean) => ({
+      heldOutImages: 46,
+      auroc: 0.843,
+      placedAuroc: 0.908,
+      used,
+    });
+    expect(featuresLine({ layers: ['stride8', 'stride16'], places: check(true) })).toBe(
+      'stride 8 + 16, as set; scores relative to each place (painted-defect AUROC 0.908 against 0.843 as they are, on 46 held-out good images)',
+    );
+    expect(placesLine({ ...check(false), placedAuroc: 0.82 })).toBe(
+      'scores as they are, not relative to each place (painted-defect AUROC 0.820 against 0.843 as they are, on 46 held-out good images)',
+    );
   });
 
   it('says what the defect labels taught: the memory kept and its cross-validation, or why none', () => {

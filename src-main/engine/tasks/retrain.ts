@@ -13,6 +13,7 @@ import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
 import {
   defectHeadCheck,
+  learnPlaces,
   learnReviewedDefects,
   withoutLearned,
 } from '../detectors/patchcore/patchcore.js';
@@ -21,9 +22,10 @@ import {
   candidateLabel,
   defectHeadLine,
   defectMemoryLine,
+  placesLine,
   learnsViews,
 } from '../../shared/model-quality.js';
-import type { DefectHeadCheckDto, DefectMemoryDto } from '../../shared/dto.js';
+import type { DefectHeadCheckDto, DefectMemoryDto, PlacesDto } from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
@@ -59,9 +61,10 @@ export interface ValidationMetrics {
   f1: number;
   falseAlarmRate: number;
   /**
-   * With a defect head judged on painted defects: the memory bank's AUROC alone. The head learned
-   * from painted defects, so the figures above are optimistic; this one is not, and it is the one
-   * the model is compared and warned on.
+   * With a defect head or places judged on painted defects: the memory bank's AUROC alone. The
+   * head learned from painted defects, and the places were kept for doing better on them, so the
+   * figures above are optimistic; this one is not, and it is the one the model is compared and
+   * warned on.
    */
   bankAuroc?: number;
 }
@@ -84,6 +87,8 @@ export interface FittedModel {
   augmented: boolean;
   /** One-class validated on reviewed defects: what they taught (defect-memory.ts). */
   defectMemory: DefectMemoryDto | null;
+  /** One-class without defect labels: whether it scores relative to each place (PlacesDto). */
+  places: PlacesDto | null;
 }
 
 interface Validation {
@@ -286,7 +291,7 @@ async function fitOneClass(
           roi,
         }),
       );
-    const bankOnly = await withoutLearned(detector, 'head', async () =>
+    const bankOnly = await withoutLearned(detector, ['head'], async () =>
       paintedAuroc(
         await scoresOf(detector, judged.validationGood, judged.batchSize, ctx.signal, roi),
       ),
@@ -360,6 +365,31 @@ async function learnDefects(
   };
 }
 
+/**
+ * Each place's normal (places.ts) learned by the chosen one-class model from the held-out good
+ * images, where its check keeps it; null when nothing was tried (a tiled model, too few images).
+ */
+async function learnPlacesOf(
+  detector: Detector,
+  judged: RetrainArgs,
+  ctx: TaskContext,
+): Promise<{ check: PlacesDto; good: number[]; painted: number[] } | null> {
+  ctx.progress(0, 0, 'learning each place of the part');
+  const learned = await learnPlaces(
+    detector,
+    decodedBatches(judged.validationGood, detector.inputShape, {
+      batchSize: judged.batchSize,
+      signal: ctx.signal,
+      roi: judged.roi,
+      onFailure: (failure) => ctx.log(`left out of learning the places: ${failure.message}`),
+    }),
+    judged.seed,
+    ctx.signal,
+  );
+  if (learned) ctx.log(placesLine(learned.check));
+  return learned;
+}
+
 export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Promise<FittedModel> {
   await initBackend();
   const { inputSize, seed } = args;
@@ -394,14 +424,28 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
   if (augmented) ctx.log(AUGMENTED);
   try {
     let defectMemory: DefectMemoryDto | null = null;
+    let places: PlacesDto | null = null;
     if (validation.kind === 'labels') {
       const learned = await learnDefects(detector, judged, validation, ctx);
       if (learned) ({ check: defectMemory, validation } = learned);
+    } else {
+      const learned = await learnPlacesOf(detector, judged, ctx);
+      if (learned) {
+        places = learned.check;
+        // Each held-out image as the places it did not teach score it: honest figures.
+        if (learned.check.used)
+          validation = { good: learned.good, defect: learned.painted, kind: 'synthetic' };
+      }
     }
     let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics: ValidationMetrics = {
       ...metricsOf(validation, calibration),
-      ...(chosen.bankAuroc !== null ? { bankAuroc: chosen.bankAuroc } : {}),
+      // Places kept for the painted defects: compared on the bank alone, as a head is.
+      ...(chosen.bankAuroc !== null
+        ? { bankAuroc: chosen.bankAuroc }
+        : places?.used
+          ? { bankAuroc: chosen.auroc }
+          : {}),
     };
     let kind: FittedModel['kind'] = 'one-class';
     if (withClassifier) {
@@ -436,7 +480,8 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         previousAuroc = metricsOf(
           (await withoutLearned(
             loaded.detector,
-            args.validationDefect.length === 0 ? 'head' : 'memory',
+            // Places learned from these very good images would favour it: without them too.
+            [args.validationDefect.length === 0 ? 'head' : 'memory', 'places'],
             judge,
           )) ?? (await judge()),
           calibration,
@@ -465,6 +510,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
               layerChoice,
               defectHead: headCheck,
               ...(defectMemory ? { defectMemory } : {}),
+              ...(places ? { places } : {}),
               ...(augmented ? { augmented } : {}),
             }
           : {}),
@@ -482,6 +528,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       defectHead: kind === 'one-class' ? headCheck : null,
       augmented: kind === 'one-class' && augmented,
       defectMemory: kind === 'one-class' ? defectMemory : null,
+      places: kind === 'one-class' ? places : null,
     };
   } finally {
     detector.dispose();

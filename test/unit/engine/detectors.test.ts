@@ -11,6 +11,7 @@ import {
 import type { FitBatch } from '../../../src-main/engine/detectors/detector.js';
 import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/coreset.js';
 import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patch-sample.js';
+import { MIN_PLACE_IMAGES } from '../../../src-main/engine/detectors/patchcore/places.js';
 import {
   withoutLearned,
   type PatchcoreDetector,
@@ -403,11 +404,13 @@ describe('detectors', () => {
     const test = tf.tidy(() => tf.concat([surfaces(8, 500, true, -0.9), surfaces(8, 600, true)]));
     const bank = (await detector.without('memory', () => detector.score(test))).map((r) => r.score);
     // Left out for the work alone, also when nested; a part the detector lacks gives null.
-    const nested = await withoutLearned(detector, 'memory', () =>
+    const nested = await withoutLearned(detector, ['memory'], () =>
       detector.without('memory', () => detector.score(test)),
     );
     nested!.forEach((r, i) => expect(r.score).toBeCloseTo(bank[i]!, 5));
-    await expect(withoutLearned(detector, 'head', () => detector.score(test))).resolves.toBeNull();
+    await expect(
+      withoutLearned(detector, ['head'], () => detector.score(test)),
+    ).resolves.toBeNull();
     const withMemory = (await detector.score(test)).map((r) => r.score);
     withMemory.forEach((s, i) => expect(s).toBeGreaterThanOrEqual(bank[i]! - 1e-5));
     expect(auroc(bank, labels)).toBeLessThan(0.2);
@@ -425,6 +428,63 @@ describe('detectors', () => {
     (await detector.score(test)).forEach((r, i) => expect(r.score).toBeCloseTo(bank[i]!, 4));
     detector.dispose();
     tf.dispose([fit, heldGood, reviewed, validation, three, test]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('one-class learns each place: a corner that always looks new stops hiding a faint blot, saved and reloaded', async () => {
+    const before = tf.memory().numTensors;
+    const detector = (await detectorEntry('one-class').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      { inputSize: SIZE },
+    )) as PatchcoreDetector;
+    // Every part has a label in its top left corner that differs from part to part, so the bank
+    // never knows it; the defects are a faint blot elsewhere.
+    const labelled = (count: number, seed: number, defect: boolean) =>
+      tf.tidy(() => {
+        const parts = surfaces(count, seed, defect, 0.2);
+        const noise = tf.randomUniform([count, 20, 20, 1], -0.5, 0.5, 'float32', seed);
+        const corner = tf.pad(tf.tile(noise, [1, 1, 1, 3]), [
+          [0, 0],
+          [0, SIZE - 20],
+          [0, SIZE - 20],
+          [0, 0],
+        ]);
+        return tf.clipByValue(tf.add(parts, corner), 0, 1) as tf.Tensor4D;
+      });
+    const fit = labelled(24, 1, false);
+    await detector.fit(batches(fit));
+    const held = labelled(16, 100, false);
+    const test = tf.tidy(() => tf.concat([labelled(8, 200, false), labelled(8, 300, true)]));
+    const labels = [...Array(8).fill(0), ...Array(8).fill(1)];
+    const asTheyAre = (await detector.score(test)).map((r) => r.score);
+
+    // Fewer than MIN_PLACE_IMAGES held-out images: nothing learned.
+    const few = tf.tidy(() => held.slice([0], [MIN_PLACE_IMAGES - 1]));
+    await expect(detector.learnPlaces(batches(few), 1)).resolves.toBeNull();
+    const learned = (await detector.learnPlaces(batches(held), 1))!;
+    expect(learned.check).toMatchObject({ heldOutImages: 16, used: true });
+    expect(learned.check.placedAuroc).toBeGreaterThan(learned.check.auroc);
+    expect(learned.good).toHaveLength(16);
+    expect(learned.painted).toHaveLength(48);
+    expect(detector.has('places')).toBe(true);
+    const byPlace = (await detector.score(test)).map((r) => r.score);
+    expect(auroc(byPlace, labels)).toBeGreaterThan(auroc(asTheyAre, labels) + 0.2);
+    expect(auroc(byPlace, labels)).toBeGreaterThan(0.9);
+    const without = await withoutLearned(detector, ['places', 'head'], () => detector.score(test));
+    without!.forEach((r, i) => expect(r.score).toBeCloseTo(asTheyAre[i]!, 5));
+
+    const dir = join(tempDir(), 'one-class-places');
+    await detector.save(dir);
+    const reloaded = (await loadDetector(dir)) as PatchcoreDetector;
+    expect(reloaded.placesCheck).toEqual(learned.check);
+    (await reloaded.score(test)).forEach((r, i) => expect(r.score).toBeCloseTo(byPlace[i]!, 4));
+    reloaded.dispose();
+    // Fitted again, the places of the old bank are gone.
+    await detector.fit(batches(fit));
+    expect(detector.has('places')).toBe(false);
+    expect(detector.placesCheck).toBeNull();
+    tf.dispose([fit, held, few, test]);
+    detector.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -9,6 +9,7 @@ import {
   DEFAULT_INPUT_SIZE,
   type DefectHeadCheckDto,
   type DefectMemoryDto,
+  type PlacesDto,
 } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import type { Encoder } from '../../encoders/encoder.js';
@@ -46,6 +47,9 @@ import {
 } from './defect-memory.js';
 import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 import { identity, imageViews } from '../views.js';
+import { PAINTED_DEFECTS, paintDefects } from '../../synthetic-defects.js';
+import { Rng } from '../../../shared/random.js';
+import { MIN_PLACE_IMAGES, Places, choosePlaces } from './places.js';
 
 export interface PatchcoreConfig {
   /** Short side images are scored at. */
@@ -114,6 +118,7 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
 const CONFIG_FILE = 'detector.json';
 const HEAD_FILE = 'head.bin';
 const MEMORY_FILE = 'defects.bin';
+const PLACES_FILE = 'places.bin';
 /** Bank files by scale index; the first keeps the single-scale name older folders have. */
 const bankFile = (i: number): string => (i === 0 ? 'bank.bin' : `bank-${i}.bin`);
 
@@ -138,10 +143,11 @@ interface SavedBank {
 /**
  * What a one-class model learns beside its memory bank, which `without` can leave out of its
  * scores: the defect head (painted defects judge a candidate without it, since the head learned
- * from them) and the defect memory (an older model is judged without it on the reviewed defects
- * it learned from, as the new model is judged on defects it did not).
+ * from them), the defect memory (an older model is judged without it on the reviewed defects
+ * it learned from, as the new model is judged on defects it did not) and its places (learned
+ * from held-out good images that may be the very ones it is judged on).
  */
-export type LearnedPart = 'head' | 'memory';
+export type LearnedPart = 'head' | 'memory' | 'places';
 
 export class PatchcoreDetector implements Detector {
   readonly kind = 'one-class' as const;
@@ -157,6 +163,10 @@ export class PatchcoreDetector implements Detector {
   private memory: DefectMemory | null = null;
   /** The cross-validation that chose the memory's weight, when reviewed defects were learned. */
   memoryCheck: DefectMemoryDto | null = null;
+  /** Each place's normal (places.ts), when its check kept it. */
+  private places: Places | null = null;
+  /** The check that decided on places, when they were tried. */
+  placesCheck: PlacesDto | null = null;
   /** The learned parts `without` has turned off while its work runs. */
   private readonly off = new Set<LearnedPart>();
 
@@ -194,9 +204,9 @@ export class PatchcoreDetector implements Detector {
     return tileLayoutFor(this.config.tileScale, this.inputShape, this.config.inputSize);
   }
 
-  /** Whether it has learned `part` (a head that passed its check, a memory that was kept). */
+  /** Whether it has learned `part` (a head that passed its check, a memory or places kept). */
   has(part: LearnedPart): boolean {
-    return (part === 'head' ? this.head : this.memory) !== null;
+    return { head: this.head, memory: this.memory, places: this.places }[part] !== null;
   }
 
   /**
@@ -337,8 +347,9 @@ export class PatchcoreDetector implements Detector {
       this.banks = banks;
       this.head = head;
       this.headCheck = check;
-      // A memory measured against the old bank does not fit the new one.
+      // A memory or places measured against the old bank do not fit the new one.
       this.forgetDefects();
+      this.forgetPlaces();
     } finally {
       for (const sample of samples) sample.dispose();
       headSamples?.dispose();
@@ -429,7 +440,11 @@ export class PatchcoreDetector implements Detector {
     const scores = (maps.length === 1 ? maps[0]! : tf.addN(maps).div(maps.length)).squeeze([
       3,
     ]) as tf.Tensor3D;
-    return { scores, rows: first!.rows, fromBank: first!.fromBank };
+    return {
+      scores: this.places && !this.off.has('places') ? this.places.apply(scores) : scores,
+      rows: first!.rows,
+      fromBank: first!.fromBank,
+    };
   }
 
   /**
@@ -445,7 +460,9 @@ export class PatchcoreDetector implements Detector {
     signal?: AbortSignal,
   ): Promise<{ check: DefectMemoryDto; outOfFold: number[] } | null> {
     if (this.banks.length === 0) throw new ModelError('Learn reviewed defects after fitting.');
+    // One or the other: the memory's weight is chosen on the bank's own scale, not each place's.
     this.forgetDefects();
+    this.forgetPlaces();
     if (this.tiles) return null;
     const read: { defects: ImagePatches[]; good: ImagePatches[] } = { defects: [], good: [] };
     try {
@@ -485,6 +502,82 @@ export class PatchcoreDetector implements Detector {
     }
   }
 
+  /**
+   * Learns each place's normal from held-out `good` images (places.ts), and keeps it where the
+   * check says it tells painted defects better. Returns the check and each held-out image's
+   * out-of-fold score, good and painted (PAINTED_DEFECTS of each image, painted as
+   * paintedDefectScores paints them with `seed`), to set the threshold and validation figures
+   * with; null when tiled (a tile's places are not the image's), or with fewer than
+   * MIN_PLACE_IMAGES images read.
+   */
+  async learnPlaces(
+    good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
+    seed: number,
+    signal?: AbortSignal,
+  ): Promise<{ check: PlacesDto; good: number[]; painted: number[] } | null> {
+    if (this.banks.length === 0) throw new ModelError('Learn places after fitting.');
+    // A type with defect labels learns those instead (learnDefects).
+    this.forgetDefects();
+    this.forgetPlaces();
+    if (this.tiles) return null;
+    const maps = {
+      check: [] as Float32Array[],
+      checkPainted: [] as Float32Array[],
+      good: [] as Float32Array[],
+      painted: [] as Float32Array[],
+    };
+    let grid: [number, number] = [0, 0];
+    // Each map [h·w] of `images`, in order: as the model scores, and by the bank alone (the
+    // same maps when there is no head).
+    const read = async (images: tf.Tensor4D) => {
+      const run = async () => {
+        const scores = this.patchScores(images);
+        const [count, h, w] = scores.shape;
+        grid = [h, w];
+        const values = (await scores.data()) as Float32Array;
+        scores.dispose();
+        return Array.from({ length: count }, (_, i) => values.slice(i * h * w, (i + 1) * h * w));
+      };
+      const model = await run();
+      return { model, check: this.head ? await this.without('head', run) : model };
+    };
+    const rng = new Rng(seed);
+    for await (const batch of good) {
+      if (signal?.aborted) throw new CancelledError('Learning the places was cancelled.');
+      const scored = await read(batch.images);
+      maps.good.push(...scored.model);
+      maps.check.push(...scored.check);
+      // Painted as paintedDefectScores paints: every kind into each image of the batch in turn.
+      const perKind: { model: Float32Array[]; check: Float32Array[] }[] = [];
+      for (let first = 0; first < PAINTED_DEFECTS.length; first++) {
+        const painted = paintDefects(batch.images, rng, first);
+        try {
+          perKind.push(await read(painted));
+        } finally {
+          painted.dispose();
+        }
+      }
+      for (let i = 0; i < batch.images.shape[0]; i++) {
+        for (const kind of perKind) {
+          maps.painted.push(kind.model[i]!);
+          maps.checkPainted.push(kind.check[i]!);
+        }
+      }
+    }
+    if (maps.good.length < MIN_PLACE_IMAGES) return null;
+    const chosen = choosePlaces(maps, PAINTED_DEFECTS.length);
+    if (chosen.stats) this.places = new Places(chosen.stats, grid);
+    this.placesCheck = chosen.check;
+    return { check: chosen.check, good: chosen.good, painted: chosen.painted };
+  }
+
+  /** Drops the places learned, if any. */
+  forgetPlaces(): void {
+    this.places?.dispose();
+    this.places = null;
+    this.placesCheck = null;
+  }
+
   /** Drops what reviewed defects taught, if anything. */
   forgetDefects(): void {
     this.memory?.dispose();
@@ -497,11 +590,7 @@ export class PatchcoreDetector implements Detector {
     const [rows, distances, scores] = tf.tidy(() => {
       const terms = this.patchTerms(images);
       const [count, h, w] = terms.scores.shape;
-      return [
-        terms.rows.reshape([count, h * w, -1]) as tf.Tensor3D,
-        terms.fromBank,
-        terms.scores,
-      ];
+      return [terms.rows.reshape([count, h * w, -1]) as tf.Tensor3D, terms.fromBank, terms.scores];
     });
     try {
       const patches = rows.shape[1];
@@ -552,6 +641,8 @@ export class PatchcoreDetector implements Detector {
       ? { size: this.memory.size, channels: this.memory.rowsT.shape[0], weight: this.memory.weight }
       : null;
     if (this.memory) await writeTensor(join(dir, MEMORY_FILE), this.memory.rows());
+    const places = this.places ? { grid: this.places.grid } : null;
+    if (this.places) await writeTensor(join(dir, PLACES_FILE), this.places.flat());
     await writeFile(
       join(dir, CONFIG_FILE),
       JSON.stringify(
@@ -563,6 +654,8 @@ export class PatchcoreDetector implements Detector {
           headCheck: this.headCheck,
           memory,
           memoryCheck: this.memoryCheck,
+          places,
+          placesCheck: this.placesCheck,
         },
         null,
         2,
@@ -576,6 +669,7 @@ export class PatchcoreDetector implements Detector {
     this.head?.dispose();
     this.head = null;
     this.forgetDefects();
+    this.forgetPlaces();
     this.encoder.dispose();
   }
 
@@ -587,6 +681,8 @@ export class PatchcoreDetector implements Detector {
       headCheck?: DefectHeadCheckDto | null;
       memory?: { size: number; channels: number; weight: number } | null;
       memoryCheck?: DefectMemoryDto | null;
+      places?: { grid: [number, number] } | null;
+      placesCheck?: PlacesDto | null;
       /** Single-scale folders written before banks per scale (their scores were not divided). */
       bank?: { size: number; channels: number };
     };
@@ -602,6 +698,9 @@ export class PatchcoreDetector implements Detector {
       : null;
     const memory = saved.memory
       ? await readFloats(join(dir, MEMORY_FILE), saved.memory.size * saved.memory.channels)
+      : null;
+    const places = saved.places
+      ? await readFloats(join(dir, PLACES_FILE), 2 * saved.places.grid[0] * saved.places.grid[1])
       : null;
     const config = { ...defaultPatchcoreConfig, ...saved.config };
     if (banks.length !== config.scales.length)
@@ -623,22 +722,29 @@ export class PatchcoreDetector implements Detector {
         saved.memory.weight,
       );
     detector.memoryCheck = saved.memoryCheck ?? null;
+    if (places && saved.places) detector.places = Places.fromFloats(places, saved.places.grid);
+    detector.placesCheck = saved.placesCheck ?? null;
     return detector;
   }
 }
 
 /**
- * `work` run without a one-class detector's learned `part`, when it has one; null for any other
- * detector or without that part.
+ * `work` run without those of a one-class detector's learned `parts` it has; null for any other
+ * detector or without any of them.
  */
 export async function withoutLearned<T>(
   detector: Detector,
-  part: LearnedPart,
+  parts: readonly LearnedPart[],
   work: () => Promise<T>,
 ): Promise<T | null> {
-  return detector instanceof PatchcoreDetector && detector.has(part)
-    ? detector.without(part, work)
-    : null;
+  if (!(detector instanceof PatchcoreDetector)) return null;
+  const learned = parts.filter((part) => detector.has(part));
+  if (learned.length === 0) return null;
+  const run = learned.reduce<() => Promise<T>>(
+    (inner, part) => () => detector.without(part, inner),
+    work,
+  );
+  return run();
 }
 
 /**
@@ -654,6 +760,19 @@ export async function learnReviewedDefects(
   return detector instanceof PatchcoreDetector
     ? detector.learnDefects(defects, good, signal)
     : null;
+}
+
+/**
+ * Teaches a one-class detector each place's normal from the held-out `good` images
+ * (PatchcoreDetector.learnPlaces); null for any other detector, or where it learns none.
+ */
+export async function learnPlaces(
+  detector: Detector,
+  good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
+  seed: number,
+  signal?: AbortSignal,
+): Promise<{ check: PlacesDto; good: number[]; painted: number[] } | null> {
+  return detector instanceof PatchcoreDetector ? detector.learnPlaces(good, seed, signal) : null;
 }
 
 /** A one-class detector's defect-head check; null for any other detector or without one. */

@@ -1,0 +1,166 @@
+// Each place's own normal (learned from held-out good images): a patch score relative to how the
+// type's good parts score at that place on the image, (score − mean) ÷ (spread + a floor). Parts
+// shot in one pose have places that always look odd to the bank (a commutator's bar ends, a
+// cell's busbar tips), and a defect elsewhere scores no higher than they do. Relative to each
+// place, those quiet down and a crack stands out: kolektor 0.912 → 0.941, ELPV mono 0.949 →
+// 0.955 (EVALUATION.md, Each place's own normal). A part that turns between shots has no fixed
+// places, and its defects sit where the good parts vary most (a cast impeller's rim): there it
+// costs 0.03, so it is kept only where defects painted into one half of the held-out images are
+// better told from the other half's good images with it than without (choosePlaces).
+import * as tf from '@tensorflow/tfjs';
+import type { PlacesDto } from '../../../shared/dto.js';
+import { IMAGE_SCORE_TOP_FRACTION } from '../patch-features.js';
+import { validationAuroc } from '../../layer-choice.js';
+
+/**
+ * Held-out good images needed to learn places: each half of the check holds at least 5, and a
+ * place's spread from fewer says little. Retrain holds out a fifth of the good images, so a type
+ * needs about 50.
+ */
+export const MIN_PLACE_IMAGES = 10;
+
+/** A place's spread never counts below this share of the mean spread: a quiet place stays calm. */
+export const SPREAD_FLOOR = 0.5;
+
+/** Per-place mean and divisor (spread + floor), each [h·w]. */
+export interface PlaceStats {
+  mean: Float32Array;
+  divisor: Float32Array;
+}
+
+/** Statistics of patch maps (each [h·w], all one grid) at each place. */
+export function placeStats(maps: readonly Float32Array[]): PlaceStats {
+  const n = maps[0]!.length;
+  const mean = new Float32Array(n);
+  const divisor = new Float32Array(n);
+  let spreads = 0;
+  for (let j = 0; j < n; j++) {
+    let sum = 0;
+    for (const map of maps) sum += map[j]!;
+    const m = sum / maps.length;
+    let squares = 0;
+    for (const map of maps) squares += (map[j]! - m) ** 2;
+    mean[j] = m;
+    divisor[j] = Math.sqrt(squares / maps.length);
+    spreads += divisor[j]!;
+  }
+  const floor = SPREAD_FLOOR * (spreads / n);
+  for (let j = 0; j < n; j++) divisor[j] = divisor[j]! + Math.max(floor, 1e-12);
+  return { mean, divisor };
+}
+
+/** A patch map relative to each place. */
+export function relative(map: Float32Array, stats: PlaceStats): Float32Array {
+  return map.map((v, j) => (v - stats.mean[j]!) / stats.divisor[j]!);
+}
+
+/** An image score from its patch map, as imageScores: mean of the top fraction. */
+export function topScore(map: Float32Array): number {
+  const k = Math.max(1, Math.round(IMAGE_SCORE_TOP_FRACTION * map.length));
+  const top = Float32Array.from(map)
+    .sort()
+    .subarray(map.length - k);
+  return top.reduce((a, b) => a + b, 0) / k;
+}
+
+/** The two halves of the held-out images, by index: the first half and the rest. */
+function halves(count: number): [number[], number[]] {
+  const half = Math.floor(count / 2);
+  const all = Array.from({ length: count }, (_, i) => i);
+  return [all.slice(0, half), all.slice(half)];
+}
+
+/**
+ * Whether scoring relative to each place helps, and each held-out image's score as a model whose
+ * places it did not teach would give it. `check` and `checkPainted` are the bank's maps (without
+ * a defect head, which learned from painted defects) of the held-out good images and of the same
+ * images with defects painted in (`paintedPerImage` each, in order); `good` and `painted` are the
+ * maps as the model scores them. Each half's places judge the other half: the image AUROC of its
+ * good images against its painted ones, as they are and relative to each place, averaged over
+ * both ways. Kept when relative is higher; then the out-of-fold scores are each image's relative
+ * to the places of the half it is not in (to set the threshold and validation figures with),
+ * and the places are learned from all the good maps.
+ */
+export function choosePlaces(
+  maps: {
+    check: Float32Array[];
+    checkPainted: Float32Array[];
+    good: Float32Array[];
+    painted: Float32Array[];
+  },
+  paintedPerImage: number,
+): { check: PlacesDto; stats: PlaceStats | null; good: number[]; painted: number[] } {
+  const count = maps.good.length;
+  const paintedOf = (list: Float32Array[], images: number[]) =>
+    images.flatMap((i) => list.slice(i * paintedPerImage, (i + 1) * paintedPerImage));
+  const [first, second] = halves(count);
+  let asIs = 0;
+  let byPlace = 0;
+  const good = new Array<number>(count).fill(0);
+  const painted = new Array<number>(count * paintedPerImage).fill(0);
+  const folds: [number[], number[]][] = [
+    [first, second],
+    [second, first],
+  ];
+  for (const [learn, judge] of folds) {
+    const pick = (images: number[]) => images.map((i) => maps.check[i]!);
+    const stats = placeStats(pick(learn));
+    const judgedPainted = paintedOf(maps.checkPainted, judge);
+    asIs += validationAuroc(pick(judge).map(topScore), judgedPainted.map(topScore)) / 2;
+    byPlace +=
+      validationAuroc(
+        pick(judge).map((m) => topScore(relative(m, stats))),
+        judgedPainted.map((m) => topScore(relative(m, stats))),
+      ) / 2;
+    const modelStats = placeStats(learn.map((i) => maps.good[i]!));
+    for (const i of judge) {
+      good[i] = topScore(relative(maps.good[i]!, modelStats));
+      for (let p = 0; p < paintedPerImage; p++) {
+        const at = i * paintedPerImage + p;
+        painted[at] = topScore(relative(maps.painted[at]!, modelStats));
+      }
+    }
+  }
+  const used = byPlace > asIs;
+  return {
+    check: { heldOutImages: count, auroc: asIs, placedAuroc: byPlace, used },
+    stats: used ? placeStats(maps.good) : null,
+    good,
+    painted,
+  };
+}
+
+/** Places as tensors [h, w], for the detector's scores. */
+export class Places {
+  readonly mean: tf.Tensor2D;
+  readonly divisor: tf.Tensor2D;
+
+  constructor(
+    stats: PlaceStats,
+    readonly grid: [number, number],
+  ) {
+    this.mean = tf.tensor2d(stats.mean, grid);
+    this.divisor = tf.tensor2d(stats.divisor, grid);
+  }
+
+  /** Patch scores [B, h, w] relative to each place. */
+  apply(scores: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => tf.div(tf.sub(scores, this.mean), this.divisor));
+  }
+
+  /** Mean then divisor, flat, for the model folder. */
+  flat(): tf.Tensor1D {
+    return tf.tidy(
+      () => tf.concat([this.mean.reshape([-1]), this.divisor.reshape([-1])]) as tf.Tensor1D,
+    );
+  }
+
+  static fromFloats(values: Float32Array, grid: [number, number]): Places {
+    const n = grid[0] * grid[1];
+    return new Places({ mean: values.slice(0, n), divisor: values.slice(n, 2 * n) }, grid);
+  }
+
+  dispose(): void {
+    tf.dispose([this.mean, this.divisor]);
+  }
+}

@@ -1,0 +1,89 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../src-main/engine/backend.js';
+import { scanDataset } from '../../src-main/data/importers/scan.js';
+import { generateDataset } from '../../src-main/data/synthetic/generate.js';
+import { retrainArgs } from '../../src-main/engine/tasks/index.js';
+import { fitOneClassModel } from '../../src-main/engine/tasks/retrain.js';
+import { MIN_PLACE_IMAGES } from '../../src-main/engine/detectors/patchcore/places.js';
+import { featuresLine } from '../../src-main/shared/model-quality.js';
+import { tempDir } from '../fixtures/images.js';
+
+const ctx = { signal: new AbortController().signal, progress: () => {}, log: () => {} };
+
+describe('retrain learns each place of a type without defect labels', () => {
+  let good: string[];
+  beforeAll(async () => {
+    await initBackend();
+    const root = tempDir();
+    await generateDataset(root, { seed: 4, perType: 30, size: 64, types: ['pill'] });
+    good = scanDataset(join(root, 'pill'), { layout: 'mvtec', objectType: 'pill' })
+      .entries.filter((e) => e.split === 'train' && e.label === 'good')
+      .map((e) => e.path);
+  });
+
+  it('checks places on held-out good images, records the check, and judges the active model without them', async () => {
+    const before = tf.memory().numTensors;
+    const args = (out: string, activePath: string | null) =>
+      retrainArgs.parse({
+        objectType: 'pill',
+        fit: good.slice(12),
+        validationGood: good.slice(0, 12),
+        validationDefect: [],
+        activePath,
+        parent: null,
+        out,
+        inputSize: 64,
+        layers: ['stride8', 'stride16'],
+        defectHead: false,
+        batchSize: 8,
+        seed: 1,
+      });
+    const first = await fitOneClassModel(args(join(tempDir(), 'first'), null), ctx);
+    const check = first.places!;
+    expect(check).toMatchObject({ heldOutImages: 12 });
+    expect(check.used).toBe(check.placedAuroc > check.auroc);
+    const saved = JSON.parse(readFileSync(join(first.path, 'detector.json'), 'utf8')) as {
+      placesCheck: unknown;
+    };
+    expect(saved.placesCheck).toEqual(check);
+    expect(existsSync(join(first.path, 'places.bin'))).toBe(check.used);
+    // Validated as inspected: 12 good images and three painted defects in each.
+    expect(first.metrics).toMatchObject({ defects: 'synthetic', goodImages: 12, defectImages: 36 });
+    expect(featuresLine({ layers: first.layers, places: check })).toMatch(
+      check.used ? /; scores relative to each place \(/ : /; scores as they are, not relative/,
+    );
+    // The active model is judged on these same images without its places (learned from them).
+    const second = await fitOneClassModel(args(join(tempDir(), 'second'), first.path), ctx);
+    expect(second.previousAuroc).toBeCloseTo(
+      first.metrics.bankAuroc ?? first.metrics.imageAuroc,
+      5,
+    );
+    expect(first.metrics.bankAuroc !== undefined).toBe(check.used);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 180_000);
+
+  it('learns no places from fewer held-out images than it can check them on', async () => {
+    const few = await fitOneClassModel(
+      retrainArgs.parse({
+        objectType: 'pill',
+        fit: good.slice(MIN_PLACE_IMAGES),
+        validationGood: good.slice(0, MIN_PLACE_IMAGES - 1),
+        validationDefect: [],
+        activePath: null,
+        parent: null,
+        out: join(tempDir(), 'few'),
+        inputSize: 64,
+        layers: ['stride8', 'stride16'],
+        defectHead: false,
+        batchSize: 8,
+        seed: 1,
+      }),
+      ctx,
+    );
+    expect(few.places).toBeNull();
+    expect(existsSync(join(few.path, 'places.bin'))).toBe(false);
+  }, 180_000);
+});
