@@ -170,7 +170,6 @@ export async function retrainObjectType(
       ...(fitted.augmented ? { augmented: true } : {}),
       ...(fitted.defectMemory ? { defectMemory: fitted.defectMemory } : {}),
       ...(fitted.places ? { places: fitted.places } : {}),
-      ...(fitted.places ? { places: fitted.places } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,
@@ -199,6 +198,7 @@ export async function retrainObjectType(
     ...(fitted.defectHead ? { defectHead: fitted.defectHead } : {}),
     ...(fitted.augmented ? { augmented: true } : {}),
     ...(fitted.defectMemory ? { defectMemory: fitted.defectMemory } : {}),
+    ...(fitted.places ? { places: fitted.places } : {}),
     ...(previous ? { previous } : {}),
   };
 }
