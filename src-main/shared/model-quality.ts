@@ -131,9 +131,12 @@ export function scaleLabel(tileScale: number | null, inputSize = DEFAULT_INPUT_S
     : `${inputSize} px tiles at ${tileScale} px`;
 }
 
-/** Said with the expected catch rate of a model whose defect head learned from painted defects. */
+/**
+ * Said with the expected catch rate of a model whose defect head learned from painted defects, or
+ * whose places were kept for doing better on them.
+ */
 export const OPTIMISTIC =
-  'Its defect head learned from painted defects like these, so the share caught is optimistic until reviewed defects replace them.';
+  'Its defect head or its places were learned or kept on painted defects like these, so the share caught is optimistic until reviewed defects replace them.';
 
 export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
@@ -146,8 +149,8 @@ export interface ModelExpectation {
   /** Set when the validation says the model cannot separate defects from good parts. */
   warning: string | null;
   /**
-   * The defect head learned from painted defects like those it caught: the share caught is
-   * optimistic (the AUROC above is the memory bank's alone).
+   * The defect head learned from painted defects like those it caught, or the places were kept
+   * for them: the share caught is optimistic (the AUROC above is the memory bank's alone).
    */
   optimistic: boolean;
 }
@@ -162,7 +165,7 @@ export function modelExpectation(
   metrics: Record<string, unknown> | null | undefined,
 ): ModelExpectation | null {
   const { falseAlarmRate, recall, imageAuroc: headed, bankAuroc, defects } = metrics ?? {};
-  // With a defect head judged on painted defects, the bank's own figure is the fair one.
+  // With a defect head or places judged on painted defects, the bank's own figure is the fair one.
   const imageAuroc = typeof bankAuroc === 'number' ? bankAuroc : headed;
   if (
     typeof falseAlarmRate !== 'number' ||
