@@ -185,7 +185,7 @@ export function modelExpectation(
     warning:
       imageAuroc < MIN_SEPARATING_AUROC
         ? `This model cannot reliably tell defects from good parts: on ${which} its validation AUROC is ` +
-          `${imageAuroc.toFixed(2)} (below ${MIN_SEPARATING_AUROC}), and it caught ${formatPercent(recall)} of them. ` +
+          `${imageAuroc.toFixed(3)} (below ${MIN_SEPARATING_AUROC}), and it caught ${formatPercent(recall)} of them. ` +
           'Review its OK results too, add reviewed defects and retrain, or try the Fine detail or a region of interest.'
         : null,
   };
