@@ -11,6 +11,7 @@ import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
+import type { LearnedPlaces } from '../detectors/patchcore/places.js';
 import {
   defectHeadCheck,
   learnPlaces,
@@ -373,7 +374,7 @@ async function learnPlacesOf(
   detector: Detector,
   judged: RetrainArgs,
   ctx: TaskContext,
-): Promise<{ check: PlacesDto; good: number[]; painted: number[] } | null> {
+): Promise<LearnedPlaces | null> {
   ctx.progress(0, 0, 'learning each place of the part');
   const learned = await learnPlaces(
     detector,

@@ -49,7 +49,7 @@ import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 import { identity, imageViews } from '../views.js';
 import { PAINTED_DEFECTS, paintDefects } from '../../synthetic-defects.js';
 import { Rng } from '../../../shared/random.js';
-import { MIN_PLACE_IMAGES, Places, choosePlaces } from './places.js';
+import { MIN_PLACE_IMAGES, Places, choosePlaces, type LearnedPlaces } from './places.js';
 
 export interface PatchcoreConfig {
   /** Short side images are scored at. */
@@ -514,7 +514,7 @@ export class PatchcoreDetector implements Detector {
     good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     seed: number,
     signal?: AbortSignal,
-  ): Promise<{ check: PlacesDto; good: number[]; painted: number[] } | null> {
+  ): Promise<LearnedPlaces | null> {
     if (this.banks.length === 0) throw new ModelError('Learn places after fitting.');
     // A type with defect labels learns those instead (learnDefects).
     this.forgetDefects();
@@ -771,7 +771,7 @@ export async function learnPlaces(
   good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
   seed: number,
   signal?: AbortSignal,
-): Promise<{ check: PlacesDto; good: number[]; painted: number[] } | null> {
+): Promise<LearnedPlaces | null> {
   return detector instanceof PatchcoreDetector ? detector.learnPlaces(good, seed, signal) : null;
 }
 

@@ -22,6 +22,16 @@ export const MIN_PLACE_IMAGES = 10;
 /** A place's spread never counts below this share of the mean spread: a quiet place stays calm. */
 export const SPREAD_FLOOR = 0.5;
 
+/**
+ * What learning places gives back: the check, and each held-out image's out-of-fold score, good
+ * and painted, to set the threshold and validation figures with (choosePlaces).
+ */
+export interface LearnedPlaces {
+  check: PlacesDto;
+  good: number[];
+  painted: number[];
+}
+
 /** Per-place mean and divisor (spread + floor), each [h·w]. */
 export interface PlaceStats {
   mean: Float32Array;
@@ -89,7 +99,7 @@ export function choosePlaces(
     painted: Float32Array[];
   },
   paintedPerImage: number,
-): { check: PlacesDto; stats: PlaceStats | null; good: number[]; painted: number[] } {
+): LearnedPlaces & { stats: PlaceStats | null } {
   const count = maps.good.length;
   const paintedOf = (list: Float32Array[], images: number[]) =>
     images.flatMap((i) => list.slice(i * paintedPerImage, (i + 1) * paintedPerImage));
