@@ -164,9 +164,22 @@ export function formatPercent(share: number): string {
 export function modelExpectation(
   metrics: Record<string, unknown> | null | undefined,
 ): ModelExpectation | null {
-  const { falseAlarmRate, recall, imageAuroc: headed, bankAuroc, defects } = metrics ?? {};
-  // With a defect head or places judged on painted defects, the bank's own figure is the fair one.
-  const imageAuroc = typeof bankAuroc === 'number' ? bankAuroc : headed;
+  const {
+    falseAlarmRate,
+    recall,
+    imageAuroc: headed,
+    bankAuroc,
+    placesAuroc,
+    defects,
+  } = metrics ?? {};
+  // With a defect head or places judged on painted defects, the bank's own figure is the fair
+  // one: with its places' split-half check where it kept them (ValidationMetrics).
+  const imageAuroc =
+    typeof placesAuroc === 'number'
+      ? placesAuroc
+      : typeof bankAuroc === 'number'
+        ? bankAuroc
+        : headed;
   if (
     typeof falseAlarmRate !== 'number' ||
     typeof recall !== 'number' ||

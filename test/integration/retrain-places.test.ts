@@ -62,6 +62,8 @@ describe('retrain learns each place of a type without defect labels', () => {
       5,
     );
     expect(first.metrics.bankAuroc !== undefined).toBe(check.used);
+    // Warned on the bank with its places, as their check found it.
+    expect(first.metrics.placesAuroc).toBe(check.used ? check.placedAuroc : undefined);
     expect(tf.memory().numTensors).toBe(before);
   }, 180_000);
 

@@ -307,6 +307,19 @@ describe('what a model promises the inspector', () => {
     expect(modelExpectation(metrics)!.optimistic).toBe(false);
   });
 
+  it('judges a model with places by their split-half check, not by the bank alone', () => {
+    const placed = modelExpectation({
+      ...metrics,
+      imageAuroc: 0.97,
+      bankAuroc: 0.895,
+      placesAuroc: 0.946,
+    })!;
+    expect(placed).toMatchObject({ auroc: 0.946, optimistic: true, warning: null });
+    expect(modelExpectation({ ...metrics, bankAuroc: 0.95, placesAuroc: 0.85 })!.warning).toMatch(
+      /validation AUROC is 0\.850/,
+    );
+  });
+
   it('sets the threshold for a 2 % false-alarm rate unless told otherwise', () => {
     const good = Array.from({ length: 101 }, (_, i) => i);
     expect(calibrate(good)).toMatchObject({ method: 'good-percentile', threshold: 98 });

@@ -64,10 +64,17 @@ export interface ValidationMetrics {
   /**
    * With a defect head or places judged on painted defects: the memory bank's AUROC alone. The
    * head learned from painted defects, and the places were kept for doing better on them, so the
-   * figures above are optimistic; this one is not, and it is the one the model is compared and
-   * warned on.
+   * figures above are optimistic; this one is not, and it is the one the model is compared on
+   * (bank against bank: an active model's places were learned from these same images).
    */
   bankAuroc?: number;
+  /**
+   * With places kept: the bank with its places, each half of the held-out images judged by the
+   * places of the other (PlacesDto.placedAuroc), the model as it inspects less its head. The one
+   * it is warned on: the bank alone would warn of a model that separates (kolektor: 0.895 alone,
+   * 0.946 with its places, real defects 0.941).
+   */
+  placesAuroc?: number;
 }
 
 export interface FittedModel {
@@ -447,6 +454,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         : places?.used
           ? { bankAuroc: chosen.auroc }
           : {}),
+      ...(places?.used ? { placesAuroc: places.placedAuroc } : {}),
     };
     let kind: FittedModel['kind'] = 'one-class';
     if (withClassifier) {
