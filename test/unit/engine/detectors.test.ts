@@ -362,7 +362,18 @@ describe('detectors', () => {
     });
     const [a, b] = [await plainFew.score(test), await unchecked.score(test)];
     b.forEach((r, i) => expect(r.score).toBeCloseTo(a[i]!.score, 5));
-    tf.dispose([good, few, testGood, painted, test]);
+    // Places are checked on the bank alone, read in the same pass as the model's own maps: the
+    // check is the plain model's, the out-of-fold scores are the headed model's. Held-out parts
+    // with defects of their own, so that painted ones are not all told apart.
+    const held = surfaces(12, 400, true);
+    const [placedPlain, placedHeaded] = [
+      (await (plain as PatchcoreDetector).learnPlaces(batches(held), 1))!,
+      (await (learned as PatchcoreDetector).learnPlaces(batches(held), 1))!,
+    ];
+    expect(placedHeaded.check.auroc).toBeCloseTo(placedPlain.check.auroc, 5);
+    expect(placedHeaded.check.placedAuroc).toBeCloseTo(placedPlain.check.placedAuroc, 5);
+    expect(placedHeaded.good).not.toEqual(placedPlain.good);
+    tf.dispose([good, few, testGood, painted, test, held]);
     [plain, learned, plainFew, unchecked].forEach((d) => d.dispose());
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -407,15 +407,26 @@ export class PatchcoreDetector implements Detector {
   /**
    * The banks' patch scores [B, h, w] (patchScores), with the first scale's patch features
    * [B·h·w, c] and bank distances [B·h·w] they came from, so that learnDefects reads all three
-   * from one pass of the encoder. Call inside tf.tidy.
+   * from one pass of the encoder, and the banks' own scores [B, h, w] (without head, memory or
+   * places), so that learnPlaces reads both. Call inside tf.tidy.
    */
   private patchTerms(images: tf.Tensor4D): {
     scores: tf.Tensor3D;
+    bankScores: tf.Tensor3D;
     rows: tf.Tensor2D;
     fromBank: tf.Tensor1D;
   } {
     const count = images.shape[0];
     let first: { rows: tf.Tensor2D; fromBank: tf.Tensor1D; grid: [number, number] } | undefined;
+    const onGrid = (distances: tf.Tensor1D, [h, w]: [number, number]): tf.Tensor4D => {
+      const map = distances.reshape([count, h, w, 1]) as tf.Tensor4D;
+      return h === first!.grid[0] && w === first!.grid[1]
+        ? map
+        : tf.image.resizeBilinear(map, first!.grid);
+    };
+    const mean = (maps: tf.Tensor4D[]): tf.Tensor3D =>
+      (maps.length === 1 ? maps[0]! : tf.addN(maps).div(maps.length)).squeeze([3]) as tf.Tensor3D;
+    const bankMaps: tf.Tensor4D[] = [];
     const maps = this.banks.map((bank, i) => {
       const f = this.scaledFeatures(images, this.config.scales[i]!);
       const [, h, w, c] = f.shape;
@@ -424,6 +435,7 @@ export class PatchcoreDetector implements Detector {
         .sqrt(nearestDistances(rows, bank.bankT, bank.norms))
         .div(bank.typical) as tf.Tensor1D;
       first ??= { rows, fromBank, grid: [h, w] };
+      bankMaps.push(onGrid(fromBank, [h, w]));
       let distances = fromBank;
       if (i === 0 && this.memory && !this.off.has('memory'))
         distances = tf.add(distances, this.memory.term(rows, fromBank, bank.typical));
@@ -432,16 +444,12 @@ export class PatchcoreDetector implements Detector {
           distances,
           tf.mul(this.head.probabilities(rows), this.config.head.weight * this.head.scale),
         );
-      const map = distances.reshape([count, h, w, 1]) as tf.Tensor4D;
-      return h === first.grid[0] && w === first.grid[1]
-        ? map
-        : tf.image.resizeBilinear(map, first.grid);
+      return distances === fromBank ? bankMaps[i]! : onGrid(distances, [h, w]);
     });
-    const scores = (maps.length === 1 ? maps[0]! : tf.addN(maps).div(maps.length)).squeeze([
-      3,
-    ]) as tf.Tensor3D;
+    const scores = mean(maps);
     return {
       scores: this.places && !this.off.has('places') ? this.places.apply(scores) : scores,
+      bankScores: mean(bankMaps),
       rows: first!.rows,
       fromBank: first!.fromBank,
     };
@@ -528,18 +536,24 @@ export class PatchcoreDetector implements Detector {
     };
     let grid: [number, number] = [0, 0];
     // Each map [h·w] of `images`, in order: as the model scores, and by the bank alone (the
-    // same maps when there is no head).
+    // same maps when there is no head), from one pass of the encoder.
     const read = async (images: tf.Tensor4D) => {
-      const run = async () => {
-        const scores = this.patchScores(images);
-        const [count, h, w] = scores.shape;
-        grid = [h, w];
-        const values = (await scores.data()) as Float32Array;
-        scores.dispose();
+      const [scores, bankScores] = tf.tidy(() => {
+        const terms = this.patchTerms(images);
+        return [terms.scores, terms.bankScores];
+      });
+      const [count, h, w] = scores.shape;
+      grid = [h, w];
+      const perImage = async (maps: tf.Tensor3D) => {
+        const values = (await maps.data()) as Float32Array;
         return Array.from({ length: count }, (_, i) => values.slice(i * h * w, (i + 1) * h * w));
       };
-      const model = await run();
-      return { model, check: this.head ? await this.without('head', run) : model };
+      try {
+        const model = await perImage(scores);
+        return { model, check: this.head ? await perImage(bankScores) : model };
+      } finally {
+        tf.dispose([scores, bankScores]);
+      }
     };
     const rng = new Rng(seed);
     for await (const batch of good) {
