@@ -6,10 +6,9 @@ import {
   MEMORY_CANDIDATES,
   MEMORY_GUARD,
   chooseMemory,
-  topMean,
   type ImagePatches,
 } from '../../../src-main/engine/detectors/patchcore/defect-memory.js';
-import { imageScores } from '../../../src-main/engine/detectors/patch-features.js';
+import { TOP_PATCHES } from '../../../src-main/engine/detectors/patch-features.js';
 
 const PATCHES = 100;
 
@@ -22,20 +21,17 @@ function image(odd: [number, number]): ImagePatches {
   rows.set(odd, 0);
   const distances = new Float32Array(PATCHES);
   distances[0] = Math.hypot(...odd);
-  return { rows: tf.tensor2d(rows, [PATCHES, 2]), distances, scores: distances.slice() };
+  return {
+    rows: tf.tensor2d(rows, [PATCHES, 2]),
+    distances,
+    scores: distances.slice(),
+    grid: [10, 10],
+  };
 }
 
 describe('defect memory', () => {
   beforeAll(async () => {
     await initBackend();
-  });
-
-  it('takes the image score as imageScores does: the mean of the top 1 % of patch scores', async () => {
-    const values = Float32Array.from({ length: 400 }, (_, i) => (i * 37) % 101);
-    const scores = tf.tidy(() => imageScores(tf.tensor3d(values, [1, 20, 20])));
-    const [expected] = await scores.data();
-    scores.dispose();
-    expect(topMean(values)).toBeCloseTo(expected!, 5);
   });
 
   it('keeps of each defect its top patches above the best good image score, else its top patch', async () => {
@@ -47,7 +43,7 @@ describe('defect memory', () => {
         Float32Array.from({ length: 400 }, (_, i) => i),
         [200, 2],
       );
-      return { rows, distances, scores: distances };
+      return { rows, distances, scores: distances, grid: [10, 20] };
     };
     const images = [patches([3, 2.5]), patches([3, 1]), patches([1.5, 1])];
     const rows = DefectMemory.rowsOf(images, 2);
@@ -60,7 +56,7 @@ describe('defect memory', () => {
       [0, 1],
     ]);
     const good = [patches([1, 2]), patches([1.2, 0.5])];
-    expect(DefectMemory.cutOf(good)).toBeCloseTo(1.5, 6);
+    expect(DefectMemory.cutOf(good, TOP_PATCHES)).toBeCloseTo(1.5, 6);
     for (const i of [...images, ...good]) i.rows.dispose();
   });
 
@@ -71,7 +67,7 @@ describe('defect memory', () => {
     // The defects' patch points elsewhere (0, 0.9): nearer the bank, so the bank alone ranks
     // every good image above every defect.
     const unlike = Array.from({ length: 6 }, (_, i) => image([0.02 * i, 0.9]));
-    const learned = await chooseMemory(unlike, good, 1, 1);
+    const learned = await chooseMemory(unlike, good, 1, 1, TOP_PATCHES);
     expect(learned.candidates.map(({ weight, aboveGood }) => ({ weight, aboveGood }))).toEqual(
       MEMORY_CANDIDATES,
     );
@@ -88,7 +84,7 @@ describe('defect memory', () => {
     // Defects that look like the good images' odd patch: remembering them lifts the good images
     // more than the defects, so cross-validation keeps the bank alone (weight 0 wins the tie).
     const alike = Array.from({ length: 6 }, () => image([0.9, 0]));
-    const kept = await chooseMemory(alike, good, 1, 1);
+    const kept = await chooseMemory(alike, good, 1, 1, TOP_PATCHES);
     expect(kept.weight).toBe(0);
     expect(kept.outOfFold).toEqual(alike.map(() => expect.closeTo(0.9, 5)));
 
@@ -100,7 +96,7 @@ describe('defect memory', () => {
       ...Array.from({ length: 3 }, () => image([0, 0.8])),
     ];
     const near = unlike.map((_, i) => image([0.02 * i, 1]));
-    const risky = await chooseMemory(near, mixed, 1, 1);
+    const risky = await chooseMemory(near, mixed, 1, 1, TOP_PATCHES);
     const bank = risky.candidates[0]!;
     const tempting = risky.candidates.find((c) => c.validationAuroc > bank.validationAuroc)!;
     expect(tempting.validationAuroc).toBe(1);

@@ -14,13 +14,18 @@ import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patch-
 import { MIN_PLACE_IMAGES } from '../../../src-main/engine/detectors/patchcore/places.js';
 import {
   withoutLearned,
+  type PatchcoreConfig,
   type PatchcoreDetector,
 } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
 import { MIN_HEAD_AUROC } from '../../../src-main/shared/model-quality.js';
 import { defaultDefectHeadConfig } from '../../../src-main/engine/detectors/patchcore/defect-head.js';
 import { paintDefects } from '../../../src-main/engine/synthetic-defects.js';
 import { Rng } from '../../../src-main/shared/random.js';
-import { nearestDistances } from '../../../src-main/engine/detectors/patch-features.js';
+import {
+  SMOOTHED_TOP_PATCHES,
+  TOP_PATCHES,
+  nearestDistances,
+} from '../../../src-main/engine/detectors/patch-features.js';
 import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
 import type { Encoder, FeatureName } from '../../../src-main/engine/encoders/encoder.js';
 import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
@@ -237,11 +242,16 @@ describe('detectors', () => {
 
   it('one-class at two scales: one bank per scale, scores relative to each, and reloads', async () => {
     const before = tf.memory().numTensors;
-    const make = async (scales: number[], centredScales: number[] = []) =>
+    const make = async (
+      scales: number[],
+      centredScales: number[] = [],
+      config: Partial<PatchcoreConfig> = {},
+    ) =>
       detectorEntry('one-class').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
         inputSize: SIZE,
         scales,
         centredScales,
+        ...config,
       });
     // A refused config frees the encoder the detector was to own (the tensor count at the end).
     await expect(make([1, 0.25])).rejects.toThrow(/at least 32 px/);
@@ -249,6 +259,7 @@ describe('detectors', () => {
       /Centred scales must be among the scales \(1\); got 0.5/,
     );
     const detector = await make([1, 0.5]);
+    expect((detector as PatchcoreDetector).config.imageScoring).toEqual(SMOOTHED_TOP_PATCHES);
     const good = surfaces(12, 1, false);
     await detector.fit(batches(good));
     const test = tf.tidy(() => tf.concat([surfaces(6, 100, false), surfaces(6, 200, true)]));
@@ -277,23 +288,27 @@ describe('detectors', () => {
     await expect(loadDetector(dir)).rejects.toThrow(/bank-1\.bin holds \d+ bytes; expected \d+/);
     detector.dispose();
 
-    // A single-scale folder from before banks per scale ("bank", no typical score) still loads,
-    // with its scores undivided as they were.
-    const single = await make([1]);
+    // A single-scale folder from before banks per scale ("bank", no typical score) and before
+    // the image scoring was recorded still loads, with its scores undivided and taken as they
+    // were (the top 1 % of patches as they are), which its threshold was set on.
+    const single = await make([1], [], { imageScoring: TOP_PATCHES });
     await single.fit(batches(good));
     const singleScores = (await single.score(test)).map((r) => r.score);
     const oldDir = join(tempDir(), 'one-class-old');
     await single.save(oldDir);
     const config = JSON.parse(readFileSync(join(oldDir, 'detector.json'), 'utf8')) as {
+      config: Partial<PatchcoreConfig>;
       banks: { size: number; channels: number; typical: number }[];
       bank?: { size: number; channels: number };
     };
     const [{ size, channels, typical }] = config.banks as [(typeof config.banks)[0]];
+    delete config.config.imageScoring;
     writeFileSync(
       join(oldDir, 'detector.json'),
       JSON.stringify({ ...config, banks: undefined, bank: { size, channels } }),
     );
     const old = await loadDetector(oldDir);
+    expect((old as PatchcoreDetector).config.imageScoring).toEqual(TOP_PATCHES);
     const oldScores = (await old.score(test)).map((r) => r.score);
     oldScores.forEach((v, i) => expect(v).toBeCloseTo(singleScores[i]! * typical, 3));
     old.dispose();

@@ -17,7 +17,12 @@
 // good image: all of them taught it false alarms), ELPV mono and poly kept the bank alone.
 import * as tf from '@tensorflow/tfjs';
 import { auroc } from '../../metrics.js';
-import { IMAGE_SCORE_TOP_FRACTION, nearestDistances } from '../patch-features.js';
+import {
+  IMAGE_SCORE_TOP_FRACTION,
+  imageScoreOf,
+  nearestDistances,
+  type ImageScoring,
+} from '../patch-features.js';
 
 /** The weights cross-validation chooses from; 0 keeps the bank alone. */
 export const MEMORY_WEIGHTS = [0, 0.5, 1, 2, 4] as const;
@@ -32,20 +37,15 @@ export const MIN_MEMORY_DEFECTS = 4;
  */
 export const MEMORY_GUARD = 0.02;
 
-/** One image's first-scale patches: features [P, C], bank distances and full patch scores [P]. */
+/**
+ * One image's first-scale patches: features [P, C], bank distances and full patch scores [P], on
+ * its patch grid [h, w] (h·w = P).
+ */
 export interface ImagePatches {
   rows: tf.Tensor2D;
   distances: Float32Array;
   scores: Float32Array;
-}
-
-/** The mean of the top IMAGE_SCORE_TOP_FRACTION of `values`, as `imageScores` takes it. */
-export function topMean(values: Float32Array): number {
-  const sorted = Float32Array.from(values).sort().reverse();
-  const k = Math.max(1, Math.round(IMAGE_SCORE_TOP_FRACTION * sorted.length));
-  let sum = 0;
-  for (let i = 0; i < k; i++) sum += sorted[i]!;
-  return sum / k;
+  grid: [number, number];
 }
 
 export class DefectMemory {
@@ -83,8 +83,8 @@ export class DefectMemory {
   }
 
   /** The highest image score of `good` on the bank alone: the cut `rowsOf` keeps patches above. */
-  static cutOf(good: readonly ImagePatches[]): number {
-    return Math.max(...good.map((g) => topMean(g.distances)));
+  static cutOf(good: readonly ImagePatches[], scoring: ImageScoring): number {
+    return Math.max(...good.map((g) => imageScoreOf(g.distances, g.grid, scoring)));
   }
 
   get size(): number {
@@ -126,18 +126,22 @@ export class DefectMemory {
   }
 }
 
-/** An image's score with a memory at `weight` added (`share`: the first scale's share of the map). */
+/**
+ * An image's score with a memory at `weight` added (`share`: the first scale's share of the map),
+ * taken by `scoring`.
+ */
 export function scoreWithMemory(
   image: ImagePatches,
   toDefects: Float32Array,
   weight: number,
   share: number,
+  scoring: ImageScoring,
 ): number {
-  const { scores, distances } = image;
+  const { scores, distances, grid } = image;
   const patch = new Float32Array(scores.length);
   for (let p = 0; p < patch.length; p++)
     patch[p] = scores[p]! + share * weight * Math.max(0, distances[p]! - toDefects[p]!);
-  return topMean(patch);
+  return imageScoreOf(patch, grid, scoring);
 }
 
 /** A memory cross-validation may choose: its weight, and whether it keeps only `aboveGood` patches. */
@@ -169,20 +173,26 @@ export interface MemoryChoice extends MemoryCandidate {
 }
 
 /** The patches a memory keeps above (DefectMemory.rowsOf): the best good image's score, or none. */
-export function cutFor(aboveGood: boolean, good: readonly ImagePatches[]): number {
-  return aboveGood ? DefectMemory.cutOf(good) : -Infinity;
+export function cutFor(
+  aboveGood: boolean,
+  good: readonly ImagePatches[],
+  scoring: ImageScoring,
+): number {
+  return aboveGood ? DefectMemory.cutOf(good, scoring) : -Infinity;
 }
 
 /**
  * Two-fold cross-validation of each of MEMORY_CANDIDATES: the memory of one half of the defects
  * judged on the other half against `good`; the mean of the two folds' AUROCs. The first best is
- * kept among the candidates whose `unlearnedAuroc` is within MEMORY_GUARD of the bank's.
+ * kept among the candidates whose `unlearnedAuroc` is within MEMORY_GUARD of the bank's. Image
+ * scores are taken by `scoring`, as the detector takes them.
  */
 export async function chooseMemory(
   defects: readonly ImagePatches[],
   good: readonly ImagePatches[],
   typical: number,
   share: number,
+  scoring: ImageScoring,
 ): Promise<MemoryChoice> {
   const folds = [0, 1].map((f) => defects.map((_, i) => i).filter((i) => i % 2 === f));
   const aurocs = MEMORY_CANDIDATES.map(() => 0);
@@ -192,12 +202,14 @@ export async function chooseMemory(
     const judged = folds[1 - f]!;
     const labels = [...good.map(() => 0), ...judged.map(() => 1)];
     // The judged defects as the bank alone scores them: a defect no memory learned.
-    const bankScores = judged.map((i) => topMean(defects[i]!.scores));
+    const bankScores = judged.map((i) =>
+      imageScoreOf(defects[i]!.scores, defects[i]!.grid, scoring),
+    );
     for (const aboveGood of [false, true]) {
       const memory = new DefectMemory(
         DefectMemory.rowsOf(
           own.map((i) => defects[i]!),
-          cutFor(aboveGood, good),
+          cutFor(aboveGood, good, scoring),
         ),
         1,
       );
@@ -210,9 +222,11 @@ export async function chooseMemory(
           // The bank alone (weight 0, every top patch) is judged once, with the first memory.
           if (candidate.aboveGood !== aboveGood) continue;
           const { weight } = candidate;
-          const goodScores = good.map((g, j) => scoreWithMemory(g, goodTo[j]!, weight, share));
+          const goodScores = good.map((g, j) =>
+            scoreWithMemory(g, goodTo[j]!, weight, share, scoring),
+          );
           const defectScores = judged.map((i, j) =>
-            scoreWithMemory(defects[i]!, defectTo[j]!, weight, share),
+            scoreWithMemory(defects[i]!, defectTo[j]!, weight, share, scoring),
           );
           judged.forEach((i, j) => (outOfFold[c]![i] = defectScores[j]!));
           aurocs[c]! += auroc([...goodScores, ...defectScores], labels) / folds.length;

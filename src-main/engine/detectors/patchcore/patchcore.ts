@@ -31,7 +31,10 @@ import {
   patchFeatures,
   patchResults,
   readFloats,
+  SMOOTHED_TOP_PATCHES,
+  TOP_PATCHES,
   writeTensor,
+  type ImageScoring,
   type PatchFeatureConfig,
 } from '../patch-features.js';
 import { quantile } from '../../threshold.js';
@@ -98,6 +101,11 @@ export interface PatchcoreConfig {
    * (EVALUATION.md, Few good images). With more images it only slows fitting.
    */
   augment: boolean;
+  /**
+   * How patch scores become the image score (patch-features.ts): SMOOTHED_TOP_PATCHES; models
+   * saved before it was recorded keep TOP_PATCHES, which their thresholds were set on.
+   */
+  imageScoring: ImageScoring;
   seed: number;
 }
 
@@ -112,6 +120,7 @@ export const defaultPatchcoreConfig: PatchcoreConfig = {
   maxBank: 2048,
   head: null,
   augment: false,
+  imageScoring: SMOOTHED_TOP_PATCHES,
   seed: 0,
 };
 
@@ -491,10 +500,14 @@ export class PatchcoreDetector implements Detector {
         read.good,
         bank.typical,
         1 / this.banks.length,
+        this.config.imageScoring,
       );
       if (choice.weight > 0)
         this.memory = new DefectMemory(
-          DefectMemory.rowsOf(read.defects, cutFor(choice.aboveGood, read.good)),
+          DefectMemory.rowsOf(
+            read.defects,
+            cutFor(choice.aboveGood, read.good, this.config.imageScoring),
+          ),
           choice.weight,
         );
       this.memoryCheck = {
@@ -579,7 +592,7 @@ export class PatchcoreDetector implements Detector {
       }
     }
     if (maps.good.length < MIN_PLACE_IMAGES) return null;
-    const chosen = choosePlaces(maps, PAINTED_DEFECTS.length);
+    const chosen = choosePlaces(maps, PAINTED_DEFECTS.length, grid, this.config.imageScoring);
     if (chosen.stats) this.places = new Places(chosen.stats, grid);
     this.placesCheck = chosen.check;
     return { check: chosen.check, good: chosen.good, painted: chosen.painted };
@@ -606,6 +619,7 @@ export class PatchcoreDetector implements Detector {
       const [count, h, w] = terms.scores.shape;
       return [terms.rows.reshape([count, h * w, -1]) as tf.Tensor3D, terms.fromBank, terms.scores];
     });
+    const grid: [number, number] = [scores.shape[1], scores.shape[2]];
     try {
       const patches = rows.shape[1];
       const d = (await distances.data()) as Float32Array;
@@ -615,6 +629,7 @@ export class PatchcoreDetector implements Detector {
         rows: imageRows,
         distances: d.slice(i * patches, (i + 1) * patches),
         scores: s.slice(i * patches, (i + 1) * patches),
+        grid,
       }));
     } finally {
       tf.dispose([rows, distances, scores]);
@@ -631,7 +646,12 @@ export class PatchcoreDetector implements Detector {
     const patchScores = tiles
       ? tiledPatchScores(images, tiles, (tile) => this.patchScores(tile))
       : this.patchScores(images);
-    return patchResults(patchScores, [height, width], options.anomalyMaps ?? false);
+    return patchResults(
+      patchScores,
+      [height, width],
+      options.anomalyMaps ?? false,
+      this.config.imageScoring,
+    );
   }
 
   async save(dir: string): Promise<void> {
@@ -716,7 +736,12 @@ export class PatchcoreDetector implements Detector {
     const places = saved.places
       ? await readFloats(join(dir, PLACES_FILE), 2 * saved.places.grid[0] * saved.places.grid[1])
       : null;
-    const config = { ...defaultPatchcoreConfig, ...saved.config };
+    // Saved before the image scoring was recorded: scored, and thresholded, on TOP_PATCHES.
+    const config = {
+      ...defaultPatchcoreConfig,
+      imageScoring: TOP_PATCHES,
+      ...saved.config,
+    };
     if (banks.length !== config.scales.length)
       throw new ModelError(
         `${join(dir, CONFIG_FILE)} names ${config.scales.length} scales but ${banks.length} banks.`,

@@ -9,7 +9,7 @@
 // better told from the other half's good images with it than without (choosePlaces).
 import * as tf from '@tensorflow/tfjs';
 import type { PlacesDto } from '../../../shared/dto.js';
-import { IMAGE_SCORE_TOP_FRACTION } from '../patch-features.js';
+import { imageScoreOf, type ImageScoring } from '../patch-features.js';
 import { validationAuroc } from '../../layer-choice.js';
 
 /**
@@ -64,15 +64,6 @@ export function relative(map: Float32Array, stats: PlaceStats): Float32Array {
   return map.map((v, j) => (v - stats.mean[j]!) / stats.divisor[j]!);
 }
 
-/** An image score from its patch map, as imageScores: mean of the top fraction. */
-export function topScore(map: Float32Array): number {
-  const k = Math.max(1, Math.round(IMAGE_SCORE_TOP_FRACTION * map.length));
-  const top = Float32Array.from(map)
-    .sort()
-    .subarray(map.length - k);
-  return top.reduce((a, b) => a + b, 0) / k;
-}
-
 /** The two halves of the held-out images, by index: the first half and the rest. */
 function halves(count: number): [number[], number[]] {
   const half = Math.floor(count / 2);
@@ -85,11 +76,12 @@ function halves(count: number): [number[], number[]] {
  * places it did not teach would give it. `check` and `checkPainted` are the bank's maps (without
  * a defect head, which learned from painted defects) of the held-out good images and of the same
  * images with defects painted in (`paintedPerImage` each, in order); `good` and `painted` are the
- * maps as the model scores them. Each half's places judge the other half: the image AUROC of its
- * good images against its painted ones, as they are and relative to each place, averaged over
- * both ways. Kept when relative is higher; then the out-of-fold scores are each image's relative
- * to the places of the half it is not in (to set the threshold and validation figures with),
- * and the places are learned from all the good maps.
+ * maps as the model scores them; all on `grid`, their image scores taken by `scoring`. Each
+ * half's places judge the other half: the image AUROC of its good images against its painted
+ * ones, as they are and relative to each place, averaged over both ways. Kept when relative is
+ * higher; then the out-of-fold scores are each image's relative to the places of the half it is
+ * not in (to set the threshold and validation figures with), and the places are learned from all
+ * the good maps.
  */
 export function choosePlaces(
   maps: {
@@ -99,7 +91,10 @@ export function choosePlaces(
     painted: Float32Array[];
   },
   paintedPerImage: number,
+  grid: readonly [number, number],
+  scoring: ImageScoring,
 ): LearnedPlaces & { stats: PlaceStats | null } {
+  const topScore = (map: Float32Array) => imageScoreOf(map, grid, scoring);
   const count = maps.good.length;
   const paintedOf = (list: Float32Array[], images: number[]) =>
     images.flatMap((i) => list.slice(i * paintedPerImage, (i + 1) * paintedPerImage));
