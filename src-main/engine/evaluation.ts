@@ -20,7 +20,7 @@ import {
 import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
-import { defaultPatchFeatures } from './detectors/patch-features.js';
+import { defaultPatchFeatures, oneClassScoring } from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
 import {
   defectHeadCheck,
@@ -405,7 +405,12 @@ async function evaluateDetectorType(
     (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
     options.roi ?? null,
   );
-  const create = async (layers?: FeatureName[], augment = false): Promise<Detector> =>
+  // `goodImages`: what a one-class model will be fitted on (oneClassScoring).
+  const create = async (
+    layers?: FeatureName[],
+    augment = false,
+    goodImages?: number,
+  ): Promise<Detector> =>
     detectorEntry(kind).create(await makeEncoder(), {
       inputSize: options.inputSize,
       aspect,
@@ -422,6 +427,9 @@ async function evaluateDetectorType(
         ? { head: defaultDefectHeadConfig }
         : {}),
       ...(augment ? { augment } : {}),
+      ...(kind === 'one-class' && goodImages !== undefined
+        ? { imageScoring: oneClassScoring(goodImages) }
+        : {}),
     });
   let detector: Detector | undefined;
   try {
@@ -453,7 +461,7 @@ async function evaluateDetectorType(
       // are measured on is read before the choice is made.
       const views = learnsViews(fit.length, options.tileScale ?? null);
       const chosen = await chooseLayers(options.layers, views, async (tried, { count }) => {
-        const candidate = await create(tried.layers, tried.augmented);
+        const candidate = await create(tried.layers, tried.augmented, fit.length);
         try {
           const step = count > 1 ? ` (features ${candidateLabel(tried)})` : '';
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);

@@ -8,6 +8,7 @@ import { generateDataset } from '../../src-main/data/synthetic/generate.js';
 import { retrainArgs } from '../../src-main/engine/tasks/index.js';
 import { fitOneClassModel } from '../../src-main/engine/tasks/retrain.js';
 import { MIN_PLACE_IMAGES } from '../../src-main/engine/detectors/patchcore/places.js';
+import { oneClassScoring } from '../../src-main/engine/detectors/patch-features.js';
 import { featuresLine } from '../../src-main/shared/model-quality.js';
 import { tempDir } from '../fixtures/images.js';
 
@@ -46,9 +47,12 @@ describe('retrain learns each place of a type without defect labels', () => {
     expect(check).toMatchObject({ heldOutImages: 12 });
     expect(check.used).toBe(check.placedAuroc > check.auroc);
     const saved = JSON.parse(readFileSync(join(first.path, 'detector.json'), 'utf8')) as {
+      config: { imageScoring: unknown };
       placesCheck: unknown;
     };
     expect(saved.placesCheck).toEqual(check);
+    // Its image scoring follows the good images it was fitted on (oneClassScoring).
+    expect(saved.config.imageScoring).toEqual(oneClassScoring(good.length - 12));
     expect(existsSync(join(first.path, 'places.bin'))).toBe(check.used);
     // Validated as inspected: 12 good images and three painted defects in each.
     expect(first.metrics).toMatchObject({ defects: 'synthetic', goodImages: 12, defectImages: 36 });

@@ -18,6 +18,7 @@ import { scoreForType } from '../../src-main/inspection/scoring.js';
 import { openStore, type Store } from '../../src-main/store/store.js';
 import { EngineClient } from '../../src-main/jobs/engine-client.js';
 import { tempDir } from '../fixtures/images.js';
+import { TOP_PATCHES } from '../../src-main/engine/detectors/patch-features.js';
 import { DETAIL_LEVELS, LAYER_CANDIDATES, type LayerChoiceDto } from '../../src-main/shared/dto.js';
 import {
   featuresLine,
@@ -254,10 +255,12 @@ describe('one-click retrain, model versions and scoring', () => {
       const check = withHead.defectHead!;
       expect(store.models.get(withHead.modelId)!.config.defectHead).toEqual(check);
       const saved = JSON.parse(readFileSync(join(withHead.path, 'detector.json'), 'utf8')) as {
-        config: { head: unknown };
+        config: { head: unknown; imageScoring: unknown };
         headCheck: unknown;
       };
       expect(saved.config.head).toMatchObject({ weight: 1 });
+      // A few shots: the image score from single patches (oneClassScoring).
+      expect(saved.config.imageScoring).toEqual(TOP_PATCHES);
       expect(saved.headCheck).toEqual(check);
       expect(existsSync(join(withHead.path, 'head.bin'))).toBe(check.used);
       // Too few good images (fewer than 30) to hold three out: left out, and the line says why.

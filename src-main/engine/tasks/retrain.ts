@@ -9,7 +9,7 @@ import type { Roi } from '../../shared/roi.js';
 import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
-import { defaultPatchFeatures } from '../detectors/patch-features.js';
+import { defaultPatchFeatures, oneClassScoring } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
 import type { LearnedPlaces } from '../detectors/patchcore/places.js';
 import {
@@ -267,6 +267,7 @@ async function fitOneClass(
     tileScale,
     ...(args.defectHead ? { head: defaultDefectHeadConfig } : {}),
     augment: augmented,
+    imageScoring: oneClassScoring(args.fit.length),
     seed,
   });
   try {

@@ -6,9 +6,11 @@ import {
   TOP_PATCHES,
   imageScoreOf,
   imageScores,
+  oneClassScoring,
   type ImageScoring,
 } from '../../../src-main/engine/detectors/patch-features.js';
 import { Rng } from '../../../src-main/shared/random.js';
+import { FEW_SHOT_IMAGES } from '../../../src-main/shared/model-quality.js';
 
 async function tensorScore(map: Float32Array, [h, w]: [number, number], scoring: ImageScoring) {
   const score = tf.tidy(() => imageScores(tf.tensor3d(map, [1, h, w]), scoring));
@@ -57,5 +59,11 @@ describe('image scoring', () => {
     }
     // The map is left as it was.
     expect(map[55]).toBe(4.5);
+  });
+
+  it('smooths a one-class score from enough good images, not from a few shots', () => {
+    expect(oneClassScoring(FEW_SHOT_IMAGES)).toEqual(SMOOTHED_TOP_PATCHES);
+    expect(oneClassScoring(FEW_SHOT_IMAGES - 1)).toEqual(TOP_PATCHES);
+    expect(oneClassScoring(10)).toEqual(TOP_PATCHES);
   });
 });
