@@ -203,8 +203,8 @@ export const TOP_PATCHES: ImageScoring = { smooth: 1, topFraction: IMAGE_SCORE_T
 /**
  * One-class's: the top 2 % of the patch scores averaged over 3 × 3 places. A crack or a pinhole
  * lifts a few neighbouring patches together, while a good part's odd patches stand alone. On the
- * real dev types, eval's defaults, mean of two seeds: ELPV mono 0.955 → 0.956, poly 0.870 →
- * 0.886, casting 0.979 → 0.981, kolektor 0.939 → 0.943 (EVALUATION.md, The image score from
+ * real dev types, eval's defaults, mean of two seeds: ELPV mono 0.954 → 0.956, poly 0.870 →
+ * 0.886, casting 0.979 → 0.980, kolektor 0.938 → 0.942 (EVALUATION.md, The image score from
  * neighbouring patches).
  */
 export const SMOOTHED_TOP_PATCHES: ImageScoring = { smooth: 3, topFraction: 0.02 };

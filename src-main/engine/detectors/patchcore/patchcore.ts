@@ -102,8 +102,9 @@ export interface PatchcoreConfig {
    */
   augment: boolean;
   /**
-   * How patch scores become the image score (patch-features.ts): SMOOTHED_TOP_PATCHES; models
-   * saved before it was recorded keep TOP_PATCHES, which their thresholds were set on.
+   * How patch scores become the image score (patch-features.ts): SMOOTHED_TOP_PATCHES, which
+   * retrain and eval set by the good images fitted on (oneClassScoring); models saved before it
+   * was recorded keep TOP_PATCHES, which their thresholds were set on.
    */
   imageScoring: ImageScoring;
   seed: number;
