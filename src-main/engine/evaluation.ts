@@ -20,7 +20,11 @@ import {
 import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
-import { defaultPatchFeatures, oneClassScoring } from './detectors/patch-features.js';
+import {
+  defaultPatchFeatures,
+  oneClassScoring,
+  type ImageScoring,
+} from './detectors/patch-features.js';
 import { defaultDefectHeadConfig } from './detectors/patchcore/defect-head.js';
 import {
   defectHeadCheck,
@@ -405,11 +409,10 @@ async function evaluateDetectorType(
     (kind === 'one-class' ? data.trainGood : data.test).map((e) => e.path),
     options.roi ?? null,
   );
-  // `goodImages`: what a one-class model will be fitted on (oneClassScoring).
   const create = async (
     layers?: FeatureName[],
     augment = false,
-    goodImages?: number,
+    imageScoring?: ImageScoring,
   ): Promise<Detector> =>
     detectorEntry(kind).create(await makeEncoder(), {
       inputSize: options.inputSize,
@@ -427,9 +430,7 @@ async function evaluateDetectorType(
         ? { head: defaultDefectHeadConfig }
         : {}),
       ...(augment ? { augment } : {}),
-      ...(kind === 'one-class' && goodImages !== undefined
-        ? { imageScoring: oneClassScoring(goodImages) }
-        : {}),
+      ...(imageScoring ? { imageScoring } : {}),
     });
   let detector: Detector | undefined;
   try {
@@ -461,7 +462,11 @@ async function evaluateDetectorType(
       // are measured on is read before the choice is made.
       const views = learnsViews(fit.length, options.tileScale ?? null);
       const chosen = await chooseLayers(options.layers, views, async (tried, { count }) => {
-        const candidate = await create(tried.layers, tried.augmented, fit.length);
+        const candidate = await create(
+          tried.layers,
+          tried.augmented,
+          oneClassScoring(fit.length, reviewed.length),
+        );
         try {
           const step = count > 1 ? ` (features ${candidateLabel(tried)})` : '';
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);

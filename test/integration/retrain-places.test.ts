@@ -51,8 +51,8 @@ describe('retrain learns each place of a type without defect labels', () => {
       placesCheck: unknown;
     };
     expect(saved.placesCheck).toEqual(check);
-    // Its image scoring follows the good images it was fitted on (oneClassScoring).
-    expect(saved.config.imageScoring).toEqual(oneClassScoring(good.length - 12));
+    // Its image scoring follows the good images it was fitted on, no defect labels (oneClassScoring).
+    expect(saved.config.imageScoring).toEqual(oneClassScoring(good.length - 12, 0));
     expect(existsSync(join(first.path, 'places.bin'))).toBe(check.used);
     // Validated as inspected: 12 good images and three painted defects in each.
     expect(first.metrics).toMatchObject({ defects: 'synthetic', goodImages: 12, defectImages: 36 });

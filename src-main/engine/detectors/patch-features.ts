@@ -210,14 +210,18 @@ export const TOP_PATCHES: ImageScoring = { smooth: 1, topFraction: IMAGE_SCORE_T
 export const SMOOTHED_TOP_PATCHES: ImageScoring = { smooth: 3, topFraction: 0.02 };
 
 /**
- * The image scoring of a one-class model fitted on `goodImages` good images: SMOOTHED_TOP_PATCHES,
- * but TOP_PATCHES below FEW_SHOT_IMAGES. Ten shots leave whole regions of a good part unseen (a
- * pose, a turn of the impeller), which lift neighbouring patches together as a defect does: at 10
- * shots the smoothed score lost on three of the four real types at both seeds (casting 0.892 →
- * 0.872 and 0.881 → 0.860; EVALUATION.md, The image score from neighbouring patches).
+ * The image scoring of a one-class model fitted on `goodImages` good images, with `labeledDefects`
+ * defect labels (reviewed or imported) to validate and learn from: SMOOTHED_TOP_PATCHES, measured
+ * better only where neither is the case; otherwise TOP_PATCHES.
+ * - Below FEW_SHOT_IMAGES: ten shots leave whole regions of a good part unseen (a pose, a turn of
+ *   the impeller), which lift neighbouring patches together as a defect does; at 10 shots the
+ *   smoothed score lost on mono and casting at both seeds (casting 0.892 → 0.872, 0.881 → 0.860).
+ * - With labeled defects (the defect memory's path): with 10 reviewed defects a type (seed 1) it
+ *   lost on poly (0.868 → 0.857) and casting (0.984 → 0.976).
+ * (EVALUATION.md, The image score from neighbouring patches.)
  */
-export function oneClassScoring(goodImages: number): ImageScoring {
-  return goodImages < FEW_SHOT_IMAGES ? TOP_PATCHES : SMOOTHED_TOP_PATCHES;
+export function oneClassScoring(goodImages: number, labeledDefects: number): ImageScoring {
+  return goodImages < FEW_SHOT_IMAGES || labeledDefects > 0 ? TOP_PATCHES : SMOOTHED_TOP_PATCHES;
 }
 
 /** Image scores [B] from patch scores [B, h, w], as `scoring` says. */

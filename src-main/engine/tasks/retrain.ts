@@ -267,7 +267,7 @@ async function fitOneClass(
     tileScale,
     ...(args.defectHead ? { head: defaultDefectHeadConfig } : {}),
     augment: augmented,
-    imageScoring: oneClassScoring(args.fit.length),
+    imageScoring: oneClassScoring(args.fit.length, judged.validationDefect.length),
     seed,
   });
   try {

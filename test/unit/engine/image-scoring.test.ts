@@ -61,9 +61,10 @@ describe('image scoring', () => {
     expect(map[55]).toBe(4.5);
   });
 
-  it('smooths a one-class score from enough good images, not from a few shots', () => {
-    expect(oneClassScoring(FEW_SHOT_IMAGES)).toEqual(SMOOTHED_TOP_PATCHES);
-    expect(oneClassScoring(FEW_SHOT_IMAGES - 1)).toEqual(TOP_PATCHES);
-    expect(oneClassScoring(10)).toEqual(TOP_PATCHES);
+  it('smooths a one-class score from enough good images and no defect labels, not otherwise', () => {
+    expect(oneClassScoring(FEW_SHOT_IMAGES, 0)).toEqual(SMOOTHED_TOP_PATCHES);
+    expect(oneClassScoring(FEW_SHOT_IMAGES - 1, 0)).toEqual(TOP_PATCHES);
+    expect(oneClassScoring(10, 0)).toEqual(TOP_PATCHES);
+    expect(oneClassScoring(200, 4)).toEqual(TOP_PATCHES);
   });
 });

@@ -103,7 +103,8 @@ export interface PatchcoreConfig {
   augment: boolean;
   /**
    * How patch scores become the image score (patch-features.ts): SMOOTHED_TOP_PATCHES, which
-   * retrain and eval set by the good images fitted on (oneClassScoring); models saved before it
+   * retrain and eval set by the good images and defect labels there are (oneClassScoring); models
+   * saved before it
    * was recorded keep TOP_PATCHES, which their thresholds were set on.
    */
   imageScoring: ImageScoring;
