@@ -104,8 +104,7 @@ export interface PatchcoreConfig {
   /**
    * How patch scores become the image score (patch-features.ts): SMOOTHED_TOP_PATCHES, which
    * retrain and eval set by the good images and defect labels there are (oneClassScoring); models
-   * saved before it
-   * was recorded keep TOP_PATCHES, which their thresholds were set on.
+   * saved before it was recorded keep TOP_PATCHES, which their thresholds were set on.
    */
   imageScoring: ImageScoring;
   seed: number;
