@@ -178,6 +178,7 @@ export async function retrainObjectType(
     path: fitted.path,
     parentId: active?.id ?? null,
     status: 'ready',
+    validation: fitted.validation,
   });
   if (activated) store.models.activate(modelId);
   const reason = !previous

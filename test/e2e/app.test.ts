@@ -221,6 +221,12 @@ describe.skipIf(!hasChromium)(title, () => {
     await poll(() => page.getByTestId('model-features').textContent()).toContain(
       'Scored: whole image at 224 px.',
     );
+    // Its curves from the day it was fitted: the validation images it recorded, nut's defect
+    // labels among them, before it has inspected anything.
+    await poll(() => page.locator('canvas').count(), { timeout: 30_000 }).toBe(3);
+    expect(await page.getByTestId('model-curves-source').textContent()).toMatch(
+      /^Curves from \d+ validation images \(labeled defects\)$/,
+    );
   }, 300_000);
 
   it('inspects a folder and shows the flagged images worst first', async () => {
@@ -274,7 +280,7 @@ describe.skipIf(!hasChromium)(title, () => {
   it('shows the model with its curves and confusion matrix, and the settings', async () => {
     await nav('Models');
     await page.locator('select').first().selectOption('nut');
-    // ROC, precision-recall and the histogram, from the labeled images the model scored.
+    // ROC, precision-recall and the histogram, from the model's validation images.
     await poll(() => page.locator('canvas').count(), { timeout: 30_000 }).toBe(3);
     await poll(() => page.getByTestId('confusion-matrix').isVisible()).toBe(true);
     await shot('models');

@@ -19,6 +19,7 @@ import { openStore, type Store } from '../../src-main/store/store.js';
 import { EngineClient } from '../../src-main/jobs/engine-client.js';
 import { tempDir } from '../fixtures/images.js';
 import { TOP_PATCHES } from '../../src-main/engine/detectors/patch-features.js';
+import { atThreshold } from '../../src-main/engine/metrics.js';
 import { DETAIL_LEVELS, LAYER_CANDIDATES, type LayerChoiceDto } from '../../src-main/shared/dto.js';
 import {
   featuresLine,
@@ -27,6 +28,24 @@ import {
 } from '../../src-main/shared/model-quality.js';
 
 const SIZE = 128;
+
+/**
+ * The model's stored validation scores (its page's curves) are its validation: one per image, on
+ * the 0..1 scale where 0.5 is its threshold, so they flag what its figures say they flag.
+ */
+function expectCurves(store: Store, modelId: number, metrics: Record<string, unknown>): void {
+  const validation = store.models.validation(modelId)!;
+  expect(validation.defects).toBe(metrics.defects);
+  const goods = validation.labels.filter((l) => l === 0).length;
+  expect([goods, validation.labels.length - goods]).toEqual([
+    metrics.goodImages,
+    metrics.defectImages,
+  ]);
+  expect(validation.scores.every((s) => s >= 0 && s <= 1)).toBe(true);
+  const at = atThreshold(validation.scores, validation.labels, 0.5);
+  expect(at.falseAlarmRate).toBeCloseTo(metrics.falseAlarmRate as number, 10);
+  expect(at.recall).toBeCloseTo(metrics.recall as number, 10);
+}
 /** A retrain fits every candidate and judges each on painted and labeled defects. */
 const RETRAIN_TIMEOUT = 180_000;
 
@@ -81,6 +100,7 @@ describe('one-click retrain, model versions and scoring', () => {
       // painted defects; the model's validation is on the labels alone.
       expect(best.validationAuroc).toBeGreaterThan(0.8);
       expect(result.metrics.imageAuroc).toBeGreaterThan(0.8);
+      expectCurves(store, result.modelId, result.metrics);
       expect(existsSync(join(result.path, 'manifest.json'))).toBe(true);
       expect(store.models.active('nut')?.id).toBe(result.modelId);
 
@@ -344,6 +364,7 @@ describe('one-click retrain, model versions and scoring', () => {
         },
       );
       expect(painted.metrics.defects).toBe('synthetic');
+      expectCurves(store, painted.modelId, painted.metrics);
       // Enough good images: the bank learns them as they are.
       expect(store.models.get(painted.modelId)!.config.augmented).toBeUndefined();
       expect(painted.augmented).toBeUndefined();

@@ -46,7 +46,11 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
 }
 
 export const modelsHandlers = {
-  'models/list': async ({ objectType }, ctx) => ctx.store.models.list(objectType),
+  // With each version's validation scores: its page draws its curves from them.
+  'models/list': async ({ objectType }, ctx) =>
+    ctx.store.models
+      .list(objectType)
+      .map((model) => ({ ...model, validation: ctx.store.models.validation(model.id) })),
   'models/activate': async ({ modelId }, ctx) => {
     const model = ctx.store.models.get(modelId);
     if (!model) throw new NotFoundError(`No model ${modelId}.`);

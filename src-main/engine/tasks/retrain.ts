@@ -26,7 +26,12 @@ import {
   placesLine,
   learnsViews,
 } from '../../shared/model-quality.js';
-import type { DefectHeadCheckDto, DefectMemoryDto, PlacesDto } from '../../shared/dto.js';
+import type {
+  DefectHeadCheckDto,
+  DefectMemoryDto,
+  ModelValidationDto,
+  PlacesDto,
+} from '../../shared/dto.js';
 import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
@@ -46,7 +51,7 @@ import {
   type FeatureCandidate,
 } from '../layer-choice.js';
 import { paintedDefectScores } from '../synthetic-defects.js';
-import { calibrate, type Calibration } from '../threshold.js';
+import { calibrate, normalise, type Calibration } from '../threshold.js';
 import type { RetrainArgs, TaskContext } from './index.js';
 
 export interface ValidationMetrics {
@@ -83,6 +88,8 @@ export interface FittedModel {
   path: string;
   metrics: ValidationMetrics;
   calibration: Calibration;
+  /** The validation images' scores as the model inspects them: the Models view's curves. */
+  validation: ModelValidationDto;
   /** The active model's validation AUROC on the same images, when there is one. */
   previousAuroc: number | null;
   encoder: string;
@@ -163,6 +170,15 @@ function metricsOf(v: Validation, calibration: Calibration): ValidationMetrics {
     recall: at.recall,
     f1: at.f1,
     falseAlarmRate: at.falseAlarmRate,
+  };
+}
+
+/** `v`'s scores on the 0..1 scale `calibration` gives them (threshold 0.5), with their truth. */
+function curvesOf(v: Validation, calibration: Calibration): ModelValidationDto {
+  return {
+    scores: [...v.good, ...v.defect].map((score) => normalise(score, calibration)),
+    labels: [...v.good.map(() => 0 as const), ...v.defect.map(() => 1 as const)],
+    defects: v.kind,
   };
 }
 
@@ -531,6 +547,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       path: args.out,
       metrics,
       calibration,
+      validation: curvesOf(validation, calibration),
       previousAuroc,
       encoder: name,
       layers: kind === 'one-class' ? layers : null,

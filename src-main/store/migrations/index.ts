@@ -4,6 +4,7 @@ import type { Database } from 'better-sqlite3';
 import { up as initial } from './0001-initial.js';
 import { up as jobsOwnerSettings } from './0002-jobs-owner-settings.js';
 import { up as inspectionIndexes } from './0003-inspection-indexes.js';
+import { up as modelValidation } from './0004-model-validation.js';
 
 export interface Migration {
   name: string;
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = [
   { name: '0001-initial', up: initial },
   { name: '0002-jobs-owner-settings', up: jobsOwnerSettings },
   { name: '0003-inspection-indexes', up: inspectionIndexes },
+  { name: '0004-model-validation', up: modelValidation },
 ];

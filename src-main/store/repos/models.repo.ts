@@ -2,10 +2,13 @@
 // validation, and which one is active. Activating one retires none: older versions stay
 // 'ready' for rollback.
 import type { Database } from 'better-sqlite3';
-import type { ModelDto, ModelStatus } from '../../shared/dto.js';
+import type { ModelDto, ModelStatus, ModelValidationDto } from '../../shared/dto.js';
 
-/** A model version as stored: the DTO without what the store does not keep in a row. */
+/** A model version as listed: the DTO without its validation scores, read one model at a time. */
 export type ModelRecord = Omit<ModelDto, 'validation'>;
+
+/** Every column but the validation scores, which only a model's page needs. */
+const RECORD = 'id, kind, name, object_types, config, metrics, path, parent_id, status, created_at';
 
 interface ModelRow {
   id: number;
@@ -44,11 +47,13 @@ export interface NewModel {
   path?: string | null;
   parentId?: number | null;
   status: ModelStatus;
+  validation?: ModelValidationDto | null;
 }
 
 export class ModelsRepo {
   private readonly insertStatement;
   private readonly byId;
+  private readonly validationById;
   private readonly all;
   private readonly forType;
   private readonly activeForType;
@@ -58,15 +63,18 @@ export class ModelsRepo {
 
   constructor(private readonly db: Database) {
     this.insertStatement = db.prepare<[Record<string, unknown>]>(`
-      INSERT INTO models (kind, name, object_types, config, metrics, path, parent_id, status, created_at)
-      VALUES (@kind, @name, @objectTypes, @config, @metrics, @path, @parentId, @status, @createdAt)`);
-    this.byId = db.prepare<[number], ModelRow>('SELECT * FROM models WHERE id = ?');
-    this.all = db.prepare<[], ModelRow>('SELECT * FROM models ORDER BY id DESC');
+      INSERT INTO models (kind, name, object_types, config, metrics, path, parent_id, status, created_at, validation)
+      VALUES (@kind, @name, @objectTypes, @config, @metrics, @path, @parentId, @status, @createdAt, @validation)`);
+    this.byId = db.prepare<[number], ModelRow>(`SELECT ${RECORD} FROM models WHERE id = ?`);
+    this.validationById = db.prepare<[number], { validation: string | null }>(
+      'SELECT validation FROM models WHERE id = ?',
+    );
+    this.all = db.prepare<[], ModelRow>(`SELECT ${RECORD} FROM models ORDER BY id DESC`);
     this.forType = db.prepare<[string], ModelRow>(
-      `SELECT * FROM models WHERE EXISTS (SELECT 1 FROM json_each(object_types) WHERE value = ?) ORDER BY id DESC`,
+      `SELECT ${RECORD} FROM models WHERE EXISTS (SELECT 1 FROM json_each(object_types) WHERE value = ?) ORDER BY id DESC`,
     );
     this.activeForType = db.prepare<[string], ModelRow>(
-      `SELECT * FROM models WHERE status = 'active' AND EXISTS (SELECT 1 FROM json_each(object_types) WHERE value = ?)
+      `SELECT ${RECORD} FROM models WHERE status = 'active' AND EXISTS (SELECT 1 FROM json_each(object_types) WHERE value = ?)
         ORDER BY id DESC LIMIT 1`,
     );
     this.setStatusStatement = db.prepare<[ModelStatus, number]>(
@@ -92,6 +100,7 @@ export class ModelsRepo {
       parentId: model.parentId ?? null,
       status: model.status,
       createdAt: new Date().toISOString(),
+      validation: model.validation ? JSON.stringify(model.validation) : null,
     });
     return Number(result.lastInsertRowid);
   }
@@ -99,6 +108,12 @@ export class ModelsRepo {
   get(id: number): ModelRecord | undefined {
     const row = this.byId.get(id);
     return row ? toRecord(row) : undefined;
+  }
+
+  /** The scores of the model's validation images, with their truth; null when it kept none. */
+  validation(id: number): ModelValidationDto | null {
+    const row = this.validationById.get(id);
+    return row?.validation ? (JSON.parse(row.validation) as ModelValidationDto) : null;
   }
 
   list(objectType?: string): ModelRecord[] {
