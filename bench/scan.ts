@@ -92,8 +92,9 @@ try {
     cameraImages > 0 ? { objectType: TYPE } : { objectType: TYPE, inputSize: SIZE },
   );
   const model = jobOutcome<RetrainSummary>(await services.ctx.jobs.settled(retrain.jobId));
+  // The test split first: its defects are flagged and get heatmap overlays written, as on a line.
   const sources: string[] = [];
-  for (const split of ['train', 'test'])
+  for (const split of ['test', 'train'])
     for (const kind of readdirSync(join(dataset, TYPE, split)))
       for (const name of readdirSync(join(dataset, TYPE, split, kind)))
         sources.push(join(dataset, TYPE, split, kind, name));
