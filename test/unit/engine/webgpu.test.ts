@@ -3,8 +3,6 @@
 // llvmpipe (mesa-vulkan-drivers from bookworm-backports, .ci/run), a GPU emulated on the CPU,
 // so the images are few and small. Without an adapter the tests report themselves skipped, with
 // Dawn's reason, in their names and on the console.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -15,6 +13,7 @@ import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
 import { simclrConfig, trainSimclr } from '../../../src-main/engine/ssl/simclr.js';
 import { findGpuAdapter } from '../../../src-main/engine/webgpu.js';
 import { errorMessage } from '../../../src-main/shared/errors.js';
+import { tempDir } from '../../fixtures/images.js';
 import { relativeError } from '../../fixtures/numeric.js';
 
 const found = await findGpuAdapter().then(
@@ -60,7 +59,7 @@ async function outputsOf(encoder: Encoder): Promise<Record<string, Float32Array>
 }
 
 async function writeImages(): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'defectscope-webgpu-'));
+  const dir = tempDir('defectscope-webgpu-');
   const all = pixels();
   const paths: string[] = [];
   for (let b = 0; b < 2; b++) {
