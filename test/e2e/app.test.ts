@@ -284,6 +284,16 @@ describe.skipIf(!hasChromium)(title, () => {
     await poll(() => page.locator('canvas').count(), { timeout: 30_000 }).toBe(3);
     await poll(() => page.getByTestId('confusion-matrix').isVisible()).toBe(true);
     await shot('models');
+    // It has now also scored reviewed images in an inspection: the curves can come from those.
+    const source = page.locator('select[name="curve-source"]');
+    await source.selectOption('reviewed');
+    await poll(() => page.getByTestId('model-curves-source').textContent()).toMatch(
+      /^Curves from \d+ labeled or reviewed images it scored in inspections$/,
+    );
+    await source.selectOption('validation');
+    await poll(() => page.getByTestId('model-curves-source').textContent()).toMatch(
+      /^Curves from \d+ validation images/,
+    );
     await nav('Settings');
     await poll(() => page.locator('input[name="inspector"]').inputValue()).not.toBe('');
     await shot('settings');

@@ -1,6 +1,7 @@
 // Model versions per object type with their metrics; the curves of the selected model (from its
-// validation scores, else from the reviewed results it scored); activate, roll back, retrain
-// with the type's settings (detail, false-alarm rate, region of interest, tile scale).
+// validation scores, or from the labeled and reviewed results it scored in inspections);
+// activate, roll back, retrain with the type's settings (detail, false-alarm rate, region of
+// interest, tile scale).
 import {
   DETAIL_LEVELS,
   type DetailLevel,
@@ -14,6 +15,9 @@ import type { Labelled } from '../curves.js';
 import type { AppManager } from './app-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
 
+/** Where a model's curves come from: its validation images, or the images it scored since. */
+export type CurveSource = 'validation' | 'reviewed';
+
 export class ModelsManager {
   objectType = $state<string | null>(null);
   models = $state<ModelDto[]>([]);
@@ -21,6 +25,8 @@ export class ModelsManager {
   /** Where the threshold line is dragged to, on the 0..1 score scale. */
   threshold = $state(0.5);
   reviewed = $state<Labelled | null>(null);
+  /** Which scores the curves are drawn from, where the model has both (curveData). */
+  curveSource = $state<CurveSource>('validation');
   retrainJobId = $state<string | null>(null);
   retrainDetail = $state<DetailLevel>('standard');
   /**
@@ -73,10 +79,24 @@ export class ModelsManager {
     return this.retrainJobId ? this.jobs.jobs[this.retrainJobId] : undefined;
   }
 
-  /** The scores the curves are drawn from, and what they are. */
+  /** The sources of scores the selected model has to draw curves from, the validation first. */
+  get curveSources(): CurveSource[] {
+    return [
+      ...(this.selected?.validation?.scores.length ? (['validation'] as const) : []),
+      ...(this.reviewed?.scores.length ? (['reviewed'] as const) : []),
+    ];
+  }
+
+  /**
+   * The scores the curves are drawn from, and what they are: the chosen source where the model
+   * has it, else the other. Its validation images are what its threshold was set on; the images
+   * it scored in inspections, with their labels and verdicts, are the line's own truth.
+   */
   get curveData(): { data: Labelled; source: string } | null {
+    const sources = this.curveSources;
+    const source = sources.includes(this.curveSource) ? this.curveSource : sources[0];
     const validation = this.selected?.validation;
-    if (validation && validation.scores.length > 0) {
+    if (source === 'validation' && validation) {
       return {
         data: validation,
         source:
@@ -85,7 +105,7 @@ export class ModelsManager {
             : 'validation images (synthetic defects painted in)',
       };
     }
-    if (this.reviewed && this.reviewed.scores.length > 0) {
+    if (source === 'reviewed' && this.reviewed) {
       return { data: this.reviewed, source: 'labeled or reviewed images it scored in inspections' };
     }
     return null;
@@ -129,6 +149,7 @@ export class ModelsManager {
   async select(modelId: number): Promise<void> {
     this.selectedId = modelId;
     this.threshold = 0.5;
+    this.curveSource = 'validation';
     await this.loadReviewed();
   }
 
@@ -139,7 +160,7 @@ export class ModelsManager {
   private async loadReviewed(): Promise<void> {
     const model = this.selected;
     this.reviewed = null;
-    if (!model || model.validation?.scores.length) return;
+    if (!model) return;
     const objectType = model.objectTypes[0];
     if (!objectType) return;
     const [results, images] = await Promise.all([
