@@ -6,7 +6,7 @@
 import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../shared/dto.js';
 import { candidateLabel } from '../shared/model-quality.js';
 import type { Detector } from './detectors/detector.js';
-import { imageMetrics } from './metrics.js';
+import { imageMetrics, withLabels } from './metrics.js';
 
 /** One candidate: its feature maps, and whether the bank also learns the views. */
 export interface FeatureCandidate {
@@ -16,8 +16,8 @@ export interface FeatureCandidate {
 
 /** How well validation scores separate good images from defects (image AUROC). */
 export function validationAuroc(good: readonly number[], defect: readonly number[]): number {
-  return imageMetrics([...good, ...defect], [...good.map(() => 0), ...defect.map(() => 1)])
-    .imageAuroc;
+  const { scores, labels } = withLabels(good, defect);
+  return imageMetrics(scores, labels).imageAuroc;
 }
 
 /**

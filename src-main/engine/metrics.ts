@@ -59,6 +59,17 @@ function byScoreDescending(scores: ArrayLike<number>): Int32Array {
   return order.sort((a, b) => scores[b]! - scores[a]!);
 }
 
+/** Good images' and defects' scores side by side, with their labels (0 good, 1 defect). */
+export function withLabels(
+  good: readonly number[],
+  defect: readonly number[],
+): { scores: number[]; labels: (0 | 1)[] } {
+  return {
+    scores: [...good, ...defect],
+    labels: [...good.map(() => 0 as const), ...defect.map(() => 1 as const)],
+  };
+}
+
 /** Area under the ROC curve; tied scores count half (Mann–Whitney U with average ranks). */
 export function auroc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const { positives, negatives } = check(scores, labels);

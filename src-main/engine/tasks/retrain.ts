@@ -36,7 +36,7 @@ import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
 import { sharedAspect } from '../input-shape.js';
-import { atThreshold, imageMetrics } from '../metrics.js';
+import { atThreshold, imageMetrics, withLabels } from '../metrics.js';
 import {
   loadDetectorModel,
   loadModel,
@@ -155,8 +155,7 @@ async function validate(
 }
 
 function metricsOf(v: Validation, calibration: Calibration): ValidationMetrics {
-  const scores = [...v.good, ...v.defect];
-  const labels = [...v.good.map(() => 0), ...v.defect.map(() => 1)];
+  const { scores, labels } = withLabels(v.good, v.defect);
   const image = imageMetrics(scores, labels);
   const at = atThreshold(scores, labels, calibration.threshold);
   return {
@@ -175,11 +174,8 @@ function metricsOf(v: Validation, calibration: Calibration): ValidationMetrics {
 
 /** `v`'s scores on the 0..1 scale `calibration` gives them (threshold 0.5), with their truth. */
 function curvesOf(v: Validation, calibration: Calibration): ModelValidationDto {
-  return {
-    scores: [...v.good, ...v.defect].map((score) => normalise(score, calibration)),
-    labels: [...v.good.map(() => 0 as const), ...v.defect.map(() => 1 as const)],
-    defects: v.kind,
-  };
+  const { scores, labels } = withLabels(v.good, v.defect);
+  return { scores: scores.map((score) => normalise(score, calibration)), labels, defects: v.kind };
 }
 
 /** The pretrained MobileNetV3, or the encoder of a model folder (a SimCLR run on own images). */
