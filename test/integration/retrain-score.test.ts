@@ -29,6 +29,9 @@ import {
 
 const SIZE = 128;
 
+/** A retrain fits every candidate and judges each on painted and labeled defects. */
+const RETRAIN_TIMEOUT = 180_000;
+
 /**
  * The model's stored validation scores (its page's curves) are its validation: one per image, on
  * the 0..1 scale where 0.5 is its threshold, so they flag what its figures say they flag.
@@ -46,8 +49,6 @@ function expectCurves(store: Store, modelId: number, metrics: Record<string, unk
   expect(at.falseAlarmRate).toBeCloseTo(metrics.falseAlarmRate as number, 10);
   expect(at.recall).toBeCloseTo(metrics.recall as number, 10);
 }
-/** A retrain fits every candidate and judges each on painted and labeled defects. */
-const RETRAIN_TIMEOUT = 180_000;
 
 describe('one-click retrain, model versions and scoring', () => {
   let root: string;
