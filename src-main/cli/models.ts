@@ -105,7 +105,7 @@ export const command: Command = {
                 ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
                 : '-',
               Array.isArray(m.config.layers)
-                ? `${layersLabel(m.config.layers as string[])}${layersChosen(m) ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${(m.config.defectMemory as DefectMemoryDto | undefined)?.weight ? ' + defects' : ''}${(m.config.places as PlacesDto | undefined)?.used ? ' + by place' : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`
+                ? `${layersLabel(m.config.layers as string[])}${layersChosen(m) ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${(m.config.defectMemory as DefectMemoryDto | undefined)?.weight ? ' + defects' : ''}${(m.config.places as PlacesDto | undefined)?.used ? ' + by place' : ''}${(m.config.places as PlacesDto | undefined)?.viewed ? ` + scored ${VIEWS_LABEL}` : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`
                 : '-',
               roi ? formatRoi(roi) : 'whole image',
               m.createdAt.slice(0, 16),

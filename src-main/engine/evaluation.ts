@@ -531,8 +531,9 @@ async function evaluateDetectorType(
         );
         placesCheck = learned?.check ?? null;
         if (placesCheck) options.onProgress?.(`${type}: ${placesLine(placesCheck)}`);
-        // The threshold from each held-out image as the places it did not teach score it.
-        if (learned?.check.used) good = learned.good;
+        // The threshold from each held-out image as the model now scores it (in views, and as
+        // the places it did not teach score it).
+        if (learned?.check.used || learned?.check.viewed) good = learned.good;
       } else {
         const learned = await learnReviewedDefects(
           detector,

@@ -220,6 +220,15 @@ export interface PlacesDto {
   auroc: number;
   placedAuroc: number;
   used: boolean;
+  /**
+   * The held-out painted-defect AUROC with each image also scored mirrored, flipped and half
+   * turned, the four maps averaged, against `viewsOff` without; absent in models learned before
+   * the views were tried. `viewed`: whether it scores them (then `auroc` and `placedAuroc` are
+   * measured on the averaged maps).
+   */
+  viewedAuroc?: number;
+  viewsOff?: number;
+  viewed?: boolean;
 }
 
 /**

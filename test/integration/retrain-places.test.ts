@@ -9,7 +9,7 @@ import { retrainArgs } from '../../src-main/engine/tasks/index.js';
 import { fitOneClassModel } from '../../src-main/engine/tasks/retrain.js';
 import { MIN_PLACE_IMAGES } from '../../src-main/engine/detectors/patchcore/places.js';
 import { oneClassScoring } from '../../src-main/engine/detectors/patch-features.js';
-import { featuresLine } from '../../src-main/shared/model-quality.js';
+import { featuresLine, VIEWS_GAIN } from '../../src-main/shared/model-quality.js';
 import { tempDir } from '../fixtures/images.js';
 
 const ctx = { signal: new AbortController().signal, progress: () => {}, log: () => {} };
@@ -46,6 +46,8 @@ describe('retrain learns each place of a type without defect labels', () => {
     const check = first.places!;
     expect(check).toMatchObject({ heldOutImages: 12 });
     expect(check.used).toBe(check.placedAuroc > check.auroc);
+    // Scored in views where they gain enough on the same images, which the line says.
+    expect(check.viewed).toBe(check.viewedAuroc! >= check.viewsOff! + VIEWS_GAIN);
     const saved = JSON.parse(readFileSync(join(first.path, 'detector.json'), 'utf8')) as {
       config: { imageScoring: unknown };
       placesCheck: unknown;
@@ -59,13 +61,18 @@ describe('retrain learns each place of a type without defect labels', () => {
     expect(featuresLine({ layers: first.layers, places: check })).toMatch(
       check.used ? /; scores relative to each place \(/ : /; scores as they are, not relative/,
     );
+    expect(featuresLine({ layers: first.layers, places: check })).toMatch(
+      check.viewed
+        ? /; scores each image also mirrored and turned \(/
+        : /; scores each image as it is/,
+    );
     // The active model is judged on these same images without its places (learned from them).
     const second = await fitOneClassModel(args(join(tempDir(), 'second'), first.path), ctx);
     expect(second.previousAuroc).toBeCloseTo(
       first.metrics.bankAuroc ?? first.metrics.imageAuroc,
       5,
     );
-    expect(first.metrics.bankAuroc !== undefined).toBe(check.used);
+    expect(first.metrics.bankAuroc !== undefined).toBe(check.used || check.viewed);
     // Warned on the bank with its places, as their check found it.
     expect(first.metrics.placesAuroc).toBe(check.used ? check.placedAuroc : undefined);
     expect(tf.memory().numTensors).toBe(before);

@@ -13,12 +13,19 @@ const halfTurn: View = (images) => tf.reverse(images, [1, 2]);
 const transpose: View = (images) => tf.transpose(images, [0, 2, 1, 3]);
 
 /**
+ * The images as they are, their mirror images and half turn: the views a one-class model may also
+ * score an image in (PatchcoreDetector.learnPlaces). Each undoes itself, so a patch map [B, h, w,
+ * 1] scored in one is brought back onto the image by the same view.
+ */
+export const SCORED_VIEWS: readonly View[] = [identity, mirror, flip, halfTurn];
+
+/**
  * The views of images of shape [B, H, W, 3], the images as they are first: their mirror images
  * and half turn, and when square their quarter turns and those turns' mirror images too (the
  * eight symmetries of a square). A quarter turn of an oblong image would change its shape.
  */
 export function imageViews([, height, width]: readonly number[]): View[] {
-  const views = [identity, mirror, flip, halfTurn];
+  const views = [...SCORED_VIEWS];
   return height === width
     ? [
         ...views,

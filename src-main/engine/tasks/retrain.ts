@@ -67,8 +67,9 @@ export interface ValidationMetrics {
   f1: number;
   falseAlarmRate: number;
   /**
-   * With a defect head or places judged on painted defects: the memory bank's AUROC alone. The
-   * head learned from painted defects, and the places were kept for doing better on them, so the
+   * With a defect head, places or views judged on painted defects: the memory bank's AUROC alone,
+   * on the images as they are. The head learned from painted defects, and the places and views
+   * were kept for doing better on them, so the
    * figures above are optimistic; this one is not, and it is the one the model is compared on
    * (bank against bank: an active model's places were learned from these same images).
    */
@@ -453,18 +454,19 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       const learned = await learnPlacesOf(detector, judged, ctx);
       if (learned) {
         places = learned.check;
-        // Each held-out image as the places it did not teach score it: honest figures.
-        if (learned.check.used)
+        // Each held-out image as the model now scores it (in views, and as the places it did
+        // not teach score it): honest figures.
+        if (learned.check.used || learned.check.viewed)
           validation = { good: learned.good, defect: learned.painted, kind: 'synthetic' };
       }
     }
     let calibration = calibrationOf(validation, args.falseAlarmRate);
     let metrics: ValidationMetrics = {
       ...metricsOf(validation, calibration),
-      // Places kept for the painted defects: compared on the bank alone, as a head is.
+      // Places or views kept for the painted defects: compared on the bank alone, as a head is.
       ...(chosen.bankAuroc !== null
         ? { bankAuroc: chosen.bankAuroc }
-        : places?.used
+        : places?.used || places?.viewed
           ? { bankAuroc: chosen.auroc }
           : {}),
       ...(places?.used ? { placesAuroc: places.placedAuroc } : {}),

@@ -17,7 +17,7 @@ import {
   type PatchcoreConfig,
   type PatchcoreDetector,
 } from '../../../src-main/engine/detectors/patchcore/patchcore.js';
-import { MIN_HEAD_AUROC } from '../../../src-main/shared/model-quality.js';
+import { MIN_HEAD_AUROC, VIEWS_GAIN } from '../../../src-main/shared/model-quality.js';
 import { defaultDefectHeadConfig } from '../../../src-main/engine/detectors/patchcore/defect-head.js';
 import { paintDefects } from '../../../src-main/engine/synthetic-defects.js';
 import { Rng } from '../../../src-main/shared/random.js';
@@ -511,6 +511,85 @@ describe('detectors', () => {
     expect(detector.placesCheck).toBeNull();
     tf.dispose([fit, held, few, test]);
     detector.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('one-class scores each image also mirrored and turned where the painted defects say so, saved and reloaded', async () => {
+    const before = tf.memory().numTensors;
+    const detector = (await detectorEntry('one-class').create(
+      await createEncoder('mobilenetv3', { inputSize: SIZE }),
+      { inputSize: SIZE },
+    )) as PatchcoreDetector;
+    const fit = surfaces(24, 1, false);
+    await detector.fit(batches(fit));
+    const held = surfaces(16, 100, false);
+    const learned = (await detector.learnPlaces(batches(held), 1))!;
+    // Both ways measured on the same held-out images, the views kept only for a clear gain.
+    const { viewedAuroc, viewsOff, viewed } = learned.check;
+    expect(viewedAuroc).toBeGreaterThan(0.5);
+    expect(viewsOff).toBeGreaterThan(0.5);
+    expect(viewed).toBe(viewedAuroc! >= viewsOff! + VIEWS_GAIN);
+    expect(learned.good).toHaveLength(16);
+    expect(learned.painted).toHaveLength(48);
+
+    // A model that scores the views (as saved when they are kept) gives an image, its mirror
+    // image, flip and half turn the same score: the four are one another's views. Without views
+    // (the model as fitted) they differ. Places tie scores to the image's places: none here.
+    const test = tf.tidy(() => tf.concat([surfaces(2, 200, false), surfaces(2, 300, true)]));
+    const turned = (images: tf.Tensor4D) =>
+      [images, tf.reverse(images, 2), tf.reverse(images, 1), tf.reverse(images, [1, 2])].map(
+        (t) => t as tf.Tensor4D,
+      );
+    const scoresOf = async (d: PatchcoreDetector) => {
+      const views = tf.tidy(() => turned(test));
+      const scores: number[][] = [];
+      for (const v of views) scores.push((await d.score(v)).map((r) => r.score));
+      tf.dispose(views.slice(1));
+      return scores;
+    };
+    const dir = join(tempDir(), 'one-class-views');
+    detector.forgetPlaces();
+    await detector.save(dir);
+    const file = join(dir, 'detector.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(
+      file,
+      JSON.stringify({ ...saved, placesCheck: { ...learned.check, viewed: true } }),
+    );
+    const inViews = (await loadDetector(dir)) as PatchcoreDetector;
+    expect(inViews.placesCheck?.viewed).toBe(true);
+    const [asIs, ...others] = await scoresOf(inViews);
+    for (const other of others) other.forEach((s, i) => expect(s).toBeCloseTo(asIs![i]!, 4));
+    // Each view's map is brought back onto the image: the blot is hotter than where the mirror
+    // image, flip or half turn would put it.
+    const defective = tf.tidy(() => test.slice([2], [2]));
+    const maps = await inViews.score(defective, { anomalyMaps: true });
+    defective.dispose();
+    maps.forEach((result, i) => {
+      const map = result.anomalyMap!;
+      const at = (x: number, y: number) =>
+        map.data[Math.round(y * (SIZE - 1)) * SIZE + Math.round(x * (SIZE - 1))]!;
+      const [cx, cy] = blotCentre(300 + i);
+      for (const [x, y] of [
+        [1 - cx, cy],
+        [cx, 1 - cy],
+        [1 - cx, 1 - cy],
+      ] as const)
+        expect(at(cx, cy), `image ${i}`).toBeGreaterThan(at(x, y));
+    });
+    const plain = await scoresOf(detector);
+    const gap = Math.max(
+      ...plain.slice(1).flatMap((o) => o.map((s, i) => Math.abs(s - plain[0]![i]!))),
+    );
+    expect(gap).toBeGreaterThan(1e-3);
+    // Fitted again, what learnPlaces learned is forgotten: the views too.
+    await inViews.fit(batches(fit));
+    expect(inViews.placesCheck).toBeNull();
+    const refitted = await scoresOf(inViews);
+    refitted[0]!.forEach((s, i) => expect(s).toBeCloseTo(plain[0]![i]!, 4));
+    inViews.dispose();
+    detector.dispose();
+    tf.dispose([fit, held, test]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

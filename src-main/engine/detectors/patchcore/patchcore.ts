@@ -26,6 +26,7 @@ import { loadEncoder } from '../../encoders/registry.js';
 import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';
 import {
   defaultPatchFeatures,
+  imageScoreOf,
   imageScores,
   nearestDistances,
   patchFeatures,
@@ -39,7 +40,7 @@ import {
 } from '../patch-features.js';
 import { quantile } from '../../threshold.js';
 import { greedyCoreset } from './coreset.js';
-import { MIN_HEAD_AUROC, MIN_HEAD_IMAGES } from '../../../shared/model-quality.js';
+import { MIN_HEAD_AUROC, MIN_HEAD_IMAGES, VIEWS_GAIN } from '../../../shared/model-quality.js';
 import { DefectHead, HeadSamples, type DefectHeadConfig } from './defect-head.js';
 import {
   DefectMemory,
@@ -49,7 +50,8 @@ import {
   type ImagePatches,
 } from './defect-memory.js';
 import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
-import { identity, imageViews } from '../views.js';
+import { SCORED_VIEWS, identity, imageViews } from '../views.js';
+import { validationAuroc } from '../../layer-choice.js';
 import { PAINTED_DEFECTS, paintDefects } from '../../synthetic-defects.js';
 import { Rng } from '../../../shared/random.js';
 import { MIN_PLACE_IMAGES, Places, choosePlaces, type LearnedPlaces } from './places.js';
@@ -155,7 +157,8 @@ interface SavedBank {
  * scores: the defect head (painted defects judge a candidate without it, since the head learned
  * from them), the defect memory (an older model is judged without it on the reviewed defects
  * it learned from, as the new model is judged on defects it did not) and its places (learned
- * from held-out good images that may be the very ones it is judged on).
+ * from held-out good images that may be the very ones it is judged on), with the views it scores
+ * in, which were kept on the same images.
  */
 export type LearnedPart = 'head' | 'memory' | 'places';
 
@@ -175,8 +178,10 @@ export class PatchcoreDetector implements Detector {
   memoryCheck: DefectMemoryDto | null = null;
   /** Each place's normal (places.ts), when its check kept it. */
   private places: Places | null = null;
-  /** The check that decided on places, when they were tried. */
+  /** The check that decided on places and views, when they were tried. */
   placesCheck: PlacesDto | null = null;
+  /** Whether it scores each image also in the other SCORED_VIEWS (learnPlaces), maps averaged. */
+  private viewed = false;
   /** The learned parts `without` has turned off while its work runs. */
   private readonly off = new Set<LearnedPart>();
 
@@ -214,9 +219,13 @@ export class PatchcoreDetector implements Detector {
     return tileLayoutFor(this.config.tileScale, this.inputShape, this.config.inputSize);
   }
 
-  /** Whether it has learned `part` (a head that passed its check, a memory or places kept). */
+  /**
+   * Whether it has learned `part` (a head that passed its check, a memory, or places or views
+   * kept).
+   */
   has(part: LearnedPart): boolean {
-    return { head: this.head, memory: this.memory, places: this.places }[part] !== null;
+    if (part === 'places') return this.places !== null || this.viewed;
+    return { head: this.head, memory: this.memory }[part] !== null;
   }
 
   /**
@@ -415,12 +424,56 @@ export class PatchcoreDetector implements Detector {
   }
 
   /**
-   * The banks' patch scores [B, h, w] (patchScores), with the first scale's patch features
-   * [B·h·w, c] and bank distances [B·h·w] they came from, so that learnDefects reads all three
-   * from one pass of the encoder, and the banks' own scores [B, h, w] (without head, memory or
-   * places), so that learnPlaces reads both. Call inside tf.tidy.
+   * The patch scores [B, h, w] (patchScores), with the first scale's patch features [B·h·w, c]
+   * and bank distances [B·h·w] of the images as they are, so that learnDefects reads all three
+   * from one pass of the encoder; the scores averaged over the views when the model scores them.
+   * Call inside tf.tidy.
    */
   private patchTerms(images: tf.Tensor4D): {
+    scores: tf.Tensor3D;
+    rows: tf.Tensor2D;
+    fromBank: tf.Tensor1D;
+  } {
+    const terms = this.bankTerms(images);
+    // Views are learned with the places (learnPlaces), and left out with them.
+    const { scores } = this.viewed && !this.off.has('places') ? this.inViews(images, terms) : terms;
+    return {
+      scores: this.places && !this.off.has('places') ? this.places.apply(scores) : scores,
+      rows: terms.rows,
+      fromBank: terms.fromBank,
+    };
+  }
+
+  /**
+   * `terms` of the images as they are (bankTerms), and the same images' maps in the other
+   * SCORED_VIEWS, each brought back onto the image: both maps averaged over the four views.
+   * Call inside tf.tidy.
+   */
+  private inViews(
+    images: tf.Tensor4D,
+    terms: { scores: tf.Tensor3D; bankScores: tf.Tensor3D },
+  ): { scores: tf.Tensor3D; bankScores: tf.Tensor3D } {
+    const scores = [terms.scores];
+    const bankScores = [terms.bankScores];
+    // The first view is the images as they are: `terms`.
+    for (const view of SCORED_VIEWS.slice(1)) {
+      const viewed = this.bankTerms(view(images));
+      const back = (map: tf.Tensor3D) =>
+        view(map.expandDims(3) as tf.Tensor4D).squeeze([3]) as tf.Tensor3D;
+      scores.push(back(viewed.scores));
+      bankScores.push(back(viewed.bankScores));
+    }
+    const mean = (maps: tf.Tensor3D[]) => tf.addN(maps).div(maps.length) as tf.Tensor3D;
+    return { scores: mean(scores), bankScores: mean(bankScores) };
+  }
+
+  /**
+   * The banks' patch scores [B, h, w] with the defect head and memory, before places, and the
+   * banks' own scores [B, h, w] (without head or memory), so that learnPlaces reads both; with the
+   * first scale's patch features and bank distances they came from (patchTerms). Call inside
+   * tf.tidy.
+   */
+  private bankTerms(images: tf.Tensor4D): {
     scores: tf.Tensor3D;
     bankScores: tf.Tensor3D;
     rows: tf.Tensor2D;
@@ -456,9 +509,8 @@ export class PatchcoreDetector implements Detector {
         );
       return distances === fromBank ? bankMaps[i]! : onGrid(distances, [h, w]);
     });
-    const scores = mean(maps);
     return {
-      scores: this.places && !this.off.has('places') ? this.places.apply(scores) : scores,
+      scores: mean(maps),
       bankScores: mean(bankMaps),
       rows: first!.rows,
       fromBank: first!.fromBank,
@@ -525,12 +577,15 @@ export class PatchcoreDetector implements Detector {
   }
 
   /**
-   * Learns each place's normal from held-out `good` images (places.ts), and keeps it where the
-   * check says it tells painted defects better. Returns the check and each held-out image's
-   * out-of-fold score, good and painted (PAINTED_DEFECTS of each image, painted as
-   * paintedDefectScores paints them with `seed`), to set the threshold and validation figures
-   * with; null when tiled (a tile's places are not the image's), or with fewer than
-   * MIN_PLACE_IMAGES images read.
+   * Learns how to score the type's images from held-out `good` images and the same images with
+   * defects painted in (PAINTED_DEFECTS of each image, painted as paintedDefectScores paints them
+   * with `seed`): whether to score each image also in the other SCORED_VIEWS (kept where the
+   * painted defects' AUROC gains VIEWS_GAIN: a part that turns, a crack in grain), then each
+   * place's normal (places.ts), kept where its check says it tells painted defects better.
+   * Returns the check and each held-out image's score as the model now scores it (out of fold
+   * where places are kept), good and painted, to set the threshold and validation figures with;
+   * null when tiled (a tile's places are not the image's), or with fewer than MIN_PLACE_IMAGES
+   * images read.
    */
   async learnPlaces(
     good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
@@ -542,41 +597,45 @@ export class PatchcoreDetector implements Detector {
     this.forgetDefects();
     this.forgetPlaces();
     if (this.tiles) return null;
-    const maps = {
+    const newMaps = () => ({
       check: [] as Float32Array[],
       checkPainted: [] as Float32Array[],
       good: [] as Float32Array[],
       painted: [] as Float32Array[],
-    };
+    });
+    const [asIs, inViews] = [newMaps(), newMaps()];
     let grid: [number, number] = [0, 0];
     // Each map [h·w] of `images`, in order: as the model scores, and by the bank alone (the
-    // same maps when there is no head), from one pass of the encoder.
+    // same maps when there is no head); the images as they are and in views, from one pass of
+    // the encoder a view.
     const read = async (images: tf.Tensor4D) => {
-      const [scores, bankScores] = tf.tidy(() => {
-        const terms = this.patchTerms(images);
-        return [terms.scores, terms.bankScores];
+      const tensors = tf.tidy(() => {
+        const terms = this.bankTerms(images);
+        const viewed = this.inViews(images, terms);
+        return [terms.scores, terms.bankScores, viewed.scores, viewed.bankScores];
       });
-      const [count, h, w] = scores.shape;
+      const [count, h, w] = tensors[0]!.shape;
       grid = [h, w];
       const perImage = async (maps: tf.Tensor3D) => {
         const values = (await maps.data()) as Float32Array;
         return Array.from({ length: count }, (_, i) => values.slice(i * h * w, (i + 1) * h * w));
       };
       try {
-        const model = await perImage(scores);
-        return { model, check: this.head ? await perImage(bankScores) : model };
+        const [model, bank, viewedModel, viewedBank] = await Promise.all(tensors.map(perImage));
+        return {
+          asIs: { model: model!, check: this.head ? bank! : model! },
+          inViews: { model: viewedModel!, check: this.head ? viewedBank! : viewedModel! },
+        };
       } finally {
-        tf.dispose([scores, bankScores]);
+        tf.dispose(tensors);
       }
     };
     const rng = new Rng(seed);
     for await (const batch of good) {
       if (signal?.aborted) throw new CancelledError('Learning the places was cancelled.');
       const scored = await read(batch.images);
-      maps.good.push(...scored.model);
-      maps.check.push(...scored.check);
       // Painted as paintedDefectScores paints: every kind into each image of the batch in turn.
-      const perKind: { model: Float32Array[]; check: Float32Array[] }[] = [];
+      const perKind: Awaited<ReturnType<typeof read>>[] = [];
       for (let first = 0; first < PAINTED_DEFECTS.length; first++) {
         const painted = paintDefects(batch.images, rng, first);
         try {
@@ -585,25 +644,43 @@ export class PatchcoreDetector implements Detector {
           painted.dispose();
         }
       }
-      for (let i = 0; i < batch.images.shape[0]; i++) {
-        for (const kind of perKind) {
-          maps.painted.push(kind.model[i]!);
-          maps.checkPainted.push(kind.check[i]!);
+      for (const way of ['asIs', 'inViews'] as const) {
+        const maps = way === 'asIs' ? asIs : inViews;
+        maps.good.push(...scored[way].model);
+        maps.check.push(...scored[way].check);
+        for (let i = 0; i < batch.images.shape[0]; i++) {
+          for (const kind of perKind) {
+            maps.painted.push(kind[way].model[i]!);
+            maps.checkPainted.push(kind[way].check[i]!);
+          }
         }
       }
     }
-    if (maps.good.length < MIN_PLACE_IMAGES) return null;
-    const chosen = choosePlaces(maps, PAINTED_DEFECTS.length, grid, this.config.imageScoring);
+    if (asIs.good.length < MIN_PLACE_IMAGES) return null;
+    const { imageScoring } = this.config;
+    const score = (map: Float32Array) => imageScoreOf(map, grid, imageScoring);
+    const judged = (maps: typeof asIs) =>
+      validationAuroc(maps.check.map(score), maps.checkPainted.map(score));
+    const [viewsOff, viewedAuroc] = [judged(asIs), judged(inViews)];
+    this.viewed = viewedAuroc >= viewsOff + VIEWS_GAIN;
+    const maps = this.viewed ? inViews : asIs;
+    const chosen = choosePlaces(maps, PAINTED_DEFECTS.length, grid, imageScoring);
     if (chosen.stats) this.places = new Places(chosen.stats, grid);
-    this.placesCheck = chosen.check;
-    return { check: chosen.check, good: chosen.good, painted: chosen.painted };
+    this.placesCheck = { ...chosen.check, viewedAuroc, viewsOff, viewed: this.viewed };
+    return {
+      check: this.placesCheck,
+      // Without places, each image as the model now scores it.
+      good: chosen.check.used ? chosen.good : maps.good.map(score),
+      painted: chosen.check.used ? chosen.painted : maps.painted.map(score),
+    };
   }
 
-  /** Drops the places learned, if any. */
+  /** Drops what learnPlaces learned: the places and the views, if any. */
   forgetPlaces(): void {
     this.places?.dispose();
     this.places = null;
     this.placesCheck = null;
+    this.viewed = false;
   }
 
   /** Drops what reviewed defects taught, if anything. */
@@ -764,6 +841,7 @@ export class PatchcoreDetector implements Detector {
     detector.memoryCheck = saved.memoryCheck ?? null;
     if (places && saved.places) detector.places = Places.fromFloats(places, saved.places.grid);
     detector.placesCheck = saved.placesCheck ?? null;
+    detector.viewed = saved.placesCheck?.viewed === true;
     return detector;
   }
 }
