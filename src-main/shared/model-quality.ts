@@ -112,10 +112,11 @@ export function placesLine(check: PlacesDto): string {
 
 /**
  * Whether a one-class model also scores each image mirrored, flipped and half turned, in words:
- * "scores each image also mirrored and turned (painted-defect AUROC 0.972 against 0.961)".
+ * "scores each image also mirrored and turned (painted-defect AUROC 0.972 with them against 0.961
+ * without)".
  */
 function viewsLine(check: PlacesDto): string {
-  const measured = `painted-defect AUROC ${check.viewedAuroc?.toFixed(3) ?? '–'} against ${check.viewsOff?.toFixed(3) ?? '–'}`;
+  const measured = `painted-defect AUROC ${check.viewedAuroc?.toFixed(3) ?? '–'} with them against ${check.viewsOff?.toFixed(3) ?? '–'} without`;
   return check.viewed
     ? `scores each image also mirrored and turned (${measured})`
     : `scores each image as it is, not mirrored and turned (${measured}; they must gain ${VIEWS_GAIN})`;
@@ -157,7 +158,7 @@ export function scaleLabel(tileScale: number | null, inputSize = DEFAULT_INPUT_S
  * whose places were kept for doing better on them.
  */
 export const OPTIMISTIC =
-  'Its defect head or its places were learned or kept on painted defects like these, so the share caught is optimistic until reviewed defects replace them.';
+  'Its defect head, places or views were learned or kept on painted defects like these, so the share caught is optimistic until reviewed defects replace them.';
 
 export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
