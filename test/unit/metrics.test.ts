@@ -27,6 +27,7 @@ import {
   featuresLine,
   modelExpectation,
   placesLine,
+  VIEWS_GAIN,
 } from '../../src-main/shared/model-quality.js';
 
 describe('metrics', () => {
@@ -235,6 +236,26 @@ describe('what a model promises the inspector', () => {
     );
     expect(placesLine({ ...check(false), placedAuroc: 0.82 })).toBe(
       'scores as they are, not relative to each place (painted-defect AUROC 0.820 against 0.843 as they are, on 46 held-out good images)',
+    );
+  });
+
+  it('says whether a model scores each image in four views, before its places', () => {
+    const check = (viewed: boolean) => ({
+      heldOutImages: 117,
+      auroc: 0.961,
+      placedAuroc: 0.977,
+      used: true,
+      viewedAuroc: viewed ? 0.972 : 0.962,
+      viewsOff: 0.961,
+      viewed,
+    });
+    expect(placesLine(check(true))).toBe(
+      'scores each image also mirrored and turned (painted-defect AUROC 0.972 with them against 0.961 without); scores relative to each place (painted-defect AUROC 0.977 against 0.961 as they are, on 117 held-out good images)',
+    );
+    expect(placesLine(check(false))).toMatch(
+      new RegExp(
+        `^scores each image as it is, not mirrored and turned \\(painted-defect AUROC 0.962 with them against 0.961 without; they must gain ${VIEWS_GAIN}\\); scores relative`,
+      ),
     );
   });
 
