@@ -69,9 +69,9 @@ export interface ValidationMetrics {
   /**
    * With a defect head, places or views judged on painted defects: the memory bank's AUROC alone,
    * on the images as they are. The head learned from painted defects, and the places and views
-   * were kept for doing better on them, so the
-   * figures above are optimistic; this one is not, and it is the one the model is compared on
-   * (bank against bank: an active model's places were learned from these same images).
+   * were kept for doing better on them, so the figures above are optimistic; this one is not, and
+   * it is the one the model is compared on (bank against bank: an active model's places were
+   * learned from these same images).
    */
   bankAuroc?: number;
   /**
