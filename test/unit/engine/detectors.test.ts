@@ -114,6 +114,14 @@ class PixelEncoder implements Encoder {
   dispose() {}
 }
 
+/** A one-class detector on MobileNetV3 at SIZE, with the detector's own defaults otherwise. */
+async function oneClass(): Promise<PatchcoreDetector> {
+  return (await detectorEntry('one-class').create(
+    await createEncoder('mobilenetv3', { inputSize: SIZE }),
+    { inputSize: SIZE },
+  )) as PatchcoreDetector;
+}
+
 function batches(images: tf.Tensor4D): FitBatch[] {
   return [{ images }];
 }
@@ -395,10 +403,7 @@ describe('detectors', () => {
 
   it('one-class learns reviewed defects: a memory of their patches, chosen by cross-validation, saved and reloaded', async () => {
     const before = tf.memory().numTensors;
-    const detector = (await detectorEntry('one-class').create(
-      await createEncoder('mobilenetv3', { inputSize: SIZE }),
-      { inputSize: SIZE },
-    )) as PatchcoreDetector;
+    const detector = await oneClass();
     const fit = surfaces(16, 1, false);
     await detector.fit(batches(fit));
     // The held-out good parts have a bright spot the bank never saw (a normal variation); the
@@ -459,10 +464,7 @@ describe('detectors', () => {
 
   it('one-class learns each place: a corner that always looks new stops hiding a faint blot, saved and reloaded', async () => {
     const before = tf.memory().numTensors;
-    const detector = (await detectorEntry('one-class').create(
-      await createEncoder('mobilenetv3', { inputSize: SIZE }),
-      { inputSize: SIZE },
-    )) as PatchcoreDetector;
+    const detector = await oneClass();
     // Every part has a label in its top left corner that differs from part to part, so the bank
     // never knows it; the defects are a faint blot elsewhere.
     const labelled = (count: number, seed: number, defect: boolean) =>
@@ -516,10 +518,7 @@ describe('detectors', () => {
 
   it('one-class scores each image also mirrored and turned where the painted defects say so, saved and reloaded', async () => {
     const before = tf.memory().numTensors;
-    const detector = (await detectorEntry('one-class').create(
-      await createEncoder('mobilenetv3', { inputSize: SIZE }),
-      { inputSize: SIZE },
-    )) as PatchcoreDetector;
+    const detector = await oneClass();
     const fit = surfaces(24, 1, false);
     await detector.fit(batches(fit));
     const held = surfaces(16, 100, false);
