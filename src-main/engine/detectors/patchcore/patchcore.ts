@@ -603,7 +603,7 @@ export class PatchcoreDetector implements Detector {
       good: [] as Float32Array[],
       painted: [] as Float32Array[],
     });
-    const [asIs, inViews] = [newMaps(), newMaps()];
+    const ways = { asIs: newMaps(), inViews: newMaps() };
     let grid: [number, number] = [0, 0];
     // Each map [h·w] of `images`, in order: as the model scores, and by the bank alone (the
     // same maps when there is no head); the images as they are and in views, from one pass of
@@ -645,7 +645,7 @@ export class PatchcoreDetector implements Detector {
         }
       }
       for (const way of ['asIs', 'inViews'] as const) {
-        const maps = way === 'asIs' ? asIs : inViews;
+        const maps = ways[way];
         maps.good.push(...scored[way].model);
         maps.check.push(...scored[way].check);
         for (let i = 0; i < batch.images.shape[0]; i++) {
@@ -656,14 +656,14 @@ export class PatchcoreDetector implements Detector {
         }
       }
     }
-    if (asIs.good.length < MIN_PLACE_IMAGES) return null;
+    if (ways.asIs.good.length < MIN_PLACE_IMAGES) return null;
     const { imageScoring } = this.config;
     const score = (map: Float32Array) => imageScoreOf(map, grid, imageScoring);
-    const judged = (maps: typeof asIs) =>
+    const judged = (maps: typeof ways.asIs) =>
       validationAuroc(maps.check.map(score), maps.checkPainted.map(score));
-    const [viewsOff, viewedAuroc] = [judged(asIs), judged(inViews)];
+    const [viewsOff, viewedAuroc] = [judged(ways.asIs), judged(ways.inViews)];
     this.viewed = viewedAuroc >= viewsOff + VIEWS_GAIN;
-    const maps = this.viewed ? inViews : asIs;
+    const maps = this.viewed ? ways.inViews : ways.asIs;
     const chosen = choosePlaces(maps, PAINTED_DEFECTS.length, grid, imageScoring);
     if (chosen.stats) this.places = new Places(chosen.stats, grid);
     this.placesCheck = { ...chosen.check, viewedAuroc, viewsOff, viewed: this.viewed };
