@@ -5,7 +5,9 @@
 // {"results": [{"images": N, "img_s": X, "peak_rss_mb": M}]}. Run: npm run bench:scan [-- 1000 10000]
 // With `--megapixel N` it instead inspects N camera-sized images (1000 × 1000 JPEG, the same
 // products upscaled) with a model retrained on such images at the product's default size, and
-// adds seconds per image: the real-products issue's "1 MP image in ≤ 1 s" row.
+// adds seconds per image: the real-products issue's "1 MP image in ≤ 1 s" row. `--views on|off`
+// sets the retrained model's views (RetrainRequest.views; default: the painted defects decide), so
+// the cost of scoring each image in four views can be measured; each row says what the model did.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +52,10 @@ function treeRss(root: number): number {
 const argv = process.argv.slice(2);
 const megapixel = argv.indexOf('--megapixel');
 const cameraImages = megapixel >= 0 ? Number(argv.splice(megapixel, 2)[1]) : 0;
+const viewsAt = argv.indexOf('--views');
+const views = viewsAt >= 0 ? argv.splice(viewsAt, 2)[1] : undefined;
+if (views !== undefined && views !== 'on' && views !== 'off' && views !== 'auto')
+  throw new Error(`--views takes auto, on or off; got '${views}'.`);
 const CAMERA_SIDE = 1000;
 const counts = argv.map(Number).filter((n) => n > 0);
 const sizes = cameraImages > 0 ? [cameraImages] : counts.length > 0 ? counts : [1000, 10_000];
@@ -62,6 +68,8 @@ const results: {
   img_s: number;
   s_per_image: number;
   peak_rss_mb: number;
+  /** Whether the model scored each image also mirrored and turned. */
+  viewed: boolean;
 }[] = [];
 try {
   // A few hundred distinct images, fitted once; each folder cycles through them under new names.
@@ -89,7 +97,11 @@ try {
   const retrain = await router.invoke(
     'retrain/start',
     // Camera images at the product's default size; the small synthetic ones at their own.
-    cameraImages > 0 ? { objectType: TYPE } : { objectType: TYPE, inputSize: SIZE },
+    {
+      objectType: TYPE,
+      ...(cameraImages > 0 ? {} : { inputSize: SIZE }),
+      ...(views ? { views } : {}),
+    },
   );
   const model = jobOutcome<RetrainSummary>(await services.ctx.jobs.settled(retrain.jobId));
   // The test split first: its defects are flagged and get heatmap overlays written, as on a line.
@@ -123,6 +135,7 @@ try {
       img_s: Math.round((summary.scored / seconds) * 10) / 10,
       s_per_image: Math.round((seconds / summary.scored) * 1000) / 1000,
       peak_rss_mb: Math.round(peak / 2 ** 20),
+      viewed: model.places?.viewed === true,
     };
     console.error(
       `${n} images: ${summary.scored} scored (${summary.flagged} DEFECT, ${summary.unsure} UNSURE) in ${seconds.toFixed(1)} s`,

@@ -3,7 +3,7 @@
 import type { CliContext, OptionSpec, ParsedArgs } from './command.js';
 import { openStore, type Store } from '../store/store.js';
 import { BadArgumentError } from '../shared/errors.js';
-import { FEATURE_NAMES, type FeatureName } from '../shared/dto.js';
+import { FEATURE_NAMES, VIEWS_CHOICES, type FeatureName, type ViewsChoice } from '../shared/dto.js';
 
 export const dataDirOption: OptionSpec = { 'data-dir': { type: 'string' } };
 export const jsonOption: OptionSpec = { json: { type: 'boolean' } };
@@ -89,6 +89,15 @@ export function onOffOption(args: ParsedArgs, name: string): boolean | undefined
   if (text !== 'on' && text !== 'off')
     throw new BadArgumentError(`--${name} takes on or off; got '${text}'.`);
   return text === 'on';
+}
+
+/** `--views auto|on|off`: whether a one-class model also scores each image mirrored and turned. */
+export function viewsOption(args: ParsedArgs): ViewsChoice | undefined {
+  const text = stringOption(args, 'views');
+  if (text === undefined) return undefined;
+  if (!VIEWS_CHOICES.includes(text as ViewsChoice))
+    throw new BadArgumentError(`--views takes ${VIEWS_CHOICES.join(', ')}; got '${text}'.`);
+  return text as ViewsChoice;
 }
 
 /** `--layers stride4,stride8`: the encoder feature maps patch features come from. */

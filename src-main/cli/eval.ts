@@ -10,6 +10,7 @@ import {
   stringOption,
   table,
   onOffOption,
+  viewsOption,
   tileScaleOption,
 } from './common.js';
 import { initBackend } from '../engine/backend.js';
@@ -83,7 +84,8 @@ export const command: Command = {
   help: [
     'Usage: defectscope eval --root DIR --test-types d,e [--pretrain-types a,b] --detector one-class|zero-shot|classifier|baseline',
     '                        [--shots K] [--scales S,...] [--centred-scales S,...] [--layers L,...]',
-    '                        [--tile-scale PX] [--defect-head on|off] [--reviewed N]',
+    '                        [--tile-scale PX] [--defect-head on|off] [--views auto|on|off]',
+    '                        [--reviewed N]',
     '                        [--encoder MODEL]',
     '                        [--head evidence|embedding]',
     '                        [--size PX] [--roi X,Y,W,H] [--epochs N] [--batch N] [--json FILE]',
@@ -116,6 +118,9 @@ export const command: Command = {
     '  --defect-head on|off  one-class: the head trained per type on defects painted into its good',
     '                   images, added to the patch distances where it passes its check (default on,',
     '                   as retrain ships it)',
+    '  --views auto|on|off  one-class: also score each image mirrored, flipped and half turned,',
+    "                   the maps averaged; auto where the type's painted defects gain from it",
+    '                   (default auto, as retrain ships it)',
     "  --reviewed N     one-class: N of each test type's defects play reviewed defects, as an",
     "                   inspector's verdicts reach retrain: they judge the feature maps and teach",
     '                   the model (a memory of their patches), and are left out of the metrics',
@@ -148,6 +153,7 @@ export const command: Command = {
     roi: { type: 'string' },
     'tile-scale': { type: 'string' },
     'defect-head': { type: 'string' },
+    views: { type: 'string' },
     reviewed: { type: 'string' },
   },
   async run(args, ctx) {
@@ -185,6 +191,9 @@ export const command: Command = {
     const defectHead = onOffOption(args, 'defect-head');
     if (defectHead !== undefined && detector !== 'one-class')
       throw new BadArgumentError('--defect-head applies to --detector one-class only.');
+    const views = viewsOption(args);
+    if (views !== undefined && detector !== 'one-class')
+      throw new BadArgumentError('--views applies to --detector one-class only.');
     const reviewed =
       stringOption(args, 'reviewed') === undefined ? undefined : intOption(args, 'reviewed', 0, 1);
     if (reviewed !== undefined && detector !== 'one-class')
@@ -209,6 +218,7 @@ export const command: Command = {
       ...(roi ? { roi } : {}),
       ...(tileScale !== null ? { tileScale } : {}),
       ...(defectHead !== undefined ? { defectHead } : {}),
+      ...(views !== undefined ? { views } : {}),
       ...(reviewed !== undefined ? { reviewed } : {}),
       inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
       epochs: intOption(args, 'epochs', 5),

@@ -11,6 +11,7 @@ import {
   scalesOption,
   stringOption,
   onOffOption,
+  viewsOption,
   tileScaleOption,
 } from './common.js';
 import { runJob, servicesFor } from './follow-job.js';
@@ -37,7 +38,7 @@ export const command: Command = {
     'Usage: defectscope retrain --type NAME [--size PX] [--scales S,...] [--centred-scales S,...]',
     '                           [--layers L,...] [--tile-scale PX|none] [--encoder MODEL_DIR]',
     '                           [--false-alarms PCT] [--roi X,Y,W,H|none] [--defect-head on|off]',
-    '                           [--json]',
+    '                           [--views auto|on|off] [--json]',
     '',
     `Fits a one-class model on the type's good images (at least ${MIN_GOOD_IMAGES}; reviewed "good" verdicts count),`,
     'and, once the type has 20+ defect labels, a classifier head on half of them to compete with it;',
@@ -64,6 +65,10 @@ export const command: Command = {
     '  --defect-head on|off  one-class: train a small head on defects painted into the good images',
     '                     and add its P(defect) to the patch distances where it passes its check',
     "                     (about 1.6x the fit time). Default: the type's setting, else on",
+    '  --views auto|on|off  one-class: also score each image mirrored, flipped and half turned and',
+    '                     average the maps (4x the scoring time); auto keeps them where the defects',
+    "                     painted into held-out good images gain from them. Default: the type's",
+    '                     setting, else auto',
     '  --encoder DIR      use the encoder of this model folder (e.g. a SimCLR run)',
     '  --false-alarms PCT share of good parts the threshold may flag, on held-out good images',
     "                     (default: the type's active model's, else 2%), e.g. 1% or 0.01",
@@ -84,6 +89,7 @@ export const command: Command = {
     'false-alarms': { type: 'string' },
     roi: { type: 'string' },
     'defect-head': { type: 'string' },
+    views: { type: 'string' },
   },
   async run(args, ctx) {
     const objectType = objectTypeOption(args);
@@ -93,6 +99,7 @@ export const command: Command = {
     const layers = layersOption(args);
     const tileScale = tileScaleOption(args);
     const defectHead = onOffOption(args, 'defect-head');
+    const views = viewsOption(args);
     const encoderFrom = stringOption(args, 'encoder');
     const falseAlarms = stringOption(args, 'false-alarms');
     const falseAlarmRate = falseAlarms === undefined ? undefined : shareOption(falseAlarms);
@@ -111,6 +118,7 @@ export const command: Command = {
           ...(layers ? { layers } : {}),
           ...(tileScale !== undefined ? { tileScale } : {}),
           ...(defectHead !== undefined ? { defectHead } : {}),
+          ...(views !== undefined ? { views } : {}),
           ...(encoderFrom ? { encoderFrom } : {}),
           ...(falseAlarmRate !== undefined ? { falseAlarmRate } : {}),
           ...(roi !== undefined ? { roi } : {}),

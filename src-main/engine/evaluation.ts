@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanDataset, type ScanEntry } from '../data/importers/scan.js';
 import { decodeImage } from '../data/image-io.js';
-import { type EvalMetricsDto, type EvalTypeResultDto, type LayerChoiceDto } from '../shared/dto.js';
+import type {
+  DefectHeadCheckDto,
+  DefectMemoryDto,
+  EvalMetricsDto,
+  EvalTypeResultDto,
+  LayerChoiceDto,
+  PlacesDto,
+  ViewsChoice,
+} from '../shared/dto.js';
 import { BadArgumentError, CancelledError } from '../shared/errors.js';
 import { Rng } from '../shared/random.js';
 import type { Roi } from '../shared/roi.js';
@@ -40,7 +48,6 @@ import {
   learnsViews,
   placesLine,
 } from '../shared/model-quality.js';
-import type { DefectHeadCheckDto, DefectMemoryDto, PlacesDto } from '../shared/dto.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
   classifierConfig,
@@ -85,6 +92,8 @@ export interface EvalOptions {
   tileScale?: number;
   /** One-class: the defect head trained on painted defects (PatchcoreConfig.head); default on. */
   defectHead?: boolean;
+  /** One-class: each image also scored mirrored and turned (ViewsChoice); default 'auto'. */
+  views?: ViewsChoice;
   /**
    * One-class: this many of each test type's defects (a seeded sample) play reviewed defects, as
    * retrain gets them from the inspector: they judge the feature maps instead of painted defects
@@ -134,6 +143,8 @@ export interface EvalReport {
   tile_scale: number | null;
   /** One-class: whether the defect head was added; null for the other detectors. */
   defect_head: boolean | null;
+  /** One-class: how the views were set (ViewsChoice); null for the other detectors. */
+  views: ViewsChoice | null;
   /** One-class: defects of each test type that played reviewed ones (left out of the metrics). */
   reviewed: number | null;
   pretrain_types: string[];
@@ -528,6 +539,7 @@ async function evaluateDetectorType(
           batches(validation),
           options.seed,
           options.signal,
+          options.views,
         );
         placesCheck = learned?.check ?? null;
         if (placesCheck) options.onProgress?.(`${type}: ${placesLine(placesCheck)}`);
@@ -805,6 +817,7 @@ export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {
       layers: options.layers ?? null,
       tile_scale: options.tileScale ?? null,
       defect_head: options.detector === 'one-class' ? (options.defectHead ?? true) : null,
+      views: options.detector === 'one-class' ? (options.views ?? 'auto') : null,
       reviewed: options.detector === 'one-class' ? (options.reviewed ?? 0) : null,
       pretrain_types: options.pretrainTypes,
       test_types: options.testTypes,

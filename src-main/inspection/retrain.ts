@@ -9,12 +9,18 @@ import {
   type FeatureName,
   type ImageDto,
   type RetrainSummary,
+  type ViewsChoice,
 } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
 import type { EngineClient } from '../jobs/engine-client.js';
 import { checkFalseAlarmRate, type Calibration } from '../engine/threshold.js';
-import { typeFalseAlarmRate, typeTileScale, typeDefectHead } from '../shared/model-quality.js';
+import {
+  typeFalseAlarmRate,
+  typeTileScale,
+  typeDefectHead,
+  typeViews,
+} from '../shared/model-quality.js';
 import { modelRoi, type Roi } from '../shared/roi.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
@@ -34,6 +40,8 @@ export interface RetrainOptions {
   /** Short side to score large images at in tiles; null: whole images; default the type's. */
   tileScale?: number | null;
   defectHead?: boolean;
+  /** One-class: each image also scored mirrored and turned; default the type's (typeViews). */
+  views?: ViewsChoice;
   batchSize?: number;
   seed?: number;
   /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
@@ -102,6 +110,7 @@ export async function retrainObjectType(
   const tileScale =
     options.tileScale !== undefined ? options.tileScale : typeTileScale(active?.config);
   const defectHead = options.defectHead ?? typeDefectHead(active?.config);
+  const views = options.views ?? typeViews(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
   options.onLog?.(
@@ -125,6 +134,7 @@ export async function retrainObjectType(
       ...(options.layers ? { layers: options.layers } : {}),
       tileScale,
       defectHead,
+      views,
       falseAlarmRate,
       roi,
       batchSize: options.batchSize ?? 16,
@@ -170,6 +180,8 @@ export async function retrainObjectType(
       ...(fitted.augmented ? { augmented: true } : {}),
       ...(fitted.defectMemory ? { defectMemory: fitted.defectMemory } : {}),
       ...(fitted.places ? { places: fitted.places } : {}),
+      // Set by hand, so the type keeps it.
+      ...(views !== 'auto' ? { views } : {}),
       goodImages: split.fit.length,
       reviewedLabels:
         split.fit.length + split.validationGood.length + split.validationDefect.length,

@@ -229,7 +229,16 @@ export interface PlacesDto {
   viewedAuroc?: number;
   viewsOff?: number;
   viewed?: boolean;
+  /** Set when the inspector chose the views (ViewsChoice) rather than the painted defects. */
+  viewsSet?: 'on' | 'off';
 }
+
+/**
+ * Whether a one-class model scores each image also mirrored, flipped and half turned: 'auto'
+ * where its held-out painted defects gain VIEWS_GAIN from them, or as the inspector sets it.
+ */
+export const VIEWS_CHOICES = ['auto', 'on', 'off'] as const;
+export type ViewsChoice = (typeof VIEWS_CHOICES)[number];
 
 /**
  * What reviewed defects taught a one-class model (defect-memory.ts): the weight two-fold
@@ -387,6 +396,11 @@ export interface RetrainRequest {
    * active model was retrained with it off.
    */
   defectHead?: boolean;
+  /**
+   * One-class: score each image also mirrored and turned (ViewsChoice). Default: as the type's
+   * active model was set by hand, else auto. A setting by hand stays with the type's models.
+   */
+  views?: ViewsChoice;
   /** A model folder whose encoder the new model uses (e.g. a SimCLR run); default MobileNetV3. */
   encoderFrom?: string;
   /**

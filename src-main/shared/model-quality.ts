@@ -6,6 +6,7 @@ import {
   type DefectHeadCheckDto,
   type DefectMemoryDto,
   type PlacesDto,
+  type ViewsChoice,
 } from './dto.js';
 
 /**
@@ -88,6 +89,15 @@ export function typeDefectHead(activeConfig: Record<string, unknown> | undefined
   return activeConfig?.defectHead !== false;
 }
 
+/**
+ * How a type's next retrain sets the views unless told otherwise (RetrainRequest.views): as its
+ * active model was set by hand, else 'auto'.
+ */
+export function typeViews(activeConfig: Record<string, unknown> | undefined): ViewsChoice {
+  const views = activeConfig?.views;
+  return views === 'on' || views === 'off' ? views : 'auto';
+}
+
 /** A defect head's check in words: used, or left out and why. */
 export function defectHeadLine(check: DefectHeadCheckDto): string {
   if (check.heldOutImages < MIN_HEAD_IMAGES)
@@ -113,13 +123,17 @@ export function placesLine(check: PlacesDto): string {
 /**
  * Whether a one-class model also scores each image mirrored, flipped and half turned, in words:
  * "scores each image also mirrored and turned (painted-defect AUROC 0.972 with them against 0.961
- * without)".
+ * without)"; "…, set by hand (…)" where the inspector set them (PlacesDto.viewsSet).
  */
 function viewsLine(check: PlacesDto): string {
   const measured = `painted-defect AUROC ${check.viewedAuroc?.toFixed(3) ?? '–'} with them against ${check.viewsOff?.toFixed(3) ?? '–'} without`;
+  const how = check.viewed
+    ? 'scores each image also mirrored and turned'
+    : 'scores each image as it is, not mirrored and turned';
+  if (check.viewsSet) return `${how}, set by hand (${measured})`;
   return check.viewed
-    ? `scores each image also mirrored and turned (${measured})`
-    : `scores each image as it is, not mirrored and turned (${measured}; they must gain ${VIEWS_GAIN})`;
+    ? `${how} (${measured})`
+    : `${how} (${measured}; they must gain ${VIEWS_GAIN})`;
 }
 
 /**

@@ -3,7 +3,7 @@
 // compile time against its contract type, so the two cannot drift apart.
 import { z } from 'zod';
 import type { CallArgs, CallName } from './contract.js';
-import type { ImportRequest, TrainRequest, EvalRequest } from './dto.js';
+import { VIEWS_CHOICES, type ImportRequest, type TrainRequest, type EvalRequest } from './dto.js';
 
 const objectTypeName = z
   .string()
@@ -116,6 +116,7 @@ export const callArgs = {
       .optional(),
     tileScale: tileScale.nullable().optional(),
     defectHead: z.boolean().optional(),
+    views: z.enum(VIEWS_CHOICES).optional(),
     encoderFrom: path.optional(),
     falseAlarmRate: z.number().gt(0).max(0.5).optional(),
     roi: roiSchema.nullable().optional(),

@@ -204,6 +204,13 @@ describe.skipIf(!hasChromium)(title, () => {
       'whole image at 224 px',
     );
     expect(await page.getByTestId('tile-scale').locator('option').count()).toBe(4);
+    // The views are left to the painted defects unless the inspector sets them.
+    expect(await page.getByTestId('views').locator('option:checked').textContent()).toBe('auto');
+    expect(await page.getByTestId('views').locator('option').allTextContents()).toEqual([
+      'auto',
+      'mirrored and turned',
+      'as it is',
+    ]);
     await shot('models-roi');
     await page.getByRole('button', { name: /Retrain nut/ }).click();
     await expect

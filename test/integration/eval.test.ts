@@ -111,6 +111,7 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     expect(await runCli([...argv, '--reviewed', '4', '--json', json], ctx)).toBe(0);
     const report = JSON.parse(readFileSync(json, 'utf8')) as EvalReport;
     expect(report.reviewed).toBe(4);
+    expect(report.views).toBe('auto');
     // 16 test images, 8 of them defects: 4 played reviewed defects and were not measured.
     const [nut] = report.types;
     expect(nut).toMatchObject({ images: 12, defects: 4 });
@@ -125,6 +126,10 @@ describe('defectscope eval (the unknown-context protocol)', () => {
     expect(err.at(-1)).toMatch(/--reviewed 8: nut has 8 test defects; leave at least one/);
     expect(await runCli([...argv, '--reviewed', '2', '--detector', 'zero-shot'], ctx)).toBe(2);
     expect(err.at(-1)).toMatch(/--reviewed applies to --detector one-class only/);
+    expect(await runCli([...argv, '--views', 'on', '--detector', 'zero-shot'], ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/--views applies to --detector one-class only/);
+    expect(await runCli([...argv, '--views', 'twice'], ctx)).toBe(2);
+    expect(err.at(-1)).toMatch(/--views takes auto, on, off; got 'twice'/);
   });
 
   it('writes the JSON report the issue specifies and refuses a type in both sets', async () => {

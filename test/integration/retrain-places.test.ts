@@ -78,6 +78,42 @@ describe('retrain learns each place of a type without defect labels', () => {
     expect(tf.memory().numTensors).toBe(before);
   }, 180_000);
 
+  it('scores in views or not as the inspector sets them, whatever the painted defects say', async () => {
+    const fitted = async (views: 'on' | 'off') =>
+      (
+        await fitOneClassModel(
+          retrainArgs.parse({
+            objectType: 'pill',
+            fit: good.slice(12),
+            validationGood: good.slice(0, 12),
+            validationDefect: [],
+            activePath: null,
+            parent: null,
+            out: join(tempDir(), views),
+            inputSize: 64,
+            layers: ['stride8', 'stride16'],
+            defectHead: false,
+            views,
+            batchSize: 8,
+            seed: 1,
+          }),
+          ctx,
+        )
+      ).places!;
+    const [on, off] = [await fitted('on'), await fitted('off')];
+    expect(on).toMatchObject({ viewed: true, viewsSet: 'on' });
+    expect(off).toMatchObject({ viewed: false, viewsSet: 'off' });
+    // Both ways are still measured, alike (the same images, painted alike), and the line says who set them.
+    expect(on.viewedAuroc).toBeCloseTo(off.viewedAuroc!, 5);
+    expect(on.viewsOff).toBeCloseTo(off.viewsOff!, 5);
+    expect(featuresLine({ layers: ['stride8', 'stride16'], places: on })).toMatch(
+      /; scores each image also mirrored and turned, set by hand \(painted-defect AUROC [01]\.\d{3} with them against [01]\.\d{3} without\)/,
+    );
+    expect(featuresLine({ layers: ['stride8', 'stride16'], places: off })).toMatch(
+      /; scores each image as it is, not mirrored and turned, set by hand \(/,
+    );
+  }, 180_000);
+
   it('learns no places from fewer held-out images than it can check them on', async () => {
     const few = await fitOneClassModel(
       retrainArgs.parse({

@@ -25,6 +25,7 @@ import {
   featuresLine,
   modelExpectation,
   typeDefectHead,
+  typeViews,
 } from '../../src-main/shared/model-quality.js';
 
 const SIZE = 128;
@@ -338,11 +339,20 @@ describe('one-click retrain, model versions and scoring', () => {
       store.models.activate(withHead.modelId);
       const off = await retrainObjectType(
         { store, engine },
-        { objectType: 'nut', inputSize: SIZE, layers: ['stride8', 'stride16'], defectHead: false },
+        {
+          objectType: 'nut',
+          inputSize: SIZE,
+          layers: ['stride8', 'stride16'],
+          defectHead: false,
+          views: 'off',
+        },
       );
       expect(off.defectHead).toBeUndefined();
       expect(store.models.get(off.modelId)!.config.defectHead).toBe(false);
       expect(typeDefectHead(store.models.get(off.modelId)!.config)).toBe(false);
+      // So are the views set by hand; a model whose views were left to the painted defects says auto.
+      expect(typeViews(store.models.get(off.modelId)!.config)).toBe('off');
+      expect(typeViews(store.models.get(withHead.modelId)!.config)).toBe('auto');
       // A type with good images only: validated on painted defects, which the head learned from,
       // so it is judged (and warned) on its memory bank alone and its catch rate said optimistic.
       // 75 good images: one in ten of those fitted is held out to check and weigh the head.
@@ -386,6 +396,13 @@ describe('one-click retrain, model versions and scoring', () => {
       );
       expect(code).not.toBe(0);
       expect(errors.join('\n')).toMatch(/--defect-head takes on or off; got 'maybe'/);
+      expect(
+        await runCli(
+          ['retrain', '--type', 'nut', '--views', 'sideways', '--data-dir', store.paths.root],
+          { ...ctx, err: (line: string) => errors.push(line) },
+        ),
+      ).not.toBe(0);
+      expect(errors.join('\n')).toMatch(/--views takes auto, on, off; got 'sideways'/);
     },
     RETRAIN_TIMEOUT,
   );

@@ -26,6 +26,7 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
           ...(args.layers ? { layers: args.layers } : {}),
           ...(args.tileScale !== undefined ? { tileScale: args.tileScale } : {}),
           ...(args.defectHead !== undefined ? { defectHead: args.defectHead } : {}),
+          ...(args.views ? { views: args.views } : {}),
           ...(args.encoderFrom ? { encoderFrom: args.encoderFrom } : {}),
           ...(args.falseAlarmRate ? { falseAlarmRate: args.falseAlarmRate } : {}),
           // null clears the type's region; absent keeps it.

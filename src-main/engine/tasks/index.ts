@@ -10,6 +10,7 @@ import {
   trainRequest,
 } from '../../shared/schemas.js';
 import { DEFAULT_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
+import { VIEWS_CHOICES } from '../../shared/dto.js';
 
 /** What a running task sees of the host. */
 export interface TaskContext {
@@ -144,6 +145,8 @@ export const retrainArgs = z.object({
   tileScale: tileScale.nullable().default(null),
   /** One-class: add the defect head trained on painted defects (PatchcoreConfig.head). On by default. */
   defectHead: z.boolean().default(true),
+  /** One-class: each image also scored mirrored and turned (ViewsChoice). */
+  views: z.enum(VIEWS_CHOICES).default('auto'),
   batchSize: z.number().int().min(1).max(256),
   seed: z.number().int(),
   /** A classifier head competes once the type has this many defect labels. */

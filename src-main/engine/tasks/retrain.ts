@@ -407,6 +407,7 @@ async function learnPlacesOf(
     }),
     judged.seed,
     ctx.signal,
+    judged.views,
   );
   if (learned) ctx.log(placesLine(learned.check));
   return learned;

@@ -1,12 +1,13 @@
 // Model versions per object type with their metrics; the curves of the selected model (from its
 // validation scores, or from the labeled and reviewed results it scored in inspections);
 // activate, roll back, retrain with the type's settings (detail, false-alarm rate, region of
-// interest, tile scale).
+// interest, tile scale, views).
 import {
   DETAIL_LEVELS,
   type DetailLevel,
   type ImageDto,
   type ModelDto,
+  type ViewsChoice,
 } from '../../../src-main/shared/dto.js';
 import { modelExpectation, type ModelExpectation } from '../../../src-main/shared/model-quality.js';
 import { modelRoi, type Roi } from '../../../src-main/shared/roi.js';
@@ -44,6 +45,11 @@ export class ModelsManager {
    * undefined keeps the type's (the active model's, else whole images).
    */
   tileScale = $state<number | null | undefined>(undefined);
+  /**
+   * Whether the next retrain scores each image also mirrored and turned (ViewsChoice); undefined
+   * keeps the type's (as its active model was set, else auto).
+   */
+  views = $state<ViewsChoice | undefined>(undefined);
   /** An image of the type to draw the region on, at its own size. */
   roiSample = $state<ImageDto | null>(null);
 
@@ -200,6 +206,7 @@ export class ModelsManager {
         ...(this.falseAlarmPercent ? { falseAlarmRate: this.falseAlarmPercent / 100 } : {}),
         ...(this.roi !== undefined ? { roi: this.roi } : {}),
         ...(this.tileScale !== undefined ? { tileScale: this.tileScale } : {}),
+        ...(this.views !== undefined ? { views: this.views } : {}),
       }),
     );
     if (!started) return;

@@ -10,6 +10,7 @@ import {
   type DefectHeadCheckDto,
   type DefectMemoryDto,
   type PlacesDto,
+  type ViewsChoice,
 } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import type { Encoder } from '../../encoders/encoder.js';
@@ -582,6 +583,7 @@ export class PatchcoreDetector implements Detector {
    * with `seed`): whether to score each image also in the other SCORED_VIEWS (kept where the
    * painted defects' AUROC gains VIEWS_GAIN: a part that turns, a crack in grain), then each
    * place's normal (places.ts), kept where its check says it tells painted defects better.
+   * `views` 'on' or 'off' sets the views instead; both ways are still measured and recorded.
    * Returns the check and each held-out image's score as the model now scores it (out of fold
    * where places are kept), good and painted, to set the threshold and validation figures with;
    * null when tiled (a tile's places are not the image's), or with fewer than MIN_PLACE_IMAGES
@@ -591,6 +593,7 @@ export class PatchcoreDetector implements Detector {
     good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     seed: number,
     signal?: AbortSignal,
+    views: ViewsChoice = 'auto',
   ): Promise<LearnedPlaces | null> {
     if (this.banks.length === 0) throw new ModelError('Learn places after fitting.');
     // A type with defect labels learns those instead (learnDefects).
@@ -662,11 +665,17 @@ export class PatchcoreDetector implements Detector {
     const judged = (maps: typeof ways.asIs) =>
       validationAuroc(maps.check.map(score), maps.checkPainted.map(score));
     const [viewsOff, viewedAuroc] = [judged(ways.asIs), judged(ways.inViews)];
-    this.viewed = viewedAuroc >= viewsOff + VIEWS_GAIN;
+    this.viewed = views === 'auto' ? viewedAuroc >= viewsOff + VIEWS_GAIN : views === 'on';
     const maps = this.viewed ? ways.inViews : ways.asIs;
     const chosen = choosePlaces(maps, PAINTED_DEFECTS.length, grid, imageScoring);
     if (chosen.stats) this.places = new Places(chosen.stats, grid);
-    this.placesCheck = { ...chosen.check, viewedAuroc, viewsOff, viewed: this.viewed };
+    this.placesCheck = {
+      ...chosen.check,
+      viewedAuroc,
+      viewsOff,
+      viewed: this.viewed,
+      ...(views !== 'auto' ? { viewsSet: views } : {}),
+    };
     return {
       check: this.placesCheck,
       // Without places, each image as the model now scores it.
@@ -889,8 +898,11 @@ export async function learnPlaces(
   good: AsyncIterable<FitBatch> | Iterable<FitBatch>,
   seed: number,
   signal?: AbortSignal,
+  views: ViewsChoice = 'auto',
 ): Promise<LearnedPlaces | null> {
-  return detector instanceof PatchcoreDetector ? detector.learnPlaces(good, seed, signal) : null;
+  return detector instanceof PatchcoreDetector
+    ? detector.learnPlaces(good, seed, signal, views)
+    : null;
 }
 
 /** A one-class detector's defect-head check; null for any other detector or without one. */
