@@ -47,6 +47,7 @@ import {
   defectMemoryLine,
   learnsViews,
   placesLine,
+  placesOrViewsKept,
 } from '../shared/model-quality.js';
 import { createEncoder, loadEncoder } from './encoders/registry.js';
 import {
@@ -545,7 +546,7 @@ async function evaluateDetectorType(
         if (placesCheck) options.onProgress?.(`${type}: ${placesLine(placesCheck)}`);
         // The threshold from each held-out image as the model now scores it (in views, and as
         // the places it did not teach score it).
-        if (learned?.check.used || learned?.check.viewed) good = learned.good;
+        if (learned && placesOrViewsKept(learned.check)) good = learned.good;
       } else {
         const learned = await learnReviewedDefects(
           detector,

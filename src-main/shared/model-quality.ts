@@ -109,6 +109,15 @@ export function defectHeadLine(check: DefectHeadCheckDto): string {
 }
 
 /**
+ * Whether a one-class model keeps its places or views: either changes how it scores, and both
+ * were kept on painted defects, so its held-out figures are remeasured as it now scores and it is
+ * compared with the active model on its memory bank alone, as a defect head is.
+ */
+export function placesOrViewsKept(check: PlacesDto | null | undefined): boolean {
+  return check?.used === true || check?.viewed === true;
+}
+
+/**
  * Whether a one-class model scores relative to each place, in words: "scores relative to each
  * place (painted-defect AUROC 0.908 against 0.843 as they are, on 46 held-out good images)".
  */

@@ -24,6 +24,7 @@ import {
   defectHeadLine,
   defectMemoryLine,
   placesLine,
+  placesOrViewsKept,
   learnsViews,
 } from '../../shared/model-quality.js';
 import type {
@@ -457,7 +458,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
         places = learned.check;
         // Each held-out image as the model now scores it (in views, and as the places it did
         // not teach score it): honest figures.
-        if (learned.check.used || learned.check.viewed)
+        if (placesOrViewsKept(learned.check))
           validation = { good: learned.good, defect: learned.painted, kind: 'synthetic' };
       }
     }
@@ -467,7 +468,7 @@ export async function fitOneClassModel(args: RetrainArgs, ctx: TaskContext): Pro
       // Places or views kept for the painted defects: compared on the bank alone, as a head is.
       ...(chosen.bankAuroc !== null
         ? { bankAuroc: chosen.bankAuroc }
-        : places?.used || places?.viewed
+        : placesOrViewsKept(places)
           ? { bankAuroc: chosen.auroc }
           : {}),
       ...(places?.used ? { placesAuroc: places.placedAuroc } : {}),
