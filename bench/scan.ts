@@ -8,6 +8,7 @@
 // adds seconds per image: the real-products issue's "1 MP image in ≤ 1 s" row. `--views on|off`
 // sets the retrained model's views (RetrainRequest.views; default: the painted defects decide), so
 // the cost of scoring each image in four views can be measured; each row says what the model did.
+// Camera images are retrained from the type's good images only, as a new type's first model is.
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,10 +90,19 @@ try {
           await sharp(image).toFile(path.replace(/\.png$/, '.jpg'));
         }
   }
-  const imported = await router.invoke('datasets/import', {
-    root: join(dataset, TYPE),
-    objectType: TYPE,
-  });
+  // Camera images: retrained as a new type is, from its good images only, so the model learns
+  // each place and checks the views as a line's first model does (a type with defect labels
+  // learns those instead, and tries neither).
+  let root = join(dataset, TYPE);
+  if (cameraImages > 0) {
+    root = join(work, 'good-only', TYPE);
+    const good = join(root, 'train', 'good');
+    mkdirSync(good, { recursive: true });
+    for (const split of ['train', 'test'])
+      for (const name of readdirSync(join(dataset, TYPE, split, 'good')))
+        copyFileSync(join(dataset, TYPE, split, 'good', name), join(good, `${split}-${name}`));
+  }
+  const imported = await router.invoke('datasets/import', { root, objectType: TYPE });
   jobOutcome(await services.ctx.jobs.settled(imported.jobId));
   const retrain = await router.invoke(
     'retrain/start',
