@@ -222,9 +222,10 @@ export interface PlacesDto {
   used: boolean;
   /**
    * The held-out painted-defect AUROC with each image also scored mirrored, flipped and half
-   * turned, the four maps averaged, against `viewsOff` without; absent in models learned before
-   * the views were tried. `viewed`: whether it scores them (then `auroc` and `placedAuroc` are
-   * measured on the averaged maps).
+   * turned, the four maps averaged, against `viewsOff` without; each relative to each place where
+   * its places are kept (models learned before session 21: as they are); absent in models learned
+   * before the views were tried. `viewed`: whether it scores them (then `auroc` and `placedAuroc`
+   * are measured on the averaged maps).
    */
   viewedAuroc?: number;
   viewsOff?: number;

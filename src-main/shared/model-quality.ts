@@ -39,10 +39,11 @@ export const FEW_SHOT_IMAGES = 10 * MIN_HEAD_IMAGES;
 
 /**
  * How much a one-class model's held-out painted-defect AUROC must gain for it to score each image
- * also mirrored, flipped and half turned (PlacesDto.viewed): four encoder passes an image instead
- * of one. On the real dev types the views gained 0.011–0.022 on poly and casting where the real
- * defects gained too, and moved ELPV mono by under 0.001 where its real defects lost 0.007
- * (EVALUATION.md, Each image scored in four views).
+ * also mirrored, flipped and half turned (PlacesDto.viewed), each way relative to each place where
+ * its places are kept: four encoder passes an image instead of one. On the real dev types the
+ * views gained 0.010–0.013 on poly, kolektor and casting where the real defects gained too, and
+ * lost up to 0.001 on ELPV mono, where its real defects lost 0.007 (EVALUATION.md, Each image
+ * scored in four views; Session 21).
  */
 export const VIEWS_GAIN = 0.005;
 

@@ -46,8 +46,13 @@ describe('retrain learns each place of a type without defect labels', () => {
     const check = first.places!;
     expect(check).toMatchObject({ heldOutImages: 12 });
     expect(check.used).toBe(check.placedAuroc > check.auroc);
-    // Scored in views where they gain enough on the same images, which the line says.
+    // Scored in views where they gain enough on the same images, which the line says; each way
+    // judged as the model scores in it, relative to each place where its places are kept.
     expect(check.viewed).toBe(check.viewedAuroc! >= check.viewsOff! + VIEWS_GAIN);
+    expect(check.viewed ? check.viewedAuroc : check.viewsOff).toBeCloseTo(
+      check.used ? check.placedAuroc : check.auroc,
+      10,
+    );
     const saved = JSON.parse(readFileSync(join(first.path, 'detector.json'), 'utf8')) as {
       config: { imageScoring: unknown };
       placesCheck: unknown;

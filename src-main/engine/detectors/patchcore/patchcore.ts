@@ -52,7 +52,6 @@ import {
 } from './defect-memory.js';
 import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 import { SCORED_VIEWS, identity, imageViews } from '../views.js';
-import { validationAuroc } from '../../layer-choice.js';
 import { PAINTED_DEFECTS, paintDefects } from '../../synthetic-defects.js';
 import { Rng } from '../../../shared/random.js';
 import { MIN_PLACE_IMAGES, Places, choosePlaces, type LearnedPlaces } from './places.js';
@@ -580,9 +579,10 @@ export class PatchcoreDetector implements Detector {
   /**
    * Learns how to score the type's images from held-out `good` images and the same images with
    * defects painted in (PAINTED_DEFECTS of each image, painted as paintedDefectScores paints them
-   * with `seed`): whether to score each image also in the other SCORED_VIEWS (kept where the
-   * painted defects' AUROC gains VIEWS_GAIN: a part that turns, a crack in grain), then each
-   * place's normal (places.ts), kept where its check says it tells painted defects better.
+   * with `seed`): each place's normal (places.ts), kept where its check says it tells painted
+   * defects better, and whether to score each image also in the other SCORED_VIEWS (kept where
+   * the painted defects' AUROC, each way with its places where they are kept, gains VIEWS_GAIN: a
+   * part that turns, a crack in grain, a commutator's bar ends).
    * `views` 'on' or 'off' sets the views instead; both ways are still measured and recorded.
    * Returns the check and each held-out image's score as the model now scores it (out of fold
    * where places are kept), good and painted, to set the threshold and validation figures with;
@@ -662,12 +662,18 @@ export class PatchcoreDetector implements Detector {
     if (ways.asIs.good.length < MIN_PLACE_IMAGES) return null;
     const { imageScoring } = this.config;
     const score = (map: Float32Array) => imageScoreOf(map, grid, imageScoring);
-    const judged = (maps: typeof ways.asIs) =>
-      validationAuroc(maps.check.map(score), maps.checkPainted.map(score));
-    const [viewsOff, viewedAuroc] = [judged(ways.asIs), judged(ways.inViews)];
+    // Each way judged as the model would score in it: relative to each place where that tells the
+    // painted defects better (out of fold), else as they are. Judged without the places, the
+    // painted defects refused the views for kolektor, whose real cracks gain from them.
+    const byWay = {
+      asIs: choosePlaces(ways.asIs, PAINTED_DEFECTS.length, grid, imageScoring),
+      inViews: choosePlaces(ways.inViews, PAINTED_DEFECTS.length, grid, imageScoring),
+    };
+    const judged = ({ check }: LearnedPlaces) => (check.used ? check.placedAuroc : check.auroc);
+    const [viewsOff, viewedAuroc] = [judged(byWay.asIs), judged(byWay.inViews)];
     this.viewed = views === 'auto' ? viewedAuroc >= viewsOff + VIEWS_GAIN : views === 'on';
     const maps = this.viewed ? ways.inViews : ways.asIs;
-    const chosen = choosePlaces(maps, PAINTED_DEFECTS.length, grid, imageScoring);
+    const chosen = this.viewed ? byWay.inViews : byWay.asIs;
     if (chosen.stats) this.places = new Places(chosen.stats, grid);
     this.placesCheck = {
       ...chosen.check,
