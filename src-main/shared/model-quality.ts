@@ -41,7 +41,7 @@ export const FEW_SHOT_IMAGES = 10 * MIN_HEAD_IMAGES;
  * How much a one-class model's held-out painted-defect AUROC must gain for it to score each image
  * also mirrored, flipped and half turned (PlacesDto.viewed), each way relative to each place where
  * its places are kept: four encoder passes an image instead of one. On the real dev types the
- * views gained 0.010–0.013 on poly, kolektor and casting where the real defects gained too, and
+ * views gained 0.011–0.022 on poly, kolektor and casting where the real defects gained too, and
  * lost up to 0.001 on ELPV mono, where its real defects lost 0.007 (EVALUATION.md, Each image
  * scored in four views; Session 21).
  */
