@@ -16,7 +16,12 @@ import { openServices } from '../src-main/api/services.js';
 import { generateDataset } from '../src-main/data/synthetic/generate.js';
 import { jobOutcome } from '../src-main/cli/follow-job.js';
 import sharp from 'sharp';
-import type { InspectSummary, RetrainSummary } from '../src-main/shared/dto.js';
+import {
+  VIEWS_CHOICES,
+  type InspectSummary,
+  type RetrainSummary,
+  type ViewsChoice,
+} from '../src-main/shared/dto.js';
 
 const SIZE = 128;
 const TYPE = 'pill';
@@ -55,8 +60,8 @@ const megapixel = argv.indexOf('--megapixel');
 const cameraImages = megapixel >= 0 ? Number(argv.splice(megapixel, 2)[1]) : 0;
 const viewsAt = argv.indexOf('--views');
 const views = viewsAt >= 0 ? argv.splice(viewsAt, 2)[1] : undefined;
-if (views !== undefined && views !== 'on' && views !== 'off' && views !== 'auto')
-  throw new Error(`--views takes auto, on or off; got '${views}'.`);
+if (views !== undefined && !VIEWS_CHOICES.includes(views as ViewsChoice))
+  throw new Error(`--views takes ${VIEWS_CHOICES.join(', ')}; got '${views}'.`);
 const CAMERA_SIDE = 1000;
 const counts = argv.map(Number).filter((n) => n > 0);
 const sizes = cameraImages > 0 ? [cameraImages] : counts.length > 0 ? counts : [1000, 10_000];
@@ -110,7 +115,7 @@ try {
     {
       objectType: TYPE,
       ...(cameraImages > 0 ? {} : { inputSize: SIZE }),
-      ...(views ? { views } : {}),
+      ...(views ? { views: views as ViewsChoice } : {}),
     },
   );
   const model = jobOutcome<RetrainSummary>(await services.ctx.jobs.settled(retrain.jobId));

@@ -180,8 +180,13 @@ export class PatchcoreDetector implements Detector {
   private places: Places | null = null;
   /** The check that decided on places and views, when they were tried. */
   placesCheck: PlacesDto | null = null;
-  /** Whether it scores each image also in the other SCORED_VIEWS (learnPlaces), maps averaged. */
-  private viewed = false;
+  /**
+   * Whether it scores each image also in the other SCORED_VIEWS (learnPlaces), maps averaged: as
+   * its check records, so a model saved and loaded scores as it was checked.
+   */
+  private get viewed(): boolean {
+    return this.placesCheck?.viewed === true;
+  }
   /** The learned parts `without` has turned off while its work runs. */
   private readonly off = new Set<LearnedPart>();
 
@@ -671,15 +676,15 @@ export class PatchcoreDetector implements Detector {
     };
     const judged = ({ check }: LearnedPlaces) => (check.used ? check.placedAuroc : check.auroc);
     const [viewsOff, viewedAuroc] = [judged(byWay.asIs), judged(byWay.inViews)];
-    this.viewed = views === 'auto' ? viewedAuroc >= viewsOff + VIEWS_GAIN : views === 'on';
-    const maps = this.viewed ? ways.inViews : ways.asIs;
-    const chosen = this.viewed ? byWay.inViews : byWay.asIs;
+    const viewed = views === 'auto' ? viewedAuroc >= viewsOff + VIEWS_GAIN : views === 'on';
+    const maps = viewed ? ways.inViews : ways.asIs;
+    const chosen = viewed ? byWay.inViews : byWay.asIs;
     if (chosen.stats) this.places = new Places(chosen.stats, grid);
     this.placesCheck = {
       ...chosen.check,
       viewedAuroc,
       viewsOff,
-      viewed: this.viewed,
+      viewed,
       ...(views !== 'auto' ? { viewsSet: views } : {}),
     };
     return {
@@ -695,7 +700,6 @@ export class PatchcoreDetector implements Detector {
     this.places?.dispose();
     this.places = null;
     this.placesCheck = null;
-    this.viewed = false;
   }
 
   /** Drops what reviewed defects taught, if anything. */
@@ -856,7 +860,6 @@ export class PatchcoreDetector implements Detector {
     detector.memoryCheck = saved.memoryCheck ?? null;
     if (places && saved.places) detector.places = Places.fromFloats(places, saved.places.grid);
     detector.placesCheck = saved.placesCheck ?? null;
-    detector.viewed = saved.placesCheck?.viewed === true;
     return detector;
   }
 }
