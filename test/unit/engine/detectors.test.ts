@@ -164,6 +164,30 @@ describe('detectors', () => {
     tf.dispose([many, wide]);
   });
 
+  it('greedy coreset picks what the plain farthest-point loop picks, whatever the channel count', async () => {
+    // The search adds eight products a pass; a row's tail past the last eight must still count.
+    for (const channels of [5, 12, 19]) {
+      const points = tf.randomUniform([400, channels], 0, 1, 'float32', channels) as tf.Tensor2D;
+      const x = (await points.data()) as Float32Array;
+      const reference: number[] = [];
+      const minDistance = new Float32Array(400).fill(Infinity);
+      for (let next = 0; reference.length < 40;) {
+        reference.push(next);
+        let farthest = 0;
+        for (let i = 0; i < 400; i++) {
+          let d = 0;
+          for (let k = 0; k < channels; k++)
+            d += (x[i * channels + k]! - x[next * channels + k]!) ** 2;
+          minDistance[i] = Math.min(minDistance[i]!, d);
+          if (minDistance[i]! > minDistance[farthest]!) farthest = i;
+        }
+        next = farthest;
+      }
+      expect(await greedyCoreset(points, { size: 40, seed: 0 })).toEqual(reference);
+      points.dispose();
+    }
+  });
+
   it('one-class: fitted on good surfaces, flags a dark blot it has never seen, and its map points at it', async () => {
     const before = tf.memory().numTensors;
     const detector = detectorEntry('one-class').create(

@@ -73,8 +73,21 @@ export async function greedyCoreset(
     let farthest = 0;
     let farthestDistance = -Infinity;
     for (let i = 0, row = 0; i < count; i++, row += dims) {
+      // Eight products a pass, added in the same order as one at a time (so the same picks):
+      // about 1.9× faster under V8 than the plain loop (BENCHMARKS.md, Retraining).
       let dot = 0;
-      for (let k = 0; k < dims; k++) dot += x[row + k]! * x[c + k]!;
+      let k = 0;
+      for (; k + 8 <= dims; k += 8) {
+        dot += x[row + k]! * x[c + k]!;
+        dot += x[row + k + 1]! * x[c + k + 1]!;
+        dot += x[row + k + 2]! * x[c + k + 2]!;
+        dot += x[row + k + 3]! * x[c + k + 3]!;
+        dot += x[row + k + 4]! * x[c + k + 4]!;
+        dot += x[row + k + 5]! * x[c + k + 5]!;
+        dot += x[row + k + 6]! * x[c + k + 6]!;
+        dot += x[row + k + 7]! * x[c + k + 7]!;
+      }
+      for (; k < dims; k++) dot += x[row + k]! * x[c + k]!;
       const d = Math.min(minDistance[i]!, norms[i]! - 2 * dot + centerNorm);
       minDistance[i] = d;
       if (d > farthestDistance) {
