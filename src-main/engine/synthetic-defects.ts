@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../shared/random.js';
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import type { Detector } from './detectors/detector.js';
+import type { InputShape } from './image-batches.js';
 
 export type PaintedDefect = 'spot' | 'line' | 'region';
 export const PAINTED_DEFECTS: readonly PaintedDefect[] = ['spot', 'line', 'region'];
@@ -113,9 +114,32 @@ export function paintDefects(images: tf.Tensor4D, rng: Rng, first = 0): tf.Tenso
 }
 
 /**
+ * The batches of `goodPaths` (decoded at `size`) with each kind of defect painted into each image
+ * in turn: three batches per batch read, each freed when the next is asked for. Seeded, so two
+ * models validated with the same seed meet the same defects.
+ */
+export async function* paintedBatches(
+  goodPaths: readonly string[],
+  size: InputShape,
+  seed: number,
+  options: DecodedBatchOptions = {},
+): AsyncGenerator<tf.Tensor4D> {
+  const rng = new Rng(seed);
+  for await (const batch of decodedBatches(goodPaths, size, options)) {
+    for (let first = 0; first < PAINTED_DEFECTS.length; first++) {
+      const images = paintDefects(batch.images, rng, first);
+      try {
+        yield images;
+      } finally {
+        images.dispose();
+      }
+    }
+  }
+}
+
+/**
  * Scores of `goodPaths` with each kind of defect painted into each in turn (three scores per
- * image): the defect half of a validation that has no defect labels. Seeded, so models validated
- * with the same seed meet the same defects.
+ * image): the defect half of a validation that has no defect labels.
  */
 export async function paintedDefectScores(
   detector: Detector,
@@ -123,17 +147,8 @@ export async function paintedDefectScores(
   seed: number,
   options: DecodedBatchOptions = {},
 ): Promise<number[]> {
-  const rng = new Rng(seed);
   const scores: number[] = [];
-  for await (const batch of decodedBatches(goodPaths, detector.inputShape, options)) {
-    for (let first = 0; first < PAINTED_DEFECTS.length; first++) {
-      const images = paintDefects(batch.images, rng, first);
-      try {
-        for (const result of await detector.score(images)) scores.push(result.score);
-      } finally {
-        images.dispose();
-      }
-    }
-  }
+  for await (const images of paintedBatches(goodPaths, detector.inputShape, seed, options))
+    for (const result of await detector.score(images)) scores.push(result.score);
   return scores;
 }

@@ -13,6 +13,7 @@ import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/core
 import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patch-sample.js';
 import { MIN_PLACE_IMAGES } from '../../../src-main/engine/detectors/patchcore/places.js';
 import {
+  scoresWithBank,
   withoutLearned,
   type PatchcoreConfig,
   type PatchcoreDetector,
@@ -385,6 +386,11 @@ describe('detectors', () => {
       learned.score(test),
     );
     bankOnly.forEach((r, i) => expect(r.score).toBeCloseTo(without[i]!, 5));
+    // Both from one pass of the encoder (how retrain judges a candidate), the very same numbers.
+    const both = await scoresWithBank(learned, test);
+    expect(both.model).toEqual(withHead);
+    expect(both.bank).toEqual(bankOnly.map((r) => r.score));
+    expect((await scoresWithBank(plain, test)).bank).toBeNull();
     // It learned what painted defects look like: they gain more than good images do.
     const gain = withHead.map((s, i) => s - without[i]!);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -420,6 +426,12 @@ describe('detectors', () => {
     expect(placedHeaded.check.auroc).toBeCloseTo(placedPlain.check.auroc, 5);
     expect(placedHeaded.check.placedAuroc).toBeCloseTo(placedPlain.check.placedAuroc, 5);
     expect(placedHeaded.good).not.toEqual(placedPlain.good);
+    // With places learned, from two passes, as score gives them with and without the head.
+    const placed = await scoresWithBank(learned, test);
+    expect(placed.model).toEqual((await learned.score(test)).map((r) => r.score));
+    expect(placed.bank).toEqual(
+      (await withoutLearned(learned, ['head'], () => learned.score(test)))!.map((r) => r.score),
+    );
     tf.dispose([good, few, testGood, painted, test, held]);
     [plain, learned, plainFew, unchecked].forEach((d) => d.dispose());
     expect(tf.memory().numTensors).toBe(before);

@@ -1,7 +1,7 @@
 // The one-class patch detector (PatchCore-style): a memory bank of patch features from good
 // images, coreset-subsampled; a patch's anomaly is its distance to the nearest bank patch, an
-// image's score the largest patch anomaly, and the anomaly map the patch anomalies upsampled
-// and smoothed. Fitting needs only good images and no backpropagation.
+// image's score the mean of its highest patch anomalies (patch-features.ts, ImageScoring), and
+// the anomaly map the patch anomalies upsampled and smoothed. Fitting needs only good images and no backpropagation.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -751,6 +751,39 @@ export class PatchcoreDetector implements Detector {
     );
   }
 
+  /**
+   * Image scores of `images` as the model scores them and by its banks alone (without the defect
+   * head or memory), as `score` gives them and as it gives them `without` those: from one pass
+   * of the encoder where nothing else was learned yet and it is not tiled (a fresh candidate,
+   * judged on painted defects), else from two.
+   */
+  async scoresWithBank(images: tf.Tensor4D): Promise<{ model: number[]; bank: number[] }> {
+    if (this.banks.length === 0) throw new ModelError('This one-class detector is not fitted yet.');
+    const scoresOf = async (results: Promise<ScoreResult[]>) => (await results).map((r) => r.score);
+    if (this.tiles || this.places || this.viewed) {
+      return {
+        model: await scoresOf(this.score(images)),
+        bank: await this.without('head', () =>
+          this.without('memory', () => scoresOf(this.score(images))),
+        ),
+      };
+    }
+    const perImage = tf.tidy(() => {
+      const terms = this.bankTerms(images);
+      return tf.stack([
+        imageScores(terms.scores, this.config.imageScoring),
+        imageScores(terms.bankScores, this.config.imageScoring),
+      ]);
+    });
+    try {
+      const values = Array.from((await perImage.data()) as Float32Array);
+      const count = images.shape[0];
+      return { model: values.slice(0, count), bank: values.slice(count) };
+    } finally {
+      perImage.dispose();
+    }
+  }
+
   async save(dir: string): Promise<void> {
     if (this.banks.length === 0)
       throw new ModelError('Cannot save a one-class detector before it is fitted.');
@@ -881,6 +914,20 @@ export async function withoutLearned<T>(
     work,
   );
   return run();
+}
+
+/**
+ * `images`' scores as `detector` scores them, and by a one-class detector's banks alone where it
+ * has a defect head or memory to leave out (PatchcoreDetector.scoresWithBank); `bank` is null
+ * otherwise.
+ */
+export async function scoresWithBank(
+  detector: Detector,
+  images: tf.Tensor4D,
+): Promise<{ model: number[]; bank: number[] | null }> {
+  if (detector instanceof PatchcoreDetector && (detector.has('head') || detector.has('memory')))
+    return detector.scoresWithBank(images);
+  return { model: (await detector.score(images)).map((r) => r.score), bank: null };
 }
 
 /**
