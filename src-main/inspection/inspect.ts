@@ -58,6 +58,31 @@ export function listImages(folder: string): string[] {
     .sort();
 }
 
+/**
+ * Why `folder` cannot be inspected without watching it, or null when it holds images: an empty
+ * folder (or one whose images sit in subfolders, as a dataset's test/good and test/crack do) would
+ * otherwise finish at once with nothing scored and no word why.
+ */
+export function noImagesProblem(folder: string): string | null {
+  if (listImages(folder).length > 0) return null;
+  const held = readdirSync(folder, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+    .map((entry) => {
+      try {
+        return { name: entry.name, count: listImages(join(folder, entry.name)).length };
+      } catch {
+        return { name: entry.name, count: 0 }; // unreadable: not a place to point at
+      }
+    })
+    .filter((sub) => sub.count > 0)
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const looked = `looked for ${[...IMAGE_EXTENSIONS].join(', ')}`;
+  if (held.length === 0)
+    return `No images in ${folder} (${looked}). Choose the folder the camera writes into, or watch this one for new images.`;
+  const list = held.map((sub) => `${sub.name} (${sub.count})`).join(', ');
+  return `No images in ${folder} itself (${looked}); its subfolders hold some: ${list}. Inspect one of those folders: an inspection scores one folder, not its subfolders.`;
+}
+
 /** <data>/cache/heatmaps/<inspection-id>/ */
 export function heatmapFolder(store: Store, inspectionId: number): string {
   return join(store.paths.heatmaps, String(inspectionId));

@@ -389,4 +389,36 @@ describe('inspecting a camera folder', () => {
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     expect(done.result).toMatchObject({ inspectionId, scored: images.length, failed: 0 });
   });
+
+  it('says why a folder with no images of its own cannot be inspected, and where its images are', async () => {
+    const inspections = services.ctx.store.inspections.list(1000).length;
+    // A dataset's test folder: its images sit in crack/ and good/, not in it.
+    const dataset = join(tempDir('defectscope-dataset-'), 'test');
+    const wood = join(root, 'wood', 'test');
+    for (const kind of readdirSync(wood)) {
+      mkdirSync(join(dataset, kind), { recursive: true });
+      for (const name of readdirSync(join(wood, kind)).slice(0, 2))
+        copyFileSync(join(wood, kind, name), join(dataset, kind, name));
+    }
+    mkdirSync(join(dataset, 'notes'));
+    writeFileSync(join(dataset, 'readme.txt'), 'not an image');
+    const start = (folder: string) =>
+      services.router.invoke('inspect/start', { folder, objectType: 'wood' });
+    const held = readdirSync(wood)
+      .sort()
+      .map((kind) => `${kind} (${readdirSync(join(dataset, kind)).length})`);
+    await expect(start(dataset)).rejects.toThrow(`its subfolders hold some: ${held.join(', ')}.`);
+    await expect(start(join(dataset, 'notes'))).rejects.toThrow(
+      /^No images in .*notes \(looked for/,
+    );
+    // Nothing was started or recorded; watching the empty folder waits for a camera instead.
+    expect(services.ctx.store.inspections.list(1000)).toHaveLength(inspections);
+    const { jobId } = await services.router.invoke('inspect/start', {
+      folder: join(dataset, 'notes'),
+      objectType: 'wood',
+      watch: true,
+    });
+    await services.router.invoke('jobs/cancel', { jobId });
+    expect((await services.ctx.jobs.settled(jobId)).status).not.toBe('failed');
+  });
 });

@@ -4,7 +4,7 @@
 import { NotFoundError, BadArgumentError } from '../../shared/errors.js';
 import type { InspectRequest, ReviewDto, VerdictRequest } from '../../shared/dto.js';
 import { recordProbed, startSummary } from '../../data/importers/import.js';
-import { runInspection } from '../../inspection/inspect.js';
+import { noImagesProblem, runInspection } from '../../inspection/inspect.js';
 import type { HandlerContext, Handlers } from '../context.js';
 import { existingFolder } from './datasets.js';
 import { page } from './paging.js';
@@ -13,6 +13,9 @@ import { readSettings } from './settings.js';
 /** Starts an inspection job, or resumes one: an interrupted job runs again under its own id. */
 export function startInspection(ctx: HandlerContext, request: InspectRequest) {
   const args = { ...request, folder: existingFolder(request.folder, 'The folder to inspect') };
+  // A watch waits for the camera, and a resumed inspection may have scored every file already.
+  const empty = args.watch || args.inspectionId !== undefined ? null : noImagesProblem(args.folder);
+  if (empty) throw new BadArgumentError(empty);
   const work = (job: Parameters<typeof runInspection>[2]) =>
     runInspection(
       {
