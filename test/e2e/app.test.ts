@@ -199,6 +199,12 @@ describe.skipIf(!hasChromium)(title, () => {
     const region = (await page.getByTestId('roi-panel').locator('summary').textContent())!
       .replace(/.*Region of interest: /, '')
       .trim();
+    // The retrain settings fold away, and say what the next retrain will use.
+    const settings = page.getByTestId('retrain-settings');
+    expect(await settings.locator('summary').textContent()).toBe(
+      'Retrain settings: Standard detail · 2 % false alarms · whole image at 224 px · views auto',
+    );
+    await settings.locator('summary').click();
     // Whole images unless the inspector picks tiles for large images with small defects.
     expect(await page.getByTestId('tile-scale').locator('option:checked').textContent()).toBe(
       'whole image at 224 px',
