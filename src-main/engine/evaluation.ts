@@ -38,7 +38,6 @@ import {
   defectHeadCheck,
   learnPlaces,
   learnReviewedDefects,
-  withoutLearned,
 } from './detectors/patchcore/patchcore.js';
 import {
   AUGMENTED,
@@ -60,8 +59,7 @@ import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import { ImageBatchLoader, widthHeight, type InputShape } from './image-batches.js';
 import { sharedAspect } from './input-shape.js';
 import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from './metrics.js';
-import { chooseLayers, layerChoiceLine, validationAuroc } from './layer-choice.js';
-import { paintedDefectScores } from './synthetic-defects.js';
+import { chooseLayers, judgeOnPainted, layerChoiceLine, validationAuroc } from './layer-choice.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
 import { calibrate, calibrateUnlabeled, type Calibration } from './threshold.js';
@@ -483,37 +481,29 @@ async function evaluateDetectorType(
           const step = count > 1 ? ` (features ${candidateLabel(tried)})` : '';
           options.onProgress?.(`${type}: fitting on ${fit.length} good images${step}`);
           await fitOn(candidate, loader, fit, options, failed);
-          const good = (await scoreEntries(candidate, loader, validation, options, failed)).scores;
-          // A single set (told) is not judged: nothing to choose between. On painted defects,
-          // judged on the memory bank alone (as retrain): the defect head learned from them.
-          const painted = () =>
-            paintedDefectScores(
-              candidate,
-              validation.map((e) => e.path),
-              options.seed,
-              batchOptions(loader, options, failed),
-            );
-          let auroc = -Infinity;
-          if (count > 1) {
-            const onPainted = async () =>
-              validationAuroc(
-                (await scoreEntries(candidate, loader, validation, options, failed)).scores,
-                await painted(),
-              );
-            const paintedAuroc =
-              (await withoutLearned(candidate, ['head'], onPainted)) ??
-              validationAuroc(good, await painted());
-            // With reviewed defects, the mean of both (as retrain judges a type with labels).
-            auroc =
-              reviewed.length > 0
-                ? (paintedAuroc +
-                    validationAuroc(
-                      good,
-                      (await scoreEntries(candidate, loader, reviewed, options, failed)).scores,
-                    )) /
-                  2
-                : paintedAuroc;
+          // A single set (told) is not judged: nothing to choose between. Otherwise as retrain:
+          // on painted defects (by the memory bank alone where the defect head learned from
+          // them), and with reviewed defects, the mean of both.
+          if (count === 1) {
+            const good = (await scoreEntries(candidate, loader, validation, options, failed))
+              .scores;
+            return { detector: candidate, auroc: -Infinity, good };
           }
+          const { good, auroc: paintedAuroc } = await judgeOnPainted(
+            candidate,
+            validation.map((e) => e.path),
+            options.seed,
+            batchOptions(loader, options, failed),
+          );
+          const auroc =
+            reviewed.length > 0
+              ? (paintedAuroc +
+                  validationAuroc(
+                    good,
+                    (await scoreEntries(candidate, loader, reviewed, options, failed)).scores,
+                  )) /
+                2
+              : paintedAuroc;
           return { detector: candidate, auroc, good };
         } catch (error) {
           candidate.dispose();

@@ -5,8 +5,11 @@
 // is kept (the first on a tie) and the others are freed as soon as they lose.
 import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../shared/dto.js';
 import { candidateLabel } from '../shared/model-quality.js';
+import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import type { Detector } from './detectors/detector.js';
+import { scoresWithBank } from './detectors/patchcore/patchcore.js';
 import { imageMetrics, withLabels } from './metrics.js';
+import { paintedBatches } from './synthetic-defects.js';
 
 /** One candidate: its feature maps, and whether the bank also learns the views. */
 export interface FeatureCandidate {
@@ -18,6 +21,50 @@ export interface FeatureCandidate {
 export function validationAuroc(good: readonly number[], defect: readonly number[]): number {
   const { scores, labels } = withLabels(good, defect);
   return imageMetrics(scores, labels).imageAuroc;
+}
+
+/** A candidate judged on defects painted into held-out good images (judgeOnPainted). */
+export interface PaintedJudgement {
+  /** The good images' scores as the candidate scores them, in the order read. */
+  good: number[];
+  /** Their painted copies' scores, three an image (paintedDefectScores' order). */
+  painted: number[];
+  /** The AUROC it is judged by: `bankAuroc` where there is one, else good against painted. */
+  auroc: number;
+  /** With a defect head: the memory bank's AUROC alone. */
+  bankAuroc: number | null;
+}
+
+/**
+ * How retrain and eval judge a one-class candidate: its held-out `goodPaths` against the same
+ * images with defects painted in (seeded), each image scored once. With a defect head, by its
+ * memory bank alone: painted defects cannot judge a head that learned from them.
+ */
+export async function judgeOnPainted(
+  detector: Detector,
+  goodPaths: readonly string[],
+  seed: number,
+  options: DecodedBatchOptions,
+): Promise<PaintedJudgement> {
+  const scored = { good: [] as number[], painted: [] as number[] };
+  const bank = { good: [] as number[], painted: [] as number[] };
+  let withHead = true;
+  const read = async (images: Parameters<typeof scoresWithBank>[1], into: 'good' | 'painted') => {
+    const both = await scoresWithBank(detector, images);
+    scored[into].push(...both.model);
+    if (both.bank) bank[into].push(...both.bank);
+    else withHead = false;
+  };
+  for await (const batch of decodedBatches(goodPaths, detector.inputShape, options))
+    await read(batch.images, 'good');
+  for await (const images of paintedBatches(goodPaths, detector.inputShape, seed, options))
+    await read(images, 'painted');
+  const bankAuroc = withHead ? validationAuroc(bank.good, bank.painted) : null;
+  return {
+    ...scored,
+    auroc: bankAuroc ?? validationAuroc(scored.good, scored.painted),
+    bankAuroc,
+  };
 }
 
 /**

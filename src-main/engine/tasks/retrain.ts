@@ -4,7 +4,6 @@
 // save the new model folder atomically. The owner reads the store before and records the model
 // row after. Unless told which feature maps to use, each of LAYER_CANDIDATES is fitted and the
 // one that validates best is kept.
-import type * as tf from '@tensorflow/tfjs';
 import type { FeatureName, LayerChoiceDto } from '../../shared/dto.js';
 import type { Roi } from '../../shared/roi.js';
 import { initBackend } from '../backend.js';
@@ -17,7 +16,6 @@ import {
   defectHeadCheck,
   learnPlaces,
   learnReviewedDefects,
-  scoresWithBank,
   withoutLearned,
 } from '../detectors/patchcore/patchcore.js';
 import {
@@ -49,11 +47,12 @@ import {
 import { rawScores } from '../raw-scores.js';
 import {
   chooseLayers,
+  judgeOnPainted,
   layerChoiceLine,
   validationAuroc,
   type FeatureCandidate,
 } from '../layer-choice.js';
-import { paintedBatches, paintedDefectScores } from '../synthetic-defects.js';
+import { paintedDefectScores } from '../synthetic-defects.js';
 import { calibrate, normalise, type Calibration } from '../threshold.js';
 import type { RetrainArgs, TaskContext } from './index.js';
 
@@ -155,52 +154,6 @@ async function validate(
       roi,
     }),
     kind: 'synthetic',
-  };
-}
-
-/**
- * A fresh one-class candidate's validation (validate) and, where it has a defect head, its memory
- * bank's AUROC alone on painted defects (null without a head): painted defects cannot judge a
- * head that learned from them. Without defect labels, each image is scored once for both.
- */
-async function judgeCandidate(
-  detector: Detector,
-  args: RetrainArgs,
-  signal: AbortSignal,
-  roi: Roi | null,
-): Promise<{ validation: Validation; bankOnly: number | null }> {
-  const options = { batchSize: args.batchSize, signal, roi };
-  if (args.validationDefect.length > 0) {
-    const validation = await validate(detector, args, signal, roi);
-    const bankOnly = await withoutLearned(detector, ['head'], async () =>
-      validationAuroc(
-        await scoresOf(detector, args.validationGood, args.batchSize, signal, roi),
-        await paintedDefectScores(detector, args.validationGood, args.seed, options),
-      ),
-    );
-    return { validation, bankOnly };
-  }
-  const scored = { good: [] as number[], painted: [] as number[] };
-  const bank = { good: [] as number[], painted: [] as number[] };
-  let withHead = true;
-  const read = async (images: tf.Tensor4D, into: 'good' | 'painted') => {
-    const both = await scoresWithBank(detector, images);
-    scored[into].push(...both.model);
-    if (both.bank) bank[into].push(...both.bank);
-    else withHead = false;
-  };
-  for await (const batch of decodedBatches(args.validationGood, detector.inputShape, options))
-    await read(batch.images, 'good');
-  for await (const images of paintedBatches(
-    args.validationGood,
-    detector.inputShape,
-    args.seed,
-    options,
-  ))
-    await read(images, 'painted');
-  return {
-    validation: { good: scored.good, defect: scored.painted, kind: 'synthetic' },
-    bankOnly: withHead ? validationAuroc(bank.good, bank.painted) : null,
   };
 }
 
@@ -350,31 +303,31 @@ async function fitOneClass(
       },
     );
     ctx.progress(0, 0, `validating${step}`);
-    const { validation, bankOnly } = await judgeCandidate(detector, judged, ctx.signal, roi);
-    const painted =
-      bankOnly ??
-      (validation.kind === 'synthetic'
-        ? validationAuroc(validation.good, validation.defect)
-        : validationAuroc(
-            validation.good,
-            await paintedDefectScores(detector, judged.validationGood, judged.seed, {
-              batchSize: judged.batchSize,
-              signal: ctx.signal,
-              roi,
-            }),
-          ));
+    const onPainted = await judgeOnPainted(detector, judged.validationGood, judged.seed, {
+      batchSize,
+      signal: ctx.signal,
+      roi,
+    });
+    const validation: Validation =
+      judged.validationDefect.length > 0
+        ? {
+            good: onPainted.good,
+            defect: await scoresOf(detector, judged.validationDefect, batchSize, ctx.signal, roi),
+            kind: 'labels',
+          }
+        : { good: onPainted.good, defect: onPainted.painted, kind: 'synthetic' };
     // With defect labels, the mean of both: ten of them alone misranked a real type's feature maps
     // (EVALUATION.md, Defects labeled or reviewed), and painted defects alone do not see the
     // type's own.
     const auroc =
       validation.kind === 'labels'
-        ? (painted + validationAuroc(validation.good, validation.defect)) / 2
-        : painted;
+        ? (onPainted.auroc + validationAuroc(validation.good, validation.defect)) / 2
+        : onPainted.auroc;
     return {
       detector,
       validation,
       auroc,
-      bankAuroc: validation.kind === 'synthetic' ? bankOnly : null,
+      bankAuroc: validation.kind === 'synthetic' ? onPainted.bankAuroc : null,
       encoder: name,
     };
   } catch (error) {
