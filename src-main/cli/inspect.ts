@@ -50,9 +50,10 @@ export const command: Command = {
   help: [
     'Usage: defectscope inspect <folder> --type NAME [--watch] [--top N] [--json]',
     '',
-    "Scores every image of the folder with the type's active model; a type without a model (even one",
-    'never seen before) is scored zero-shot against the folder itself. Results, heatmaps and the',
-    'inspection are stored (review them with `defectscope review`, report with `defectscope report`).',
+    "Scores every image of the folder (not its subfolders) with the type's active model; a type",
+    'without a model (even one never seen before) is scored zero-shot against the folder itself.',
+    'Results, heatmaps and the inspection are stored (review them with `defectscope review`, report',
+    'with `defectscope report`).',
     'Files still being written are waited for; unreadable files are reported and skipped.',
     '',
     'Options:',
@@ -136,9 +137,16 @@ export const command: Command = {
         ctx.out(JSON.stringify({ ...summary, warning, worst: worst.items, unreadable }, null, 2));
         return 0;
       }
+      // A watch stopped before any file arrived chose no scorer: not zero-shot, nothing.
+      const scoredBy =
+        summary.modelId !== null
+          ? `model ${summary.modelId}, ${summary.modelKind}`
+          : summary.scored + summary.failed > 0
+            ? 'zero-shot'
+            : 'nothing scored';
       ctx.out(
         `Inspection ${summary.inspectionId} of ${summary.folder} as '${summary.objectType}' ` +
-          `(${summary.modelId !== null ? `model ${summary.modelId}, ${summary.modelKind}` : 'zero-shot'}), ${summary.seconds.toFixed(1)} s:`,
+          `(${scoredBy}), ${summary.seconds.toFixed(1)} s:`,
       );
       ctx.out(
         table(
