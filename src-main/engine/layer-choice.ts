@@ -31,7 +31,7 @@ export interface PaintedJudgement {
   painted: number[];
   /** The AUROC it is judged by: `bankAuroc` where there is one, else good against painted. */
   auroc: number;
-  /** With a defect head: the memory bank's AUROC alone. */
+  /** With a defect head (or a memory) to leave out: the memory bank's AUROC alone. */
   bankAuroc: number | null;
 }
 
@@ -48,18 +48,18 @@ export async function judgeOnPainted(
 ): Promise<PaintedJudgement> {
   const scored = { good: [] as number[], painted: [] as number[] };
   const bank = { good: [] as number[], painted: [] as number[] };
-  let withHead = true;
+  let bankApart = true;
   const read = async (images: Parameters<typeof scoresWithBank>[1], into: 'good' | 'painted') => {
     const both = await scoresWithBank(detector, images);
     scored[into].push(...both.model);
     if (both.bank) bank[into].push(...both.bank);
-    else withHead = false;
+    else bankApart = false;
   };
   for await (const batch of decodedBatches(goodPaths, detector.inputShape, options))
     await read(batch.images, 'good');
   for await (const images of paintedBatches(goodPaths, detector.inputShape, seed, options))
     await read(images, 'painted');
-  const bankAuroc = withHead ? validationAuroc(bank.good, bank.painted) : null;
+  const bankAuroc = bankApart ? validationAuroc(bank.good, bank.painted) : null;
   return {
     ...scored,
     auroc: bankAuroc ?? validationAuroc(scored.good, scored.painted),

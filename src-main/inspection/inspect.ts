@@ -64,8 +64,14 @@ export function listImages(folder: string): string[] {
  * otherwise finish at once with nothing scored and no word why.
  */
 export function noImagesProblem(folder: string): string | null {
+  let entries;
+  try {
+    entries = readdirSync(folder, { withFileTypes: true });
+  } catch (error) {
+    return `Cannot read ${folder}: ${(error as Error).message}.`;
+  }
   if (listImages(folder).length > 0) return null;
-  const held = readdirSync(folder, { withFileTypes: true })
+  const held = entries
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
     .map((entry) => {
       try {

@@ -1,7 +1,8 @@
 // The one-class patch detector (PatchCore-style): a memory bank of patch features from good
 // images, coreset-subsampled; a patch's anomaly is its distance to the nearest bank patch, an
 // image's score the mean of its highest patch anomalies (patch-features.ts, ImageScoring), and
-// the anomaly map the patch anomalies upsampled and smoothed. Fitting needs only good images and no backpropagation.
+// the anomaly map the patch anomalies upsampled and smoothed. Fitting needs only good images and
+// no backpropagation.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
