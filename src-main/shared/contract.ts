@@ -22,6 +22,7 @@ import type {
   RetrainRequest,
   ReviewDto,
   ReviewQueueRequest,
+  ScoredTruthDto,
   Settings,
   TrainRequest,
   VerdictRequest,
@@ -58,6 +59,8 @@ export type Calls = {
   // -- models
   'models/list': { args: { objectType?: string }; result: ModelDto[] };
   'models/activate': { args: { modelId: number }; result: ModelDto };
+  /** Every labeled image the model scored in inspections, with its truth: real-world curves. */
+  'models/scored': { args: { modelId: number }; result: ScoredTruthDto };
   /** One-click retrain of an object type's model from its reviewed labels. */
   'retrain/start': { args: RetrainRequest; result: JobStarted };
 

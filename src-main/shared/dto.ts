@@ -298,6 +298,16 @@ export interface ModelDto {
 }
 
 /** Scores on the 0..1 scale (threshold 0.5) of a model's validation images, with their truth. */
+/**
+ * The labeled images a model scored in inspections (models/scored): each one's 0..1 score and its
+ * truth, the inspector's latest verdict where there is one, else the image's own label.
+ */
+export interface ScoredTruthDto {
+  scores: number[];
+  /** 1 = defect, 0 = good, one per score. */
+  labels: (0 | 1)[];
+}
+
 export interface ModelValidationDto {
   scores: number[];
   /** 1 = defect, 0 = good, one per score. */

@@ -104,6 +104,7 @@ export const callArgs = {
   'eval/start': evalRequest,
   'models/list': z.strictObject({ objectType: objectTypeName.optional() }),
   'models/activate': z.strictObject({ modelId: id }),
+  'models/scored': z.strictObject({ modelId: id }),
   'retrain/start': z.strictObject({
     objectType: objectTypeName,
     inputSize: z.number().int().min(32).max(1024).optional(),

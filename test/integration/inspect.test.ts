@@ -421,4 +421,73 @@ describe('inspecting a camera folder', () => {
     await services.router.invoke('jobs/cancel', { jobId });
     expect((await services.ctx.jobs.settled(jobId)).status).not.toBe('failed');
   });
+
+  it("gives every labeled image a model scored, with the inspector's verdict over the image's label", async () => {
+    const { store } = services.ctx;
+    const typeId = store.objectTypes.ensure('gasket');
+    const modelId = store.models.insert({
+      kind: 'one-class',
+      name: 'gasket one-class',
+      objectTypes: ['gasket'],
+      config: {},
+      status: 'active',
+    });
+    const other = store.models.insert({ ...store.models.get(modelId)!, status: 'ready' });
+    const inspectionId = store.inspections.create({
+      folder: '/camera/gasket',
+      objectTypeId: typeId,
+      jobId: null,
+      watch: false,
+    });
+    // More results than a page of the grid (1,000): a curve must see every one of them.
+    const image = (i: number, label: 'good' | 'defect' | null) => {
+      const id = store.images.insert({
+        objectTypeId: typeId,
+        path: `/camera/gasket/${i}.png`,
+        sha256: `sha-${i}`,
+        bytes: 1,
+        width: 8,
+        height: 8,
+        channels: 3,
+        bitDepth: 8,
+        format: 'png',
+        split: 'unsplit',
+        defectKind: null,
+      });
+      if (label) store.images.label(id, label, null, 'import', 'import');
+      return id;
+    };
+    const rows = Array.from({ length: 1200 }, (_, i) => ({
+      inspectionId,
+      path: `/camera/gasket/${i}.png`,
+      // Every third image labeled defect, the rest good; every seventh never imported (no label).
+      imageId: i % 7 === 6 ? null : image(i, i % 3 === 0 ? 'defect' : 'good'),
+      sha256: null,
+      modelId: i === 5 ? other : modelId,
+      rawScore: i,
+      score: i / 1200,
+      decision: 'OK' as const,
+      heatmapPath: null,
+      error: null,
+    }));
+    const ids = store.results.insertMany(rows);
+    // A verdict outranks the image's label, the latest verdict outranks earlier ones, and a
+    // verdict gives a never-imported image its truth.
+    store.reviews.add({ resultId: ids[3]!, verdict: 'defect', who: 'bo', note: null });
+    store.reviews.add({ resultId: ids[3]!, verdict: 'good', who: 'bo', note: null });
+    store.reviews.add({ resultId: ids[6]!, verdict: 'defect', who: 'bo', note: null });
+    const expected = rows
+      .map((row, i) => ({
+        score: row.score,
+        truth: i === 3 ? 0 : i === 6 ? 1 : row.imageId === null ? null : i % 3 === 0 ? 1 : 0,
+      }))
+      .filter((r, i) => r.truth !== null && rows[i]!.modelId === modelId);
+    const scored = await services.router.invoke('models/scored', { modelId });
+    expect(scored.scores).toEqual(expected.map((r) => r.score));
+    expect(scored.labels).toEqual(expected.map((r) => r.truth));
+    expect(scored.scores.length).toBeGreaterThan(1000);
+    await expect(services.router.invoke('models/scored', { modelId: 99_999 })).rejects.toThrow(
+      'No model 99999.',
+    );
+  });
 });

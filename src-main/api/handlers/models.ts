@@ -1,5 +1,6 @@
-// models/list, models/activate and retrain/start: model versions per object type, rollback by
-// activating an older one, and the one-click retrain job (engine lane: one fit at a time).
+// models/list, models/scored, models/activate and retrain/start: model versions per object type,
+// what each scored in inspections, rollback by activating an older one, and the one-click
+// retrain job (engine lane: one fit at a time).
 import { existsSync } from 'node:fs';
 import { BadArgumentError, NotFoundError } from '../../shared/errors.js';
 import { ENGINE_LANE } from '../../jobs/registry.js';
@@ -52,6 +53,10 @@ export const modelsHandlers = {
     ctx.store.models
       .list(objectType)
       .map((model) => ({ ...model, validation: ctx.store.models.validation(model.id) })),
+  'models/scored': async ({ modelId }, ctx) => {
+    if (!ctx.store.models.get(modelId)) throw new NotFoundError(`No model ${modelId}.`);
+    return ctx.store.results.scoredWithTruth(modelId);
+  },
   'models/activate': async ({ modelId }, ctx) => {
     const model = ctx.store.models.get(modelId);
     if (!model) throw new NotFoundError(`No model ${modelId}.`);

@@ -5,6 +5,7 @@ import { up as initial } from './0001-initial.js';
 import { up as jobsOwnerSettings } from './0002-jobs-owner-settings.js';
 import { up as inspectionIndexes } from './0003-inspection-indexes.js';
 import { up as modelValidation } from './0004-model-validation.js';
+import { up as resultsByModel } from './0005-results-by-model.js';
 
 export interface Migration {
   name: string;
@@ -16,4 +17,5 @@ export const migrations: readonly Migration[] = [
   { name: '0002-jobs-owner-settings', up: jobsOwnerSettings },
   { name: '0003-inspection-indexes', up: inspectionIndexes },
   { name: '0004-model-validation', up: modelValidation },
+  { name: '0005-results-by-model', up: resultsByModel },
 ];

@@ -7,6 +7,7 @@ import type {
   InspectionResultDto,
   InspectionResultQuery,
   ReviewQueueRequest,
+  ScoredTruthDto,
   Verdict,
 } from '../../shared/dto.js';
 
@@ -110,6 +111,7 @@ export class ResultsRepo {
   private readonly countStatement;
   private readonly allOf;
   private readonly scoresOf;
+  private readonly truthOf;
   private readonly linkImage;
 
   constructor(private readonly db: Database) {
@@ -169,6 +171,15 @@ export class ResultsRepo {
     this.scoresOf = db.prepare<[number], { score: number }>(
       'SELECT score FROM results WHERE inspection_id = ? AND score IS NOT NULL',
     );
+    this.truthOf = db.prepare<[number], { score: number; truth: string }>(`
+      SELECT score, truth FROM (
+        SELECT r.id, r.score,
+               COALESCE(
+                 (SELECT verdict FROM reviews WHERE result_id = r.id ORDER BY id DESC LIMIT 1),
+                 (SELECT label FROM labels WHERE image_id = r.image_id ORDER BY id DESC LIMIT 1)
+               ) AS truth
+          FROM results r WHERE r.model_id = ? AND r.score IS NOT NULL)
+       WHERE truth IN ('good', 'defect') ORDER BY id`);
   }
 
   /** Inserts the rows that are new; returns their ids in order (null where the path was scored). */
@@ -231,6 +242,18 @@ export class ResultsRepo {
   /** Links a result to the image record its verdict labelled; its decision stays as scored. */
   setImage(resultId: number, imageId: number): void {
     this.linkImage.run(imageId, resultId);
+  }
+
+  /**
+   * Every result `modelId` scored whose truth is known (ScoredTruthDto), in the order scored: all
+   * of them, whatever the inspection or how many, as the numbers alone.
+   */
+  scoredWithTruth(modelId: number): ScoredTruthDto {
+    const rows = this.truthOf.all(modelId);
+    return {
+      scores: rows.map((r) => r.score),
+      labels: rows.map((r) => (r.truth === 'defect' ? 1 : 0)),
+    };
   }
 
   /** The 0..1 scores of an inspection (a histogram needs every one, but only the number). */

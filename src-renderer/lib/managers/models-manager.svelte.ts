@@ -161,32 +161,18 @@ export class ModelsManager {
 
   /**
    * Labeled images the selected model scored in inspections: the verdict where an inspector gave
-   * one, else the image's own label from its dataset. Real truth, so an honest curve.
+   * one, else the image's own label from its dataset. Real truth, so an honest curve. Every one of
+   * them, read by the store (models/scored), not the first page of the type's results.
    */
   private async loadReviewed(): Promise<void> {
     const model = this.selected;
     this.reviewed = null;
     if (!model) return;
-    const objectType = model.objectTypes[0];
-    if (!objectType) return;
-    const [results, images] = await Promise.all([
-      this.app.attempt(() => this.client.invoke('inspect/results', { objectType, limit: 1000 })),
-      this.app.attempt(() =>
-        this.client.invoke('datasets/images', { objectTypes: [objectType], limit: 1000 }),
-      ),
-    ]);
-    const labelOf = new Map((images?.items ?? []).map((image) => [image.id, image.label]));
-    const scores: number[] = [];
-    const labels: (0 | 1)[] = [];
-    for (const result of results?.items ?? []) {
-      if (result.modelId !== model.id || result.score === null) continue;
-      const truth =
-        result.review?.verdict ?? (result.imageId !== null ? labelOf.get(result.imageId) : null);
-      if (!truth) continue;
-      scores.push(result.score);
-      labels.push(truth === 'defect' ? 1 : 0);
-    }
-    this.reviewed = { scores, labels };
+    const scored = await this.app.attempt(() =>
+      this.client.invoke('models/scored', { modelId: model.id }),
+    );
+    // Another model may have been selected while this one's were read.
+    if (scored && this.selected?.id === model.id) this.reviewed = scored;
   }
 
   async activate(modelId: number): Promise<void> {
