@@ -187,6 +187,11 @@ export const OPTIMISTIC =
 export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
   goodFlagged: number;
+  /**
+   * Where that share is likely to fall on the line (flaggedRange), from how many held-out good
+   * images it was measured on; null where the model does not record how many.
+   */
+  goodFlaggedRange: { low: number; high: number; images: number } | null;
   /** Share of defects caught at the threshold. */
   defectsCaught: number;
   /** Where the defects came from: labeled or reviewed ones, or synthetic ones painted into good images. */
@@ -206,6 +211,27 @@ export function formatPercent(share: number): string {
   return `${(100 * share).toFixed(1)} %`;
 }
 
+/**
+ * The range (95 %, Wilson's score interval) the share of good parts flagged on the line is likely
+ * to fall in, when `flagged` of `images` held-out good images were: one of 46 (2.2 %) could be
+ * anything from 0.4 % to 11.3 %. Kolektor's threshold, set on 46 of its good commutators, flagged
+ * 7.8 % of its test ones: inside that range, far from the 2.2 % alone.
+ */
+export function flaggedRange(flagged: number, images: number): { low: number; high: number } {
+  const z2 = 1.96 ** 2;
+  const p = flagged / images;
+  const centre = (p + z2 / (2 * images)) / (1 + z2 / images);
+  const half =
+    (Math.sqrt(z2) / (1 + z2 / images)) *
+    Math.sqrt((p * (1 - p)) / images + z2 / (4 * images * images));
+  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+/** "0.4–11.3 %" */
+export function rangeLabel({ low, high }: { low: number; high: number }): string {
+  return `${(100 * low).toFixed(1)}–${formatPercent(high)}`;
+}
+
 /** The expectation a retrained model's recorded validation metrics give; null for other models. */
 export function modelExpectation(
   metrics: Record<string, unknown> | null | undefined,
@@ -217,6 +243,7 @@ export function modelExpectation(
     bankAuroc,
     placesAuroc,
     defects,
+    goodImages,
   } = metrics ?? {};
   // With a defect head or places judged on painted defects, the bank's own figure is the fair
   // one: with its places' split-half check where it kept them (ValidationMetrics).
@@ -235,8 +262,12 @@ export function modelExpectation(
     return null;
   const which =
     defects === 'labels' ? 'its labeled defects' : 'synthetic defects painted into its good images';
+  const images = typeof goodImages === 'number' && goodImages > 0 ? goodImages : null;
   return {
     goodFlagged: falseAlarmRate,
+    goodFlaggedRange: images
+      ? { ...flaggedRange(Math.round(falseAlarmRate * images), images), images }
+      : null,
     defectsCaught: recall,
     defectsFrom: defects,
     auroc: imageAuroc,
@@ -253,7 +284,10 @@ export function modelExpectation(
 /** One line for the inspector: what the model flags and catches. */
 export function expectationLine(e: ModelExpectation): string {
   const of = e.defectsFrom === 'labels' ? 'labeled defects' : 'synthetic defects';
-  return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).${e.optimistic ? ` ${OPTIMISTIC}` : ''}`;
+  const range = e.goodFlaggedRange
+    ? ` (likely ${rangeLabel(e.goodFlaggedRange)} on the line: set on ${e.goodFlaggedRange.images} held-out good images)`
+    : '';
+  return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts${range}, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).${e.optimistic ? ` ${OPTIMISTIC}` : ''}`;
 }
 
 /** Short for the views (PatchcoreConfig.augment), in lists. */

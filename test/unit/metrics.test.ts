@@ -25,6 +25,7 @@ import {
   expectationLine,
   defectMemoryLine,
   featuresLine,
+  flaggedRange,
   modelExpectation,
   placesLine,
   VIEWS_GAIN,
@@ -310,6 +311,26 @@ describe('what a model promises the inspector', () => {
     expect(expectationLine(expected)).toBe(
       'Expected: flags 2.0 % of good parts, catches 31.0 % of synthetic defects (validation AUROC 0.720).',
     );
+  });
+
+  it('says how far the share of good parts flagged may stray from the one measured, by how many images it was measured on', () => {
+    // One of 46 held-out good images flagged: 2.2 %, anywhere from 0.4 % to 11.3 % on the line.
+    const few = modelExpectation({ ...metrics, falseAlarmRate: 1 / 46, goodImages: 46 })!;
+    expect(few.goodFlaggedRange!.low).toBeCloseTo(0.00385, 4);
+    expect(few.goodFlaggedRange!.high).toBeCloseTo(0.113, 3);
+    expect(expectationLine(few)).toBe(
+      'Expected: flags 2.2 % of good parts (likely 0.4–11.3 % on the line: set on 46 held-out good images), catches 31.0 % of synthetic defects (validation AUROC 0.720).',
+    );
+    // Ten times the images, the same share: a range a third as wide, still around it.
+    const many = modelExpectation({ ...metrics, falseAlarmRate: 10 / 460, goodImages: 460 })!;
+    const width = (e: typeof few) => e.goodFlaggedRange!.high - e.goodFlaggedRange!.low;
+    expect(width(many)).toBeLessThan(width(few) / 2.5);
+    expect(many.goodFlaggedRange!.low).toBeLessThan(10 / 460);
+    expect(many.goodFlaggedRange!.high).toBeGreaterThan(10 / 460);
+    // None flagged still leaves room above 0; a model that does not say how many gives no range.
+    expect(flaggedRange(0, 46).low).toBe(0);
+    expect(flaggedRange(0, 46).high).toBeGreaterThan(0.05);
+    expect(modelExpectation(metrics)!.goodFlaggedRange).toBeNull();
   });
 
   it('stays quiet for a model that separates, and reads nothing from models without validation', () => {
