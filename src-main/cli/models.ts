@@ -6,6 +6,7 @@ import {
   formatPercent,
   layersLabel,
   modelExpectation,
+  rangeLabel,
   VIEWS_LABEL,
 } from '../shared/model-quality.js';
 import type {
@@ -100,7 +101,9 @@ export const command: Command = {
               tiles(m),
               metric(m.metrics, 'imageAuroc') + (expected?.warning ? ' !' : ''),
               metric(m.metrics, 'f1'),
-              expected ? formatPercent(expected.goodFlagged) : '-',
+              expected
+                ? `${formatPercent(expected.goodFlagged)}${expected.goodFlaggedRange ? ` (${rangeLabel(expected.goodFlaggedRange)})` : ''}`
+                : '-',
               expected
                 ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
                 : '-',
