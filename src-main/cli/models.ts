@@ -105,7 +105,7 @@ export const command: Command = {
                 ? `${formatPercent(expected.goodFlagged)}${expected.goodFlaggedRange ? ` (${rangeLabel(expected.goodFlaggedRange)})` : ''}`
                 : '-',
               expected
-                ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}`
+                ? `${formatPercent(expected.defectsCaught)} ${expected.defectsFrom === 'labels' ? 'labeled' : 'synthetic'}${expected.defectsCaughtRange ? ` (${rangeLabel(expected.defectsCaughtRange)})` : ''}`
                 : '-',
               Array.isArray(m.config.layers)
                 ? `${layersLabel(m.config.layers as string[])}${layersChosen(m) ? ' (chosen)' : ''}${(m.config.defectHead as DefectHeadCheckDto | undefined)?.used ? ' + head' : ''}${(m.config.defectMemory as DefectMemoryDto | undefined)?.weight ? ' + defects' : ''}${(m.config.places as PlacesDto | undefined)?.used ? ' + by place' : ''}${(m.config.places as PlacesDto | undefined)?.viewed ? ` + scored ${VIEWS_LABEL}` : ''}${m.config.augmented === true ? ` + ${VIEWS_LABEL}` : ''}`

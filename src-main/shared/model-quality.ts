@@ -188,12 +188,18 @@ export interface ModelExpectation {
   /** Share of good parts flagged at the threshold (held-out good images). */
   goodFlagged: number;
   /**
-   * Where that share is likely to fall on the line (flaggedRange), from how many held-out good
+   * Where that share is likely to fall on the line (shareRange), from how many held-out good
    * images it was measured on; null where the model does not record how many.
    */
   goodFlaggedRange: { low: number; high: number; images: number } | null;
   /** Share of defects caught at the threshold. */
   defectsCaught: number;
+  /**
+   * Where that share is likely to fall on the line, from how many labeled defects it was measured
+   * on (shareRange); null for painted defects, three copies of each held-out image
+   * and no sample of the line's defects.
+   */
+  defectsCaughtRange: { low: number; high: number; images: number } | null;
   /** Where the defects came from: labeled or reviewed ones, or synthetic ones painted into good images. */
   defectsFrom: 'labels' | 'synthetic';
   auroc: number;
@@ -212,15 +218,15 @@ export function formatPercent(share: number): string {
 }
 
 /**
- * The range (95 %, Wilson's score interval) the share of good parts flagged on the line is likely
- * to fall in, when `flagged` of `images` held-out good images were: one of 46 (2.2 %) could be
- * anything from 0.4 % to 11.3 %. Kolektor's threshold, set on 46 of its good commutators, flagged
- * 7.8 % of its test ones: inside that range, far from the 2.2 % alone.
+ * The range (95 %, Wilson's score interval) a share measured as `count` of `images` is likely to
+ * fall in on the line: one of 46 held-out good images flagged (2.2 %) could be anything from
+ * 0.4 % to 11.3 %. Kolektor's threshold, set on 46 of its good commutators, flagged 7.8 % of its
+ * test ones: inside that range, far from the 2.2 % alone.
  */
-export function flaggedRange(flagged: number, images: number): { low: number; high: number } {
+export function shareRange(count: number, images: number): { low: number; high: number } {
   const z = 1.96;
   const z2 = z * z;
-  const p = flagged / images;
+  const p = count / images;
   const centre = (p + z2 / (2 * images)) / (1 + z2 / images);
   const half =
     (z / (1 + z2 / images)) * Math.sqrt((p * (1 - p)) / images + z2 / (4 * images * images));
@@ -244,6 +250,7 @@ export function modelExpectation(
     placesAuroc,
     defects,
     goodImages,
+    defectImages,
   } = metrics ?? {};
   // With a defect head or places judged on painted defects, the bank's own figure is the fair
   // one: with its places' split-half check where it kept them (ValidationMetrics).
@@ -262,13 +269,15 @@ export function modelExpectation(
     return null;
   const which =
     defects === 'labels' ? 'its labeled defects' : 'synthetic defects painted into its good images';
-  const images = typeof goodImages === 'number' && goodImages > 0 ? goodImages : null;
+  const rangeOf = (share: number, images: unknown) =>
+    typeof images === 'number' && images > 0
+      ? { ...shareRange(Math.round(share * images), images), images }
+      : null;
   return {
     goodFlagged: falseAlarmRate,
-    goodFlaggedRange: images
-      ? { ...flaggedRange(Math.round(falseAlarmRate * images), images), images }
-      : null,
+    goodFlaggedRange: rangeOf(falseAlarmRate, goodImages),
     defectsCaught: recall,
+    defectsCaughtRange: defects === 'labels' ? rangeOf(recall, defectImages) : null,
     defectsFrom: defects,
     auroc: imageAuroc,
     optimistic: typeof bankAuroc === 'number',
@@ -287,7 +296,10 @@ export function expectationLine(e: ModelExpectation): string {
   const range = e.goodFlaggedRange
     ? ` (likely ${rangeLabel(e.goodFlaggedRange)} on the line: set on ${e.goodFlaggedRange.images} held-out good images)`
     : '';
-  return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts${range}, catches ${formatPercent(e.defectsCaught)} of ${of} (validation AUROC ${e.auroc.toFixed(3)}).${e.optimistic ? ` ${OPTIMISTIC}` : ''}`;
+  const caughtRange = e.defectsCaughtRange
+    ? ` (likely ${rangeLabel(e.defectsCaughtRange)}: ${e.defectsCaughtRange.images} of them)`
+    : '';
+  return `Expected: flags ${formatPercent(e.goodFlagged)} of good parts${range}, catches ${formatPercent(e.defectsCaught)} of ${of}${caughtRange} (validation AUROC ${e.auroc.toFixed(3)}).${e.optimistic ? ` ${OPTIMISTIC}` : ''}`;
 }
 
 /** Short for the views (PatchcoreConfig.augment), in lists. */

@@ -25,7 +25,7 @@ import {
   expectationLine,
   defectMemoryLine,
   featuresLine,
-  flaggedRange,
+  shareRange,
   modelExpectation,
   placesLine,
   VIEWS_GAIN,
@@ -328,9 +328,21 @@ describe('what a model promises the inspector', () => {
     expect(many.goodFlaggedRange!.low).toBeLessThan(10 / 460);
     expect(many.goodFlaggedRange!.high).toBeGreaterThan(10 / 460);
     // None flagged still leaves room above 0; a model that does not say how many gives no range.
-    expect(flaggedRange(0, 46).low).toBe(0);
-    expect(flaggedRange(0, 46).high).toBeGreaterThan(0.05);
+    expect(shareRange(0, 46).low).toBe(0);
+    expect(shareRange(0, 46).high).toBeGreaterThan(0.05);
     expect(modelExpectation(metrics)!.goodFlaggedRange).toBeNull();
+    // Defects caught: a range from labeled defects (19 of 19 is not a certainty), none from
+    // painted ones (three copies of each held-out good image, not a sample of the line's defects).
+    const labeled = { ...metrics, defects: 'labels', recall: 1, goodImages: 47, defectImages: 19 };
+    const caught = modelExpectation(labeled)!;
+    expect(caught.defectsCaughtRange).toMatchObject({ high: 1, images: 19 });
+    expect(caught.defectsCaughtRange!.low).toBeCloseTo(0.832, 3);
+    expect(expectationLine(caught)).toContain(
+      'catches 100.0 % of labeled defects (likely 83.2–100.0 %: 19 of them)',
+    );
+    expect(
+      modelExpectation({ ...metrics, goodImages: 46, defectImages: 138 })!.defectsCaughtRange,
+    ).toBeNull();
   });
 
   it('stays quiet for a model that separates, and reads nothing from models without validation', () => {
