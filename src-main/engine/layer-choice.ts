@@ -3,13 +3,15 @@
 // also learn the good images mirrored and turned (learnsViews), each set is tried with and
 // without the views. Every candidate is fitted and judged on the same validation images, the best
 // is kept (the first on a tie) and the others are freed as soon as they lose.
+import type * as tf from '@tensorflow/tfjs';
 import { LAYER_CANDIDATES, type FeatureName, type LayerChoiceDto } from '../shared/dto.js';
 import { candidateLabel } from '../shared/model-quality.js';
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import type { Detector } from './detectors/detector.js';
 import { scoresWithBank } from './detectors/patchcore/patchcore.js';
 import { imageMetrics, withLabels } from './metrics.js';
-import { paintedBatches } from './synthetic-defects.js';
+import { paintedKinds } from './synthetic-defects.js';
+import { Rng } from '../shared/random.js';
 
 /** One candidate: its feature maps, and whether the bank also learns the views. */
 export interface FeatureCandidate {
@@ -49,16 +51,18 @@ export async function judgeOnPainted(
   const scored = { good: [] as number[], painted: [] as number[] };
   const bank = { good: [] as number[], painted: [] as number[] };
   let bankApart = true;
-  const read = async (images: Parameters<typeof scoresWithBank>[1], into: 'good' | 'painted') => {
+  const read = async (images: tf.Tensor4D, into: 'good' | 'painted') => {
     const both = await scoresWithBank(detector, images);
     scored[into].push(...both.model);
     if (both.bank) bank[into].push(...both.bank);
     else bankApart = false;
   };
-  for await (const batch of decodedBatches(goodPaths, detector.inputShape, options))
+  // Each batch read once: its good images, then painted as paintedDefectScores paints them.
+  const rng = new Rng(seed);
+  for await (const batch of decodedBatches(goodPaths, detector.inputShape, options)) {
     await read(batch.images, 'good');
-  for await (const images of paintedBatches(goodPaths, detector.inputShape, seed, options))
-    await read(images, 'painted');
+    for (const painted of paintedKinds(batch.images, rng)) await read(painted, 'painted');
+  }
   const bankAuroc = bankApart ? validationAuroc(bank.good, bank.painted) : null;
   return {
     ...scored,

@@ -13,7 +13,6 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../shared/random.js';
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import type { Detector } from './detectors/detector.js';
-import type { InputShape } from './image-batches.js';
 
 export type PaintedDefect = 'spot' | 'line' | 'region';
 export const PAINTED_DEFECTS: readonly PaintedDefect[] = ['spot', 'line', 'region'];
@@ -114,32 +113,26 @@ export function paintDefects(images: tf.Tensor4D, rng: Rng, first = 0): tf.Tenso
 }
 
 /**
- * The batches of `goodPaths` (decoded at `size`) with each kind of defect painted into each image
- * in turn: three batches per batch read, each freed when the next is asked for. Seeded, so two
- * models validated with the same seed meet the same defects.
+ * `images` with each kind of defect painted into each image in turn (image i gets kind i + k for
+ * the k-th batch): three batches, each freed when the next is asked for. The one way validation
+ * paints held-out good images, so that every check that paints with the same seed meets the very
+ * same defects.
  */
-export async function* paintedBatches(
-  goodPaths: readonly string[],
-  size: InputShape,
-  seed: number,
-  options: DecodedBatchOptions = {},
-): AsyncGenerator<tf.Tensor4D> {
-  const rng = new Rng(seed);
-  for await (const batch of decodedBatches(goodPaths, size, options)) {
-    for (let first = 0; first < PAINTED_DEFECTS.length; first++) {
-      const images = paintDefects(batch.images, rng, first);
-      try {
-        yield images;
-      } finally {
-        images.dispose();
-      }
+export function* paintedKinds(images: tf.Tensor4D, rng: Rng): Generator<tf.Tensor4D> {
+  for (let first = 0; first < PAINTED_DEFECTS.length; first++) {
+    const painted = paintDefects(images, rng, first);
+    try {
+      yield painted;
+    } finally {
+      painted.dispose();
     }
   }
 }
 
 /**
  * Scores of `goodPaths` with each kind of defect painted into each in turn (three scores per
- * image): the defect half of a validation that has no defect labels.
+ * image): the defect half of a validation that has no defect labels. Seeded, so models validated
+ * with the same seed meet the same defects.
  */
 export async function paintedDefectScores(
   detector: Detector,
@@ -147,8 +140,10 @@ export async function paintedDefectScores(
   seed: number,
   options: DecodedBatchOptions = {},
 ): Promise<number[]> {
+  const rng = new Rng(seed);
   const scores: number[] = [];
-  for await (const images of paintedBatches(goodPaths, detector.inputShape, seed, options))
-    for (const result of await detector.score(images)) scores.push(result.score);
+  for await (const batch of decodedBatches(goodPaths, detector.inputShape, options))
+    for (const painted of paintedKinds(batch.images, rng))
+      for (const result of await detector.score(painted)) scores.push(result.score);
   return scores;
 }

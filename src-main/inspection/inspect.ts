@@ -70,7 +70,7 @@ export function noImagesProblem(folder: string): string | null {
   } catch (error) {
     return `Cannot read ${folder}: ${(error as Error).message}.`;
   }
-  if (listImages(folder).length > 0) return null;
+  if (entries.some((entry) => entry.isFile() && isImageFile(entry.name))) return null;
   const held = entries
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
     .map((entry) => {

@@ -297,7 +297,6 @@ export interface ModelDto {
   validation?: ModelValidationDto | null;
 }
 
-/** Scores on the 0..1 scale (threshold 0.5) of a model's validation images, with their truth. */
 /**
  * The labeled images a model scored in inspections (models/scored): each one's 0..1 score and its
  * truth, the inspector's latest verdict where there is one, else the image's own label.
@@ -308,10 +307,8 @@ export interface ScoredTruthDto {
   labels: (0 | 1)[];
 }
 
-export interface ModelValidationDto {
-  scores: number[];
-  /** 1 = defect, 0 = good, one per score. */
-  labels: (0 | 1)[];
+/** Scores on the 0..1 scale (threshold 0.5) of a model's validation images, with their truth. */
+export interface ModelValidationDto extends ScoredTruthDto {
   /** 'labels': real defect labels; 'synthetic': defects painted into held-out good images. */
   defects: 'labels' | 'synthetic';
 }

@@ -53,7 +53,7 @@ import {
 } from './defect-memory.js';
 import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 import { SCORED_VIEWS, identity, imageViews } from '../views.js';
-import { PAINTED_DEFECTS, paintDefects } from '../../synthetic-defects.js';
+import { PAINTED_DEFECTS, paintedKinds } from '../../synthetic-defects.js';
 import { Rng } from '../../../shared/random.js';
 import { MIN_PLACE_IMAGES, Places, choosePlaces, type LearnedPlaces } from './places.js';
 
@@ -643,16 +643,9 @@ export class PatchcoreDetector implements Detector {
     for await (const batch of good) {
       if (signal?.aborted) throw new CancelledError('Learning the places was cancelled.');
       const scored = await read(batch.images);
-      // Painted as paintedDefectScores paints: every kind into each image of the batch in turn.
+      // Painted as paintedDefectScores paints them.
       const perKind: Awaited<ReturnType<typeof read>>[] = [];
-      for (let first = 0; first < PAINTED_DEFECTS.length; first++) {
-        const painted = paintDefects(batch.images, rng, first);
-        try {
-          perKind.push(await read(painted));
-        } finally {
-          painted.dispose();
-        }
-      }
+      for (const painted of paintedKinds(batch.images, rng)) perKind.push(await read(painted));
       for (const way of ['asIs', 'inViews'] as const) {
         const maps = ways[way];
         maps.good.push(...scored[way].model);
