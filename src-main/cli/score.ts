@@ -1,7 +1,7 @@
 // `defectscope score <image|folder> --type NAME`: scores images with the type's active model
 // (zero-shot when it has none) and optionally writes heatmap overlays.
-import { readdirSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import {
   closing,
@@ -13,8 +13,8 @@ import {
   stringOption,
   table,
 } from './common.js';
-import { IMAGE_EXTENSIONS } from '../data/image-io.js';
 import { initBackend } from '../engine/backend.js';
+import { listImages } from '../inspection/inspect.js';
 import { scoreForType } from '../inspection/scoring.js';
 import { BadArgumentError, NotFoundError } from '../shared/errors.js';
 
@@ -25,11 +25,7 @@ function imagePaths(target: string): string[] {
   } catch {
     throw new NotFoundError(`No such file or folder: ${target}`);
   }
-  if (stats.isFile()) return [resolve(target)];
-  return readdirSync(target)
-    .filter((name) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase()) && !name.startsWith('.'))
-    .sort()
-    .map((name) => resolve(join(target, name)));
+  return stats.isFile() ? [resolve(target)] : listImages(target);
 }
 
 export const command: Command = {

@@ -2,7 +2,7 @@
 // files (inspect-prepare / inspect-batch), record each batch's results as it comes back and push
 // them as events; with watch, keep scoring new files as the camera finishes writing them. Only a
 // batch is ever in memory, and a resumed inspection skips every file that already has a result.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Emit } from '../shared/contract.js';
@@ -50,10 +50,26 @@ export function isImageFile(path: string): boolean {
   return !name.startsWith('.') && IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
 }
 
+/**
+ * An image file of `folder`: a file, or a link to one (a folder put together from links, as a
+ * script or a file server makes it; the watcher follows links too). A broken link is listed, so
+ * that scoring reports the image as gone instead of passing over it.
+ */
+function isImageEntry(folder: string, entry: Dirent): boolean {
+  if (!isImageFile(entry.name)) return false;
+  if (entry.isFile()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  try {
+    return statSync(join(folder, entry.name)).isFile();
+  } catch {
+    return true;
+  }
+}
+
 /** The folder's image files (not its subfolders: a camera writes into one folder), sorted. */
 export function listImages(folder: string): string[] {
   return readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && isImageFile(entry.name))
+    .filter((entry) => isImageEntry(folder, entry))
     .map((entry) => resolve(folder, entry.name))
     .sort();
 }
@@ -70,7 +86,7 @@ export function noImagesProblem(folder: string): string | null {
   } catch (error) {
     return `Cannot read ${folder}: ${(error as Error).message}.`;
   }
-  if (entries.some((entry) => entry.isFile() && isImageFile(entry.name))) return null;
+  if (entries.some((entry) => isImageEntry(folder, entry))) return null;
   const held = entries
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
     .map((entry) => {

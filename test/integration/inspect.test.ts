@@ -4,6 +4,7 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -81,6 +82,10 @@ describe('inspecting a camera folder', () => {
       .toBuffer();
     writeFileSync(join(folder, 'truncated.png'), png.subarray(0, png.length >> 1));
     writeFileSync(join(folder, 'readme.txt'), 'not an image by its name: ignored');
+    // A folder put together from links: a link to an image is an image, a broken one is gone.
+    const linked = join(folder, 'linked.png');
+    symlinkSync(images[0]!, linked);
+    symlinkSync(join(folder, 'deleted.png'), join(folder, 'dangling.png'));
     const slow = join(folder, 'slow.png');
     const writing = writeSlowly(
       slow,
@@ -113,7 +118,7 @@ describe('inspecting a camera folder', () => {
     });
     const byName = new Map(results.items.map((r) => [r.path.split('/').pop()!, r]));
     // Every image, the slowly written one too, has a score; every bad file has its reason.
-    for (const path of [...images, slow]) {
+    for (const path of [...images, slow, linked]) {
       const result = byName.get(path.split('/').pop()!)!;
       expect(result.error).toBeNull();
       expect(result.score).toBeGreaterThanOrEqual(0);
@@ -125,10 +130,11 @@ describe('inspecting a camera folder', () => {
     expect(byName.get('zero.png')!.error).toMatch(/^empty/);
     expect(byName.get('notes.png')!.error).toMatch(/^not-an-image/);
     expect(byName.get('truncated.png')!.error).toMatch(/^corrupt/);
+    expect(byName.get('dangling.png')!.error).toMatch(/^missing: .*the file is gone/);
     expect(byName.has('readme.txt')).toBe(false);
     expect(summary).toMatchObject({
-      scored: images.length + 1,
-      failed: 3,
+      scored: images.length + 2,
+      failed: 4,
       modelKind: 'zero-shot',
       modelId: null,
     });
