@@ -5,7 +5,7 @@
 import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { CallAnswer } from '../shared/contract.js';
 import type { ImportRequest, InspectRequest } from '../shared/dto.js';
 import type { AppServices } from './services.js';
@@ -84,33 +84,49 @@ function realOrNull(path: string): string | null {
   }
 }
 
-/**
- * The folders whose images the UI may show: the data folder (thumbnails, heatmaps, models), every
- * imported dataset root and every inspected folder — the ones the user chose, nothing else.
- */
-export function chosenFolders(services: AppServices): string[] {
-  const { ctx } = services;
-  const folders = new Set<string>([ctx.store.paths.root]);
-  for (const job of ctx.jobs.list({ kinds: ['import', 'inspect'] })) {
-    const args = job.args as ImportRequest | InspectRequest;
-    const folder = 'root' in args ? args.root : args.folder;
-    if (typeof folder === 'string') folders.add(resolve(folder));
-  }
-  return [...folders];
+/** The folders whose images the UI may show (chosenFolders). */
+export interface ChosenFolders {
+  /** The data folder: thumbnails, heatmaps and models, written by the app. */
+  data: string;
+  /**
+   * Every imported dataset root and every inspected folder. Import and inspection read a link to
+   * an image as the image (a folder put together from links), so the UI shows it too.
+   */
+  user: string[];
 }
 
 /**
- * The real path of an image the UI asks for, or why not: it must exist, be an image, and — after
- * resolving `..` and symlinks — lie inside one of the chosen folders (their real paths too).
+ * The folders whose images the UI may show: the data folder, every imported dataset root and
+ * every inspected folder — the ones the user chose, nothing else.
+ */
+export function chosenFolders(services: AppServices): ChosenFolders {
+  const { ctx } = services;
+  const user = new Set<string>();
+  for (const job of ctx.jobs.list({ kinds: ['import', 'inspect'] })) {
+    const args = job.args as ImportRequest | InspectRequest;
+    const folder = 'root' in args ? args.root : args.folder;
+    if (typeof folder === 'string') user.add(resolve(folder));
+  }
+  return { data: ctx.store.paths.root, user: [...user] };
+}
+
+/**
+ * The real path of an image the UI asks for, or why not: it must exist and be an image, and —
+ * after resolving `..` and links — lie inside one of the chosen folders (their real paths too).
+ * A link that leads out of them is followed only where it sits in a folder the user chose to
+ * import or inspect, and only to an image file: that image was read as the user's own.
  */
 export function allowedImage(
   requested: string,
-  folders: string[],
+  folders: ChosenFolders,
 ): { ok: true; path: string } | { ok: false; status: 403 | 404 } {
   if (!isAbsolute(requested) || requested.includes('\0')) return { ok: false, status: 403 };
   if (!imageExtensions.has(extname(requested).toLowerCase())) return { ok: false, status: 403 };
+  const realRoots = (paths: string[]) =>
+    paths.map(realOrNull).filter((f): f is string => f !== null);
+  const user = realRoots(folders.user);
+  const roots = [...realRoots([folders.data]), ...user];
   const real = realOrNull(requested);
-  const roots = folders.map(realOrNull).filter((f): f is string => f !== null);
   if (!real) {
     // Say 404 only for a path that would be allowed, so the check never reveals what exists.
     const lexical = resolve(requested);
@@ -118,7 +134,16 @@ export function allowedImage(
       ? { ok: false, status: 404 }
       : { ok: false, status: 403 };
   }
-  if (!roots.some((root) => isInside(root, real))) return { ok: false, status: 403 };
+  if (!roots.some((root) => isInside(root, real))) {
+    // A link out of them: the link itself (its folder resolved) must sit in a user's folder.
+    const folder = realOrNull(dirname(resolve(requested)));
+    const link = folder === null ? null : join(folder, basename(requested));
+    const followed =
+      link !== null &&
+      imageExtensions.has(extname(real).toLowerCase()) &&
+      user.some((root) => isInside(root, link));
+    if (!followed) return { ok: false, status: 403 };
+  }
   if (!statSync(real).isFile()) return { ok: false, status: 404 };
   return { ok: true, path: real };
 }
@@ -194,7 +219,7 @@ export async function startHttpBridge(options: HttpBridgeOptions): Promise<HttpB
   const streams = new Set<ServerResponse>();
   let port = 0;
   // A grid asks for a hundred images at once; the folder list changes only with a new job.
-  let folders = { at: 0, list: [] as string[] };
+  let folders = { at: 0, list: { data: '', user: [] } as ChosenFolders };
   const forgetFolders = services.ctx.events.on('job/queued', () => (folders.at = 0));
   const currentFolders = () => {
     if (Date.now() - folders.at > 1000) folders = { at: Date.now(), list: chosenFolders(services) };

@@ -1,11 +1,16 @@
 // The headless server: the contract over HTTP behind the access token, events over SSE, and
 // images only from the folders the user chose.
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openServices, type AppServices } from '../../src-main/api/services.js';
-import { startHttpBridge, TOKEN_HEADER, type HttpBridge } from '../../src-main/api/http-bridge.js';
+import {
+  allowedImage,
+  startHttpBridge,
+  TOKEN_HEADER,
+  type HttpBridge,
+} from '../../src-main/api/http-bridge.js';
 
 const PNG_1x1 = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
@@ -114,5 +119,27 @@ describe('defectscope serve', () => {
     expect((await file(join(scratch, 'data', 'cache', 'link.png'))).status).toBe(403);
     expect((await file('/etc/passwd')).status).toBe(403);
     expect((await file(join(scratch, 'data', 'defectscope.db'))).status).toBe(403);
+  });
+
+  it('follows a link to an image from a folder the user inspected or imported, and no other link', () => {
+    // A camera folder put together from links, as inspection reads it.
+    const camera = join(scratch, 'camera');
+    mkdirSync(camera);
+    const secret = join(scratch, 'elsewhere', 'secret.png');
+    symlinkSync(secret, join(camera, 'linked.png'));
+    writeFileSync(join(scratch, 'elsewhere', 'notes.txt'), 'not an image');
+    symlinkSync(join(scratch, 'elsewhere', 'notes.txt'), join(camera, 'notes.png'));
+    symlinkSync(join(scratch, 'elsewhere'), join(camera, 'linked-folder'));
+    const folders = { data: join(scratch, 'data'), user: [camera] };
+    expect(allowedImage(join(camera, 'linked.png'), folders)).toEqual({
+      ok: true,
+      path: realpathSync(secret),
+    });
+    const refused = { ok: false, status: 403 };
+    // Not to a file that is no image, not through a linked folder, not from the data folder.
+    expect(allowedImage(join(camera, 'notes.png'), folders)).toEqual(refused);
+    expect(allowedImage(join(camera, 'linked-folder', 'secret.png'), folders)).toEqual(refused);
+    expect(allowedImage(join(scratch, 'data', 'cache', 'link.png'), folders)).toEqual(refused);
+    expect(allowedImage(secret, folders)).toEqual(refused);
   });
 });
