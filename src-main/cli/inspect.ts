@@ -20,7 +20,7 @@ import {
   type InspectionResultDto,
   type Page,
 } from '../shared/dto.js';
-import { modelExpectation } from '../shared/model-quality.js';
+import { modelExpectation, mostlyFlaggedWarning } from '../shared/model-quality.js';
 import { BadArgumentError } from '../shared/errors.js';
 import type { AppServices } from '../api/services.js';
 
@@ -133,8 +133,18 @@ export const command: Command = {
         limit: top,
       });
       const unreadable = await unreadableFiles(services, summary.inspectionId);
+      const batchWarning =
+        summary.modelId !== null
+          ? mostlyFlaggedWarning(summary.scored, summary.flagged, summary.objectType)
+          : null;
       if (args.values.json) {
-        ctx.out(JSON.stringify({ ...summary, warning, worst: worst.items, unreadable }, null, 2));
+        ctx.out(
+          JSON.stringify(
+            { ...summary, warning, batchWarning, worst: worst.items, unreadable },
+            null,
+            2,
+          ),
+        );
         return 0;
       }
       // A watch stopped before any file arrived chose no scorer: not zero-shot, nothing.
@@ -170,6 +180,7 @@ export const command: Command = {
         `${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK, ${summary.failed} unreadable. ` +
           `Review: defectscope review list; report: defectscope report ${summary.inspectionId} --html FILE`,
       );
+      if (batchWarning) ctx.err(`WARNING: ${batchWarning}`);
       return 0;
     });
   },

@@ -212,6 +212,28 @@ export interface ModelExpectation {
   optimistic: boolean;
 }
 
+/** A batch a model flagged this much of (DEFECT), from this many scored images, is questioned. */
+export const MOSTLY_FLAGGED = { share: 0.9, images: 10 } as const;
+
+/**
+ * What to tell the inspector when a model flagged nearly every image of a batch: a whole lot of
+ * defects is rare, while images of another type, a camera moved or relit, or a changed product
+ * all look like that to a model set to flag 2 % of good parts. Null otherwise. Zero-shot judges
+ * a folder against itself and is not asked.
+ */
+export function mostlyFlaggedWarning(
+  scored: number,
+  flagged: number,
+  objectType: string,
+): string | null {
+  if (scored < MOSTLY_FLAGGED.images || flagged < MOSTLY_FLAGGED.share * scored) return null;
+  return (
+    `The model flagged ${flagged} of ${scored} images as defects. A whole batch of defects is rare: ` +
+    `check that these are ${objectType} parts, and that the camera's view and lighting are those its good images were taken with. ` +
+    `If the product or the camera changed on purpose, review some of these as good and retrain ${objectType}.`
+  );
+}
+
 /** 0.0213 → "2.1 %". */
 export function formatPercent(share: number): string {
   return `${(100 * share).toFixed(1)} %`;

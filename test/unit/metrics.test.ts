@@ -27,6 +27,8 @@ import {
   featuresLine,
   shareRange,
   modelExpectation,
+  mostlyFlaggedWarning,
+  MOSTLY_FLAGGED,
   placesLine,
   VIEWS_GAIN,
 } from '../../src-main/shared/model-quality.js';
@@ -311,6 +313,20 @@ describe('what a model promises the inspector', () => {
     expect(expectationLine(expected)).toBe(
       'Expected: flags 2.0 % of good parts, catches 31.0 % of synthetic defects (validation AUROC 0.720).',
     );
+  });
+
+  it('questions a batch the model flagged nearly all of, and no other', () => {
+    // Twenty castings inspected as commutators, all flagged: the wrong type, or a camera changed.
+    const all = mostlyFlaggedWarning(20, 20, 'kolektor');
+    expect(all).toMatch(/^The model flagged 20 of 20 images as defects\./);
+    expect(all).toContain('check that these are kolektor parts');
+    expect(all).toContain('retrain kolektor');
+    const { share, images } = MOSTLY_FLAGGED;
+    expect(mostlyFlaggedWarning(images, Math.ceil(share * images), 'nut')).not.toBeNull();
+    expect(mostlyFlaggedWarning(images, Math.ceil(share * images) - 1, 'nut')).toBeNull();
+    // Too few images to say anything by: a handful can all be defective.
+    expect(mostlyFlaggedWarning(images - 1, images - 1, 'nut')).toBeNull();
+    expect(mostlyFlaggedWarning(0, 0, 'nut')).toBeNull();
   });
 
   it('says how far the share of good parts flagged may stray from the one measured, by how many images it was measured on', () => {

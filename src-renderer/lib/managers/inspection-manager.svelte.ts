@@ -5,7 +5,7 @@ import {
   type DetailLevel,
   type InspectionResultDto,
 } from '../../../src-main/shared/dto.js';
-import { modelExpectation } from '../../../src-main/shared/model-quality.js';
+import { modelExpectation, mostlyFlaggedWarning } from '../../../src-main/shared/model-quality.js';
 import type { ContractClient } from '../api/client.js';
 import type { AppManager } from './app-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
@@ -70,6 +70,13 @@ export class InspectionManager {
       ok: count('OK'),
       failed: this.results.filter((r) => r.error).length,
     };
+  }
+
+  /** Said when a model flagged nearly every image of the batch (mostlyFlaggedWarning). */
+  get batchWarning(): string | null {
+    const scored = this.results.filter((r) => r.modelId !== null && r.score !== null);
+    const flagged = scored.filter((r) => r.decision === 'DEFECT').length;
+    return mostlyFlaggedWarning(scored.length, flagged, scored[0]?.objectType ?? this.objectType);
   }
 
   /** Shows the newest inspection when the view opens. */
