@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { once } from 'node:events';
 import { NotFoundError } from '../shared/errors.js';
+import { modelExpectation, mostlyFlaggedWarning } from '../shared/model-quality.js';
 import type { StoredResult } from '../store/repos/results.repo.js';
 import type { Store } from '../store/store.js';
 import { summarise } from './inspect.js';
@@ -137,6 +138,13 @@ export async function writeHtmlReport(
   const summary = summarise(store, inspectionId);
   const model = inspection.modelId !== null ? store.models.get(inspection.modelId) : undefined;
   const band = inspection.unsureBand ?? 0.05;
+  // What the Inspect view says beside the results, for whoever reads the report instead.
+  const warnings = model
+    ? [
+        modelExpectation(model.metrics)?.warning ?? null,
+        mostlyFlaggedWarning(summary.scored, summary.flagged, summary.objectType),
+      ].filter((w): w is string => w !== null)
+    : [];
   await mkdir(dirname(file), { recursive: true });
   const out = createWriteStream(file);
   const title = `Inspection ${inspectionId}: ${inspection.objectType ?? ''}`;
@@ -152,6 +160,7 @@ tr.defect td:nth-child(4){color:#d62728;font-weight:600} tr.unsure td:nth-child(
 tr.error td{color:#888}
 .grid{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0;width:200px} figure img{width:200px;height:200px;object-fit:contain;background:#000;border:1px solid #ccc}
 figcaption{font-size:12px;word-break:break-all}
+.warning{border-left:4px solid #d62728;background:#fdf0f0;padding:8px 12px;max-width:900px}
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
 <div class="meta">Folder ${escapeHtml(inspection.folder)} · started ${escapeHtml(inspection.createdAt)}${inspection.finishedAt ? ` · finished ${escapeHtml(inspection.finishedAt)}` : ''}<br>
@@ -159,6 +168,7 @@ Scored by ${model ? `model ${model.id} (${escapeHtml(model.name)})` : "zero-shot
 <h2>Summary</h2>
 <table class="counts"><tr><th>files</th><th>DEFECT</th><th>UNSURE</th><th>OK</th><th>unreadable</th></tr>
 <tr><td>${summary.scored + summary.failed}</td><td>${summary.flagged}</td><td>${summary.unsure}</td><td>${summary.ok}</td><td>${summary.failed}</td></tr></table>
+${warnings.map((w) => `<p class="warning">${escapeHtml(w)}</p>`).join('\n')}
 <h2>Score histogram</h2>
 ${histogramSvg(store.results.scores(inspectionId), band)}
 <h2>Flagged images (worst first)</h2><div class="grid">

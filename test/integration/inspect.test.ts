@@ -428,6 +428,57 @@ describe('inspecting a camera folder', () => {
     expect((await services.ctx.jobs.settled(jobId)).status).not.toBe('failed');
   });
 
+  it('questions, in the report, a batch the model flagged nearly all of', async () => {
+    const { store } = services.ctx;
+    const typeId = store.objectTypes.ensure('valve');
+    const modelId = store.models.insert({
+      kind: 'one-class',
+      name: 'valve one-class',
+      objectTypes: ['valve'],
+      config: {},
+      status: 'active',
+    });
+    const report = async (decisions: ('DEFECT' | 'OK')[]) => {
+      const inspectionId = store.inspections.create({
+        folder: '/camera/valve',
+        objectTypeId: typeId,
+        jobId: null,
+        watch: false,
+      });
+      store.inspections.setModel(inspectionId, {
+        modelId,
+        modelPath: null,
+        threshold: 1,
+        unsureBand: 0.05,
+      });
+      store.results.insertMany(
+        decisions.map((decision, i) => ({
+          inspectionId,
+          path: `/camera/valve/${inspectionId}-${i}.png`,
+          imageId: null,
+          sha256: null,
+          modelId,
+          rawScore: decision === 'DEFECT' ? 2 : 0.5,
+          score: decision === 'DEFECT' ? 0.9 : 0.2,
+          decision,
+          heatmapPath: null,
+          error: null,
+        })),
+      );
+      const html = join(tempDir(), 'report.html');
+      const cli = { out: () => undefined, err: () => undefined, interactive: false };
+      const args = ['report', String(inspectionId), '--html', html];
+      expect(await runCli([...args, '--data-dir', store.paths.root], cli)).toBe(0);
+      return readFileSync(html, 'utf8');
+    };
+    // 12 of 12 flagged: another type, or a camera moved; 8 of 12 is a bad lot, not a question.
+    expect(await report(Array(12).fill('DEFECT'))).toContain(
+      'The model flagged 12 of 12 images as defects. A whole batch of defects is rare: check that these are valve parts',
+    );
+    const mixed = await report([...Array(8).fill('DEFECT'), ...Array(4).fill('OK')]);
+    expect(mixed).not.toContain('A whole batch of defects is rare');
+  });
+
   it("gives every labeled image a model scored, with the inspector's verdict over the image's label", async () => {
     const { store } = services.ctx;
     const typeId = store.objectTypes.ensure('gasket');
