@@ -88,7 +88,8 @@ export function noImagesProblem(folder: string): string | null {
   }
   if (entries.some((entry) => isImageEntry(folder, entry))) return null;
   const held = entries
-    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+    // Folders and links to folders: anything else fails to list and counts nothing.
+    .filter((entry) => !entry.isFile() && !entry.name.startsWith('.'))
     .map((entry) => {
       try {
         return { name: entry.name, count: listImages(join(folder, entry.name)).length };

@@ -408,9 +408,12 @@ describe('inspecting a camera folder', () => {
     }
     mkdirSync(join(dataset, 'notes'));
     writeFileSync(join(dataset, 'readme.txt'), 'not an image');
+    // A subfolder may be a link to one elsewhere; a link to a file is no subfolder.
+    symlinkSync(join(wood, 'good'), join(dataset, 'linked'));
+    symlinkSync(join(dataset, 'readme.txt'), join(dataset, 'readme-link'));
     const start = (folder: string) =>
       services.router.invoke('inspect/start', { folder, objectType: 'wood' });
-    const held = readdirSync(wood)
+    const held = [...readdirSync(wood), 'linked']
       .sort()
       .map((kind) => `${kind} (${readdirSync(join(dataset, kind)).length})`);
     await expect(start(dataset)).rejects.toThrow(`its subfolders hold some: ${held.join(', ')}.`);
