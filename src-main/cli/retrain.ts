@@ -129,12 +129,15 @@ export const command: Command = {
         return 0;
       }
       const m = result.metrics as unknown as ValidationMetrics;
+      const expected = modelExpectation(result.metrics);
+      // The expectation line gives the AUROC that counts (the bank's, or its places' split-half
+      // figure); a second, more optimistic one beside it would only ask which to believe.
+      const auroc = expected ? '' : `AUROC ${m.imageAuroc.toFixed(3)}, `;
       ctx.out(
         `Model ${result.modelId} (${result.kind ?? 'one-class'}) for ${objectType}: ${result.activated ? 'ACTIVE' : 'kept as a candidate'} — ${result.reason}.\n` +
           `Validation (${m.goodImages} good, ${m.defectImages} ${m.defects === 'labels' ? 'labeled' : 'synthetic'} defects): ` +
-          `AUROC ${m.imageAuroc.toFixed(3)}, F1 ${m.f1.toFixed(3)} at the threshold, false alarms ${(100 * m.falseAlarmRate).toFixed(1)} %.`,
+          `${auroc}F1 ${m.f1.toFixed(3)} at the threshold, false alarms ${(100 * m.falseAlarmRate).toFixed(1)} %.`,
       );
-      const expected = modelExpectation(result.metrics);
       if (result.roi) ctx.out(`Region of interest: ${formatRoi(result.roi)} (image pixels).`);
       const features = featuresLine({
         layers: result.layers,

@@ -151,6 +151,11 @@ describe("a type's region of interest", () => {
   it('keeps the region on the next retrain, shows it in models list, and clears it with --roi none', async () => {
     expect(await cli(['retrain', '--type', 'grid', '--size', String(SIZE)])).toBe(0);
     expect(out.join('\n')).toMatch(/Region of interest: 0,0,128,64/);
+    // One validation AUROC is said, on the expectation line: not a second one beside it.
+    expect(out.join('\n')).toMatch(
+      /^Validation \(\d+ good, \d+ (labeled|synthetic) defects\): F1 /m,
+    );
+    expect(out.join('\n')).toMatch(/^Expected: .*\(validation AUROC [01]\.\d{3}\)/m);
     // Not told which feature maps: retrain says which it chose and what each validated at; so
     // few good images that each set was also tried with their views.
     expect(out.join('\n')).toMatch(
