@@ -22,6 +22,7 @@ import {
 import { zeroShotFolder } from '../../src-main/inspection/inspect.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
 import { gradient, tempDir } from '../fixtures/images.js';
+import type { Store } from '../../src-main/store/store.js';
 
 /** A camera folder: the test split of a generated type, flattened (`copies` times over). */
 function cameraFolder(root: string, type: string, copies = 1): string[] {
@@ -39,6 +40,19 @@ function cameraFolder(root: string, type: string, copies = 1): string[] {
     }
   }
   return copied;
+}
+
+/** A type and an active one-class model row of it (no model folder), for results written directly. */
+function activeModel(store: Store, type: string): { typeId: number; modelId: number } {
+  const typeId = store.objectTypes.ensure(type);
+  const modelId = store.models.insert({
+    kind: 'one-class',
+    name: `${type} one-class`,
+    objectTypes: [type],
+    config: {},
+    status: 'active',
+  });
+  return { typeId, modelId };
 }
 
 /** Writes a PNG in pieces, as a slow camera would; the first piece lands before it returns. */
@@ -433,14 +447,7 @@ describe('inspecting a camera folder', () => {
 
   it('questions, in the report, a batch the model flagged nearly all of', async () => {
     const { store } = services.ctx;
-    const typeId = store.objectTypes.ensure('valve');
-    const modelId = store.models.insert({
-      kind: 'one-class',
-      name: 'valve one-class',
-      objectTypes: ['valve'],
-      config: {},
-      status: 'active',
-    });
+    const { typeId, modelId } = activeModel(store, 'valve');
     const report = async (decisions: ('DEFECT' | 'OK')[]) => {
       const inspectionId = store.inspections.create({
         folder: '/camera/valve',
@@ -484,14 +491,7 @@ describe('inspecting a camera folder', () => {
 
   it("gives every labeled image a model scored, with the inspector's verdict over the image's label", async () => {
     const { store } = services.ctx;
-    const typeId = store.objectTypes.ensure('gasket');
-    const modelId = store.models.insert({
-      kind: 'one-class',
-      name: 'gasket one-class',
-      objectTypes: ['gasket'],
-      config: {},
-      status: 'active',
-    });
+    const { typeId, modelId } = activeModel(store, 'gasket');
     const other = store.models.insert({ ...store.models.get(modelId)!, status: 'ready' });
     const inspectionId = store.inspections.create({
       folder: '/camera/gasket',
