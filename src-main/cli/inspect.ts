@@ -133,10 +133,7 @@ export const command: Command = {
         limit: top,
       });
       const unreadable = await unreadableFiles(services, summary.inspectionId);
-      const batchWarning =
-        summary.modelId !== null
-          ? mostlyFlaggedWarning(summary.scored, summary.flagged, summary.objectType)
-          : null;
+      const batchWarning = mostlyFlaggedWarning(summary);
       if (args.values.json) {
         ctx.out(
           JSON.stringify(

@@ -139,12 +139,10 @@ export async function writeHtmlReport(
   const model = inspection.modelId !== null ? store.models.get(inspection.modelId) : undefined;
   const band = inspection.unsureBand ?? 0.05;
   // What the Inspect view says beside the results, for whoever reads the report instead.
-  const warnings = model
-    ? [
-        modelExpectation(model.metrics)?.warning ?? null,
-        mostlyFlaggedWarning(summary.scored, summary.flagged, summary.objectType),
-      ].filter((w): w is string => w !== null)
-    : [];
+  const warnings = [
+    modelExpectation(model?.metrics)?.warning ?? null,
+    mostlyFlaggedWarning(summary),
+  ].filter((w): w is string => w !== null);
   await mkdir(dirname(file), { recursive: true });
   const out = createWriteStream(file);
   const title = `Inspection ${inspectionId}: ${inspection.objectType ?? ''}`;

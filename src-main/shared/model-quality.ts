@@ -221,11 +221,15 @@ export const MOSTLY_FLAGGED = { share: 0.9, images: 10 } as const;
  * all look like that to a model set to flag 2 % of good parts. Null otherwise. Zero-shot judges
  * a folder against itself and is not asked.
  */
-export function mostlyFlaggedWarning(
-  scored: number,
-  flagged: number,
-  objectType: string,
-): string | null {
+export function mostlyFlaggedWarning(batch: {
+  scored: number;
+  flagged: number;
+  objectType: string;
+  /** The model that scored; null for zero-shot. */
+  modelId: number | null;
+}): string | null {
+  const { scored, flagged, objectType } = batch;
+  if (batch.modelId === null) return null;
   if (scored < MOSTLY_FLAGGED.images || flagged < MOSTLY_FLAGGED.share * scored) return null;
   return (
     `The model flagged ${flagged} of ${scored} images as defects. A whole batch of defects is rare: ` +

@@ -317,16 +317,24 @@ describe('what a model promises the inspector', () => {
 
   it('questions a batch the model flagged nearly all of, and no other', () => {
     // Twenty castings inspected as commutators, all flagged: the wrong type, or a camera changed.
-    const all = mostlyFlaggedWarning(20, 20, 'kolektor');
+    const batch = (
+      scored: number,
+      flagged: number,
+      objectType = 'nut',
+      modelId: number | null = 1,
+    ) => mostlyFlaggedWarning({ scored, flagged, objectType, modelId });
+    const all = batch(20, 20, 'kolektor');
     expect(all).toMatch(/^The model flagged 20 of 20 images as defects\./);
     expect(all).toContain('check that these are kolektor parts');
     expect(all).toContain('retrain kolektor');
     const { share, images } = MOSTLY_FLAGGED;
-    expect(mostlyFlaggedWarning(images, Math.ceil(share * images), 'nut')).not.toBeNull();
-    expect(mostlyFlaggedWarning(images, Math.ceil(share * images) - 1, 'nut')).toBeNull();
+    expect(batch(images, Math.ceil(share * images))).not.toBeNull();
+    expect(batch(images, Math.ceil(share * images) - 1)).toBeNull();
     // Too few images to say anything by: a handful can all be defective.
-    expect(mostlyFlaggedWarning(images - 1, images - 1, 'nut')).toBeNull();
-    expect(mostlyFlaggedWarning(0, 0, 'nut')).toBeNull();
+    expect(batch(images - 1, images - 1)).toBeNull();
+    expect(batch(0, 0)).toBeNull();
+    // Zero-shot judges the folder against itself: not asked.
+    expect(batch(20, 20, 'kolektor', null)).toBeNull();
   });
 
   it('says how far the share of good parts flagged may stray from the one measured, by how many images it was measured on', () => {

@@ -74,9 +74,13 @@ export class InspectionManager {
 
   /** Said when a model flagged nearly every image of the batch (mostlyFlaggedWarning). */
   get batchWarning(): string | null {
-    const scored = this.results.filter((r) => r.modelId !== null && r.score !== null);
-    const flagged = scored.filter((r) => r.decision === 'DEFECT').length;
-    return mostlyFlaggedWarning(scored.length, flagged, scored[0]?.objectType ?? this.objectType);
+    const scored = this.results.filter((r) => r.score !== null);
+    return mostlyFlaggedWarning({
+      scored: scored.length,
+      flagged: scored.filter((r) => r.decision === 'DEFECT').length,
+      objectType: scored[0]?.objectType ?? this.objectType,
+      modelId: scored[0]?.modelId ?? null,
+    });
   }
 
   /** Shows the newest inspection when the view opens. */
