@@ -27,6 +27,7 @@ import {
 } from './detectors/classifier/evidence-classifier.js';
 import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
+import { ZeroShotDetector } from './detectors/zero-shot/mutual-scoring.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
 import {
   defaultPatchFeatures,
@@ -561,6 +562,9 @@ async function evaluateDetectorType(
       );
       detector = await create();
       await fitOn(detector, loader, data.test, options, failed);
+      if (detector instanceof ZeroShotDetector) placesCheck = detector.placesCheck;
+      if (placesCheck)
+        options.onProgress?.(`${type}: ${placesLine(placesCheck, 'reference images')}`);
       result = await scoreEntries(detector, loader, data.test, options, failed);
       calibration = calibrateUnlabeled(result.scores);
     }

@@ -120,10 +120,11 @@ export function placesOrViewsKept(check: PlacesDto | null | undefined): boolean 
 
 /**
  * Whether a one-class model scores relative to each place, in words: "scores relative to each
- * place (painted-defect AUROC 0.908 against 0.843 as they are, on 46 held-out good images)".
+ * place (painted-defect AUROC 0.908 against 0.843 as they are, on 46 held-out good images)";
+ * `images` names what the check was measured on (zero-shot: the folder's reference images).
  */
-export function placesLine(check: PlacesDto): string {
-  const measured = `painted-defect AUROC ${check.placedAuroc.toFixed(3)} against ${check.auroc.toFixed(3)} as they are, on ${check.heldOutImages} held-out good images`;
+export function placesLine(check: PlacesDto, images = 'held-out good images'): string {
+  const measured = `painted-defect AUROC ${check.placedAuroc.toFixed(3)} against ${check.auroc.toFixed(3)} as they are, on ${check.heldOutImages} ${images}`;
   const places = check.used
     ? `scores relative to each place (${measured})`
     : `scores as they are, not relative to each place (${measured})`;

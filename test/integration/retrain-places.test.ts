@@ -7,7 +7,7 @@ import { scanDataset } from '../../src-main/data/importers/scan.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
 import { retrainArgs } from '../../src-main/engine/tasks/index.js';
 import { fitOneClassModel } from '../../src-main/engine/tasks/retrain.js';
-import { MIN_PLACE_IMAGES } from '../../src-main/engine/detectors/patchcore/places.js';
+import { MIN_PLACE_IMAGES } from '../../src-main/engine/detectors/places.js';
 import { oneClassScoring } from '../../src-main/engine/detectors/patch-features.js';
 import { featuresLine, VIEWS_GAIN } from '../../src-main/shared/model-quality.js';
 import { tempDir } from '../fixtures/images.js';

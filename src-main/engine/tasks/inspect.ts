@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Decision, FileProblem } from '../../shared/dto.js';
 import { ImageError, ModelError, errorMessage } from '../../shared/errors.js';
 import type { Roi } from '../../shared/roi.js';
+import { placesLine } from '../../shared/model-quality.js';
 import { hashFile } from '../../data/image-io.js';
 import { heatmapName, writeHeatmapOverlay } from '../../data/heatmap.js';
 import { initBackend } from '../backend.js';
@@ -124,6 +125,8 @@ export async function prepareInspection(
       signal: ctx.signal,
       onProgress: (done, total) => ctx.progress(done, total, 'sampling reference images'),
     });
+    if (detector.placesCheck)
+      ctx.log(`zero-shot: ${placesLine(detector.placesCheck, 'reference images')}`);
     // The scale comes from the same sample: most images are good, so a robust outlier bound
     // over their scores is the threshold (threshold.ts's calibrateUnlabeled).
     const known = new Map<string, number>();

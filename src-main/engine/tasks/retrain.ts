@@ -11,7 +11,7 @@ import { decodedBatches } from '../decoded-batches.js';
 import type { Detector, FitBatch } from '../detectors/detector.js';
 import { defaultPatchFeatures, oneClassScoring } from '../detectors/patch-features.js';
 import { defaultDefectHeadConfig } from '../detectors/patchcore/defect-head.js';
-import type { LearnedPlaces } from '../detectors/patchcore/places.js';
+import type { LearnedPlaces } from '../detectors/places.js';
 import {
   defectHeadCheck,
   learnPlaces,

@@ -11,7 +11,7 @@ import {
 import type { FitBatch } from '../../../src-main/engine/detectors/detector.js';
 import { greedyCoreset } from '../../../src-main/engine/detectors/patchcore/coreset.js';
 import { PatchSample } from '../../../src-main/engine/detectors/patchcore/patch-sample.js';
-import { MIN_PLACE_IMAGES } from '../../../src-main/engine/detectors/patchcore/places.js';
+import { MIN_PLACE_IMAGES } from '../../../src-main/engine/detectors/places.js';
 import {
   scoresWithBank,
   withoutLearned,
@@ -28,6 +28,7 @@ import {
   nearestDistances,
 } from '../../../src-main/engine/detectors/patch-features.js';
 import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
+import type { ZeroShotDetector } from '../../../src-main/engine/detectors/zero-shot/mutual-scoring.js';
 import type { Encoder, FeatureName } from '../../../src-main/engine/encoders/encoder.js';
 import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
 import { auroc } from '../../../src-main/engine/metrics.js';
@@ -688,6 +689,57 @@ describe('detectors', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('zero-shot learns each place from its references: a corner that always looks new stops hiding faint blots', async () => {
+    const before = tf.memory().numTensors;
+    // As the one-class places test: every part has a label in its top left corner that differs
+    // from part to part; a few parts of the folder have a faint blot elsewhere.
+    const folder = tf.tidy(() => {
+      const parts = tf.concat([surfaces(26, 2000, false, 0.2), surfaces(4, 2100, true, 0.2)]);
+      const noise = tf.randomUniform([30, 20, 20, 1], -0.5, 0.5, 'float32', 2200);
+      const corner = tf.pad(tf.tile(noise, [1, 1, 1, 3]), [
+        [0, 0],
+        [0, SIZE - 20],
+        [0, SIZE - 20],
+        [0, 0],
+      ]);
+      return tf.clipByValue(tf.add(parts, corner), 0, 1) as tf.Tensor4D;
+    });
+    const labels = [...Array(26).fill(0), ...Array(4).fill(1)];
+    const create = async (references: number) =>
+      detectorEntry('zero-shot').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
+        inputSize: SIZE,
+        references,
+      }) as ZeroShotDetector;
+    // Fewer references than MIN_PLACE_IMAGES: no places, and the corner outscores the blots.
+    const few = await create(MIN_PLACE_IMAGES - 1);
+    await few.fit(batches(folder));
+    expect(few.placesCheck).toBeNull();
+    const asTheyAre = auroc(
+      (await few.score(folder)).map((r) => r.score),
+      labels,
+    );
+    const detector = await create(20);
+    await detector.fit(batches(folder));
+    expect(detector.placesCheck).toMatchObject({ heldOutImages: 20, used: true });
+    expect(detector.placesCheck!.placedAuroc).toBeGreaterThan(detector.placesCheck!.auroc);
+    const scores = (await detector.score(folder)).map((r) => r.score);
+    expect(auroc(scores, labels)).toBeGreaterThan(asTheyAre + 0.2);
+    expect(auroc(scores, labels)).toBeGreaterThan(0.9);
+
+    const dir = join(tempDir(), 'zero-shot-places');
+    await detector.save(dir);
+    const reloaded = (await loadDetector(dir)) as ZeroShotDetector;
+    expect(reloaded.placesCheck).toEqual(detector.placesCheck);
+    (await reloaded.score(folder)).forEach((r, i) => expect(r.score).toBeCloseTo(scores[i]!, 4));
+    reloaded.dispose();
+    // References taken again (as the classifier takes them), the old places are gone.
+    (await detector.fitWithScores(batches(folder))).dispose();
+    expect(detector.placesCheck).toBeNull();
+    for (const d of [few, detector]) d.dispose();
+    folder.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('one-class fitting keeps a bounded, uniform sample of patches however many images come', async () => {
     const before = tf.memory().numTensors;
     const sample = new PatchSample(0, 1000);
@@ -716,12 +768,13 @@ describe('detectors', () => {
 
   it('zero-shot leaves the scored image out of its own references, also after reloading', async () => {
     const before = tf.memory().numTensors;
-    // 12 references with one of them the scored image, and 11 without it, both average the
-    // closest 3 of 11 others: with the image left out, the two scores agree. Stride 4 + 8, so
-    // each 64 px reference keeps 26 patches (stride 8 + 16 would keep 6).
+    // 9 references with one of them the scored image, and 8 without it, both average the
+    // closest 2 of 8 others: with the image left out, the two scores agree. Fewer than
+    // MIN_PLACE_IMAGES, so neither learns places, which would judge each by other statistics.
+    // Stride 4 + 8, so each 64 px reference keeps 26 patches (stride 8 + 16 would keep 6).
     const config = {
       inputSize: SIZE,
-      references: 12,
+      references: MIN_PLACE_IMAGES - 1,
       features: { layers: ['stride4', 'stride8'] as FeatureName[], neighbourhood: 3 },
     };
     const create = async () =>
@@ -729,9 +782,9 @@ describe('detectors', () => {
         await createEncoder('mobilenetv3', { inputSize: SIZE }),
         config,
       );
-    const folder = tf.tidy(() => tf.concat([surfaces(11, 1100, false), surfaces(1, 1200, true)]));
-    const image = folder.slice(11, 1);
-    const others = folder.slice(0, 11);
+    const folder = tf.tidy(() => tf.concat([surfaces(8, 1100, false), surfaces(1, 1200, true)]));
+    const image = folder.slice(8, 1);
+    const others = folder.slice(0, 8);
     const withIt = await create();
     await withIt.fit(batches(folder));
     const without = await create();

@@ -4,7 +4,8 @@ import {
   choosePlaces,
   placeStats,
   relative,
-} from '../../../src-main/engine/detectors/patchcore/places.js';
+  robustPlaceStats,
+} from '../../../src-main/engine/detectors/places.js';
 import { TOP_PATCHES } from '../../../src-main/engine/detectors/patch-features.js';
 import { Rng } from '../../../src-main/shared/random.js';
 
@@ -35,7 +36,7 @@ function paintedMaps(good: Float32Array[], per: number, lift: number, where: (rn
 describe('places', () => {
   it('measures each place: its mean, and its spread above a floor of the mean spread', () => {
     const stats = placeStats([Float32Array.of(1, 0, 5), Float32Array.of(3, 0, 5)]);
-    expect(Array.from(stats.mean)).toEqual([2, 0, 5]);
+    expect(Array.from(stats.centre)).toEqual([2, 0, 5]);
     // Spreads 1, 0, 0: the floor is SPREAD_FLOOR × their mean (1/3).
     const floor = SPREAD_FLOOR / 3;
     expect(stats.divisor[0]).toBeCloseTo(1 + floor, 6);
@@ -61,7 +62,7 @@ describe('places', () => {
     expect(chosen.check.auroc).toBeLessThan(0.8);
     expect(chosen.check.placedAuroc).toBeGreaterThan(0.95);
     expect(chosen.check.used).toBe(true);
-    expect(chosen.stats!.mean[0]).toBeGreaterThan(1);
+    expect(chosen.stats!.centre[0]).toBeGreaterThan(1);
     expect(chosen.good).toHaveLength(20);
     expect(chosen.painted).toHaveLength(60);
     // Out of fold: a good image's score is not its own place's mean, so not all about zero.
@@ -81,5 +82,24 @@ describe('places', () => {
     expect(chosen.check.placedAuroc).toBeLessThan(chosen.check.auroc);
     expect(chosen.check.used).toBe(false);
     expect(chosen.stats).toBeNull();
+  });
+
+  it('measures each place robustly where some maps are defective: median and median deviation', () => {
+    // Seven maps about 1 at both places, two with a defect (9) at place 0.
+    const values = [0.9, 1.1, 1.0, 0.95, 1.05, 9, 9];
+    const maps = values.map((v) => Float32Array.of(v, 1 + (v - 1) / 10));
+    const stats = robustPlaceStats(maps);
+    expect(stats.centre[0]).toBeCloseTo(1.05, 6);
+    expect(stats.centre[1]).toBeCloseTo(1.005, 6);
+    // Deviations from 1.05 at place 0: 0.15, 0.05, 0.05, 0.1, 0, 7.95, 7.95; their median 0.1.
+    const spread0 = 1.4826 * 0.1;
+    const spread1 = 1.4826 * 0.01;
+    const floor = (SPREAD_FLOOR * (spread0 + spread1)) / 2;
+    expect(stats.divisor[0]).toBeCloseTo(spread0 + floor, 5);
+    expect(stats.divisor[1]).toBeCloseTo(spread1 + floor, 5);
+    // The mean and standard deviation are pulled far off by the two defects.
+    const plain = placeStats(maps);
+    expect(plain.centre[0]).toBeGreaterThan(3);
+    expect(plain.divisor[0]).toBeGreaterThan(3);
   });
 });

@@ -55,7 +55,7 @@ import { PATCH_SAMPLE, PatchSample } from './patch-sample.js';
 import { SCORED_VIEWS, identity, imageViews } from '../views.js';
 import { PAINTED_DEFECTS, paintedKinds } from '../../synthetic-defects.js';
 import { Rng } from '../../../shared/random.js';
-import { MIN_PLACE_IMAGES, Places, choosePlaces, type LearnedPlaces } from './places.js';
+import { MIN_PLACE_IMAGES, Places, choosePlaces, type LearnedPlaces } from '../places.js';
 
 export interface PatchcoreConfig {
   /** Short side images are scored at. */

@@ -5,6 +5,8 @@
 // distances over the reference images, which ignores the few references that share a defect.
 // Each reference keeps a greedy coreset of its patches (as PatchCore's bank): stride-4 features
 // at 448 px are 12,544 patches an image, and comparing every pair of them would be 10× slower.
+// Where the folder's parts are shot in one pose, each patch is then judged against how the
+// references score at its place (learnPlaces).
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -24,7 +26,11 @@ import {
 import { loadEncoder } from '../../encoders/registry.js';
 import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js';
 import { greedyCoreset } from '../patchcore/coreset.js';
+import { MIN_PLACE_IMAGES, Places, choosePlaces, robustPlaceStats } from '../places.js';
+import { PAINTED_DEFECTS, paintedKinds } from '../../synthetic-defects.js';
+import type { PlacesDto } from '../../../shared/dto.js';
 import {
+  TOP_PATCHES,
   defaultPatchFeatures,
   nearestDistances,
   patchFeatures,
@@ -89,6 +95,9 @@ const MIN_REFERENCE_PATCHES = 64;
 const CONFIG_FILE = 'detector.json';
 const REFERENCES_FILE = 'references.bin';
 const FINGERPRINTS_FILE = 'fingerprints.bin';
+const PLACES_FILE = 'places.bin';
+/** Reference images put through the encoder at once while the places are learned. */
+const PLACES_BATCH = 8;
 
 // A type rather than an interface, so tf.tidy can return one (a TensorContainer).
 type Reference = {
@@ -98,6 +107,13 @@ type Reference = {
   /** Mean feature of all the image's patches [C]: recognises the image when it is scored. */
   fingerprint: tf.Tensor1D;
 };
+
+/** The sampled references: their patch features [P, C] and, where places are learned, pixels. */
+type Sampled = { patches: tf.Tensor2D[]; images: tf.Tensor3D[] };
+
+function disposeSampled(sampled: Sampled): void {
+  tf.dispose([...sampled.patches, ...sampled.images]);
+}
 
 /** Mean patch feature [B, C] of patch features [B, P, C] (see Reference.fingerprint). */
 function fingerprints(queries: tf.Tensor3D): tf.Tensor2D {
@@ -164,6 +180,9 @@ export class ZeroShotDetector implements Detector {
   readonly kind = 'zero-shot' as const;
   readonly config: ZeroShotConfig;
   private references: Reference[] = [];
+  private places: Places | null = null;
+  /** What fitting measured of scoring relative to each place; null when it was not tried. */
+  placesCheck: PlacesDto | null = null;
 
   constructor(
     readonly encoder: Encoder,
@@ -194,17 +213,19 @@ export class ZeroShotDetector implements Detector {
 
   /**
    * "Fitting" keeps a uniform random sample (reservoir sampling) of the folder's own images as
-   * references — no labels, no training, one pass over any number of images.
+   * references — no labels, no training, one pass over any number of images — and learns each
+   * place's normal from them where that helps (learnPlaces).
    */
   async fit(
     batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     options: FitOptions = {},
   ): Promise<void> {
-    const sampled = await this.sample(batches, options);
+    const sampled = await this.sample(batches, options, !this.tiles);
     try {
-      await this.setReferences(sampled, options);
+      await this.setReferences(sampled.patches, options);
+      await this.learnPlaces(sampled.images, sampled.patches, options.signal);
     } finally {
-      tf.dispose(sampled);
+      disposeSampled(sampled);
     }
   }
 
@@ -216,7 +237,7 @@ export class ZeroShotDetector implements Detector {
     batches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     options: FitOptions = {},
   ): Promise<tf.Tensor2D> {
-    const sampled = await this.sample(batches, options);
+    const sampled = (await this.sample(batches, options, false)).patches;
     try {
       await this.setReferences(sampled, options);
       const rows = sampled.map((patches, k) =>
@@ -239,15 +260,17 @@ export class ZeroShotDetector implements Detector {
 
   /**
    * Patch features [P, C] of a uniform random sample of the images (the references to be); tiled,
-   * of the tiles.
+   * of the tiles. With `keepImages`, each one's pixels too.
    */
   private async sample(
     fitBatches: AsyncIterable<FitBatch> | Iterable<FitBatch>,
     fitOptions: FitOptions,
-  ): Promise<tf.Tensor2D[]> {
+    keepImages: boolean,
+  ): Promise<Sampled> {
     const { batches, options } = fitInputs(fitBatches, fitOptions, this.tiles);
     const rng = new Rng(this.config.seed);
     const kept: tf.Tensor2D[] = [];
+    const images: tf.Tensor3D[] = [];
     let seen = 0;
     try {
       for await (const batch of batches) {
@@ -265,6 +288,10 @@ export class ZeroShotDetector implements Detector {
             );
             kept[slot]?.dispose();
             kept[slot] = patches;
+            if (keepImages) {
+              images[slot]?.dispose();
+              images[slot] = tf.tidy(() => batch.images.slice(i, 1).squeeze([0]) as tf.Tensor3D);
+            }
           }
         } finally {
           features.dispose();
@@ -275,9 +302,9 @@ export class ZeroShotDetector implements Detector {
         throw new BadArgumentError(
           `Zero-shot scoring needs at least 2 images of the type; got ${kept.length}.`,
         );
-      return kept;
+      return { patches: kept, images };
     } catch (error) {
-      tf.dispose(kept);
+      disposeSampled({ patches: kept, images });
       throw error;
     }
   }
@@ -313,6 +340,84 @@ export class ZeroShotDetector implements Detector {
     }
     disposeReferences(this.references);
     this.references = references;
+    this.forgetPlaces();
+  }
+
+  /**
+   * Each place's normal, learned from the reference images (`images`, in reference order, and
+   * `patches`, their patch features [P, C]) as the
+   * one-class detector learns it from held-out good images (places.ts), with two differences: the
+   * folder holds defects, so a place's normal is its median and median deviation, which a few
+   * defective references do not move; and each reference is scored against the others. Kept where
+   * defects painted into one half of the references are better told from that half's own images
+   * relative to the other half's places than as they are: commutators at both seeds, the ELPV
+   * cells at one; never the cast impeller, which turns between shots (EVALUATION.md). Not for
+   * tiles (a tile's places are not the image's) or fewer than MIN_PLACE_IMAGES references.
+   */
+  private async learnPlaces(
+    images: tf.Tensor3D[],
+    patches: tf.Tensor2D[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (this.tiles || images.length < MIN_PLACE_IMAGES) return;
+    const count = images.length;
+    let grid: [number, number] = [0, 0];
+    // Patch maps [h·w] of the references from `start` on, from their patch features [B, P, C],
+    // each scored against the others.
+    const mapsOf = async (queries: tf.Tensor3D, start: number): Promise<Float32Array[]> => {
+      const size = queries.shape[0];
+      const scores = tf.tidy(() => {
+        const same = tf.eye(count).slice([0, start], [count, size]).cast('bool') as tf.Tensor2D;
+        return mutualScores(queries, this.references, this.config.closestFraction, same);
+      });
+      const values = (await scores.data()) as Float32Array;
+      scores.dispose();
+      const patchCount = values.length / size;
+      return Array.from({ length: size }, (_, i) =>
+        values.slice(i * patchCount, (i + 1) * patchCount),
+      );
+    };
+    // The same of images [B, H, W, 3], through the encoder.
+    const imageMaps = async (batch: tf.Tensor4D, start: number): Promise<Float32Array[]> => {
+      const queries = tf.tidy(() => {
+        const f = patchFeatures(this.encoder, batch, this.config.features);
+        const [size, h, w, c] = f.shape;
+        grid = [h, w];
+        return f.reshape([size, h * w, c]) as tf.Tensor3D;
+      });
+      try {
+        return await mapsOf(queries, start);
+      } finally {
+        queries.dispose();
+      }
+    };
+    const good: Float32Array[] = [];
+    const painted: Float32Array[] = [];
+    const rng = new Rng(this.config.seed);
+    for (let start = 0; start < count; start += PLACES_BATCH) {
+      if (signal?.aborted) throw new CancelledError('Fitting was cancelled.');
+      const end = start + PLACES_BATCH;
+      const batch = tf.stack(images.slice(start, end)) as tf.Tensor4D;
+      const features = tf.stack(patches.slice(start, end)) as tf.Tensor3D;
+      try {
+        good.push(...(await mapsOf(features, start)));
+        const perKind: Float32Array[][] = [];
+        for (const copy of paintedKinds(batch, rng)) perKind.push(await imageMaps(copy, start));
+        for (let i = 0; i < batch.shape[0]; i++) for (const kind of perKind) painted.push(kind[i]!);
+      } finally {
+        tf.dispose([batch, features]);
+      }
+    }
+    const maps = { check: good, checkPainted: painted, good, painted };
+    const chosen = choosePlaces(maps, PAINTED_DEFECTS.length, grid, TOP_PATCHES, robustPlaceStats);
+    this.placesCheck = chosen.check;
+    if (chosen.stats) this.places = new Places(chosen.stats, grid);
+  }
+
+  private forgetPlaces(): void {
+    this.places?.dispose();
+    this.places = null;
+    this.placesCheck = null;
   }
 
   /**
@@ -345,11 +450,12 @@ export class ZeroShotDetector implements Detector {
         });
       }
       const same = sameImages(queries, references);
-      return mutualScores(queries, references, this.config.closestFraction, same).reshape([
+      const scores = mutualScores(queries, references, this.config.closestFraction, same).reshape([
         count,
         h,
         w,
       ]) as tf.Tensor3D;
+      return this.places ? this.places.apply(scores) : scores;
     });
   }
 
@@ -374,6 +480,7 @@ export class ZeroShotDetector implements Detector {
       join(dir, FINGERPRINTS_FILE),
       tf.tidy(() => tf.stack(this.references.map((r) => r.fingerprint))),
     );
+    if (this.places) await writeTensor(join(dir, PLACES_FILE), this.places.flat());
     await writeFile(
       join(dir, CONFIG_FILE),
       JSON.stringify(
@@ -381,6 +488,8 @@ export class ZeroShotDetector implements Detector {
           kind: this.kind,
           config: this.config,
           references: { count: this.references.length, patches, channels },
+          placesCheck: this.placesCheck,
+          places: this.places ? { grid: this.places.grid } : null,
         },
         null,
         2,
@@ -391,6 +500,7 @@ export class ZeroShotDetector implements Detector {
   dispose(): void {
     disposeReferences(this.references);
     this.references = [];
+    this.forgetPlaces();
     this.encoder.dispose();
   }
 
@@ -398,6 +508,9 @@ export class ZeroShotDetector implements Detector {
     const saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as {
       config: ZeroShotConfig;
       references: { count: number; patches: number; channels: number };
+      // Both absent in folders saved before zero-shot learned places.
+      placesCheck?: PlacesDto | null;
+      places?: { grid: [number, number] } | null;
     };
     const { count, patches, channels } = saved.references;
     const values = await readFloats(join(dir, REFERENCES_FILE), count * patches * channels);
@@ -422,6 +535,17 @@ export class ZeroShotDetector implements Detector {
         return makeReference(patchSet, fingerprint);
       }),
     );
+    detector.placesCheck = saved.placesCheck ?? null;
+    if (saved.places) {
+      const [h, w] = saved.places.grid;
+      try {
+        const places = await readFloats(join(dir, PLACES_FILE), 2 * h * w);
+        detector.places = Places.fromFloats(places, saved.places.grid);
+      } catch (error) {
+        detector.dispose();
+        throw error;
+      }
+    }
     return detector;
   }
 }

@@ -7,10 +7,13 @@
 // places, and its defects sit where the good parts vary most (a cast impeller's rim): there it
 // costs 0.03, so it is kept only where defects painted into one half of the held-out images are
 // better told from the other half's good images with it than without (choosePlaces).
+// Both patch detectors learn places: one-class from held-out good images (mean and spread),
+// zero-shot from its references, a folder that holds defects (median and median deviation,
+// robustPlaceStats).
 import * as tf from '@tensorflow/tfjs';
-import type { PlacesDto } from '../../../shared/dto.js';
-import { imageScoreOf, type ImageScoring } from '../patch-features.js';
-import { validationAuroc } from '../../layer-choice.js';
+import type { PlacesDto } from '../../shared/dto.js';
+import { imageScoreOf, type ImageScoring } from './patch-features.js';
+import { validationAuroc } from '../layer-choice.js';
 
 /**
  * Held-out good images needed to learn places: each half of the check holds at least 5, and a
@@ -32,18 +35,24 @@ export interface LearnedPlaces {
   painted: number[];
 }
 
-/** Per-place mean and divisor (spread + floor), each [h·w]. */
+/** Per-place centre (mean or median) and divisor (spread + floor), each [h·w]. */
 export interface PlaceStats {
-  mean: Float32Array;
+  centre: Float32Array;
   divisor: Float32Array;
 }
 
-/** Statistics of patch maps (each [h·w], all one grid) at each place. */
+/** `divisor` (each place's spread) with the floor added: SPREAD_FLOOR × the mean spread. */
+function withFloor(centre: Float32Array, divisor: Float32Array): PlaceStats {
+  const floor = (SPREAD_FLOOR * divisor.reduce((a, b) => a + b, 0)) / divisor.length;
+  for (let j = 0; j < divisor.length; j++) divisor[j] = divisor[j]! + Math.max(floor, 1e-12);
+  return { centre, divisor };
+}
+
+/** Statistics of patch maps (each [h·w], all one grid) at each place: mean and standard deviation. */
 export function placeStats(maps: readonly Float32Array[]): PlaceStats {
   const n = maps[0]!.length;
   const mean = new Float32Array(n);
-  const divisor = new Float32Array(n);
-  let spreads = 0;
+  const spread = new Float32Array(n);
   for (let j = 0; j < n; j++) {
     let sum = 0;
     for (const map of maps) sum += map[j]!;
@@ -51,17 +60,41 @@ export function placeStats(maps: readonly Float32Array[]): PlaceStats {
     let squares = 0;
     for (const map of maps) squares += (map[j]! - m) ** 2;
     mean[j] = m;
-    divisor[j] = Math.sqrt(squares / maps.length);
-    spreads += divisor[j]!;
+    spread[j] = Math.sqrt(squares / maps.length);
   }
-  const floor = SPREAD_FLOOR * (spreads / n);
-  for (let j = 0; j < n; j++) divisor[j] = divisor[j]! + Math.max(floor, 1e-12);
-  return { mean, divisor };
+  return withFloor(mean, spread);
+}
+
+/** The median of `values` (sorts them). */
+function median(values: Float32Array): number {
+  values.sort();
+  const mid = values.length >> 1;
+  return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+}
+
+/**
+ * Statistics at each place that a minority of defective maps does not move: the median, and the
+ * median absolute deviation scaled to a normal's standard deviation (× 1.4826). For maps of an
+ * unlabeled folder (zero-shot), where some images are defective.
+ */
+export function robustPlaceStats(maps: readonly Float32Array[]): PlaceStats {
+  const n = maps[0]!.length;
+  const centre = new Float32Array(n);
+  const spread = new Float32Array(n);
+  const column = new Float32Array(maps.length);
+  for (let j = 0; j < n; j++) {
+    maps.forEach((map, i) => (column[i] = map[j]!));
+    const m = median(column);
+    maps.forEach((map, i) => (column[i] = Math.abs(map[j]! - m)));
+    centre[j] = m;
+    spread[j] = 1.4826 * median(column);
+  }
+  return withFloor(centre, spread);
 }
 
 /** A patch map relative to each place. */
 export function relative(map: Float32Array, stats: PlaceStats): Float32Array {
-  return map.map((v, j) => (v - stats.mean[j]!) / stats.divisor[j]!);
+  return map.map((v, j) => (v - stats.centre[j]!) / stats.divisor[j]!);
 }
 
 /** The two halves of the held-out images, by index: the first half and the rest. */
@@ -78,7 +111,8 @@ function halves(count: number): [number[], number[]] {
  * images with defects painted in (`paintedPerImage` each, in order); `good` and `painted` are the
  * maps as the model scores them; all on `grid`, their image scores taken by `scoring`. Each
  * half's places judge the other half: the image AUROC of its good images against its painted
- * ones, as they are and relative to each place, averaged over both ways. Kept when relative is
+ * ones, as they are and relative to each place (its statistics by `statsOf`), averaged over both
+ * ways. Kept when relative is
  * higher; then the out-of-fold scores are each image's relative to the places of the half it is
  * not in (to set the threshold and validation figures with), and the places are learned from all
  * the good maps.
@@ -93,6 +127,7 @@ export function choosePlaces(
   paintedPerImage: number,
   grid: readonly [number, number],
   scoring: ImageScoring,
+  statsOf: (maps: readonly Float32Array[]) => PlaceStats = placeStats,
 ): LearnedPlaces & { stats: PlaceStats | null } {
   const topScore = (map: Float32Array) => imageScoreOf(map, grid, scoring);
   const count = maps.good.length;
@@ -109,7 +144,7 @@ export function choosePlaces(
   ];
   for (const [learn, judge] of folds) {
     const pick = (images: number[]) => images.map((i) => maps.check[i]!);
-    const stats = placeStats(pick(learn));
+    const stats = statsOf(pick(learn));
     const judgedPainted = paintedOf(maps.checkPainted, judge);
     asIs += validationAuroc(pick(judge).map(topScore), judgedPainted.map(topScore)) / 2;
     byPlace +=
@@ -117,7 +152,7 @@ export function choosePlaces(
         pick(judge).map((m) => topScore(relative(m, stats))),
         judgedPainted.map((m) => topScore(relative(m, stats))),
       ) / 2;
-    const modelStats = placeStats(learn.map((i) => maps.good[i]!));
+    const modelStats = statsOf(learn.map((i) => maps.good[i]!));
     for (const i of judge) {
       good[i] = topScore(relative(maps.good[i]!, modelStats));
       for (let p = 0; p < paintedPerImage; p++) {
@@ -129,7 +164,7 @@ export function choosePlaces(
   const used = byPlace > asIs;
   return {
     check: { heldOutImages: count, auroc: asIs, placedAuroc: byPlace, used },
-    stats: used ? placeStats(maps.good) : null,
+    stats: used ? statsOf(maps.good) : null,
     good,
     painted,
   };
@@ -137,35 +172,35 @@ export function choosePlaces(
 
 /** Places as tensors [h, w], for the detector's scores. */
 export class Places {
-  readonly mean: tf.Tensor2D;
+  readonly centre: tf.Tensor2D;
   readonly divisor: tf.Tensor2D;
 
   constructor(
     stats: PlaceStats,
     readonly grid: [number, number],
   ) {
-    this.mean = tf.tensor2d(stats.mean, grid);
+    this.centre = tf.tensor2d(stats.centre, grid);
     this.divisor = tf.tensor2d(stats.divisor, grid);
   }
 
   /** Patch scores [B, h, w] relative to each place. */
   apply(scores: tf.Tensor3D): tf.Tensor3D {
-    return tf.tidy(() => tf.div(tf.sub(scores, this.mean), this.divisor));
+    return tf.tidy(() => tf.div(tf.sub(scores, this.centre), this.divisor));
   }
 
-  /** Mean then divisor, flat, for the model folder. */
+  /** Centre then divisor, flat, for the model folder. */
   flat(): tf.Tensor1D {
     return tf.tidy(
-      () => tf.concat([this.mean.reshape([-1]), this.divisor.reshape([-1])]) as tf.Tensor1D,
+      () => tf.concat([this.centre.reshape([-1]), this.divisor.reshape([-1])]) as tf.Tensor1D,
     );
   }
 
   static fromFloats(values: Float32Array, grid: [number, number]): Places {
     const n = grid[0] * grid[1];
-    return new Places({ mean: values.slice(0, n), divisor: values.slice(n, 2 * n) }, grid);
+    return new Places({ centre: values.slice(0, n), divisor: values.slice(n, 2 * n) }, grid);
   }
 
   dispose(): void {
-    tf.dispose([this.mean, this.divisor]);
+    tf.dispose([this.centre, this.divisor]);
   }
 }
