@@ -566,7 +566,9 @@ async function evaluateDetectorType(
       if (placesCheck)
         options.onProgress?.(`${type}: ${placesLine(placesCheck, 'reference images')}`);
       result = await scoreEntries(detector, loader, data.test, options, failed);
-      calibration = calibrateUnlabeled(result.scores);
+      calibration = calibrateUnlabeled(result.scores, {
+        logScale: !(detector instanceof ZeroShotDetector && detector.relativeScores),
+      });
     }
     return {
       type,

@@ -9,6 +9,7 @@ import { heatmapName, writeHeatmapOverlay } from '../data/heatmap.js';
 import type { Detector } from '../engine/detectors/detector.js';
 import { decodedBatches } from '../engine/decoded-batches.js';
 import { detectorEntry } from '../engine/detectors/registry.js';
+import { ZeroShotDetector } from '../engine/detectors/zero-shot/mutual-scoring.js';
 import { createEncoder } from '../engine/encoders/registry.js';
 import { sharedAspect } from '../engine/input-shape.js';
 import { loadDetectorModel } from '../engine/model-files.js';
@@ -143,7 +144,10 @@ export async function scoreForType(
     const raw: { path: string; score: number }[] = [];
     for await (const batch of rawScores(detector, paths, { ...batchOptions, onError }))
       raw.push(...batch);
-    const calibration = calibrateUnlabeled(raw.map((r) => r.score));
+    const calibration = calibrateUnlabeled(
+      raw.map((r) => r.score),
+      { logScale: !(detector instanceof ZeroShotDetector && detector.relativeScores) },
+    );
     // Heatmaps need the calibrated scale, so they take another scoring pass; plain scores don't.
     const results = options.heatmapDir
       ? await scoreFiles(

@@ -196,10 +196,28 @@ describe('unlabeled calibration', () => {
     expect(normalise(c.threshold, c)).toBe(0.5);
   });
 
+  it('finds the cluster of defects among scores relative to each place, some below zero', () => {
+    // A zero-shot folder scored relative to each place: good images about 1 ± 0.6, so some
+    // below zero, where logs cannot be taken; the defects a cluster of their own.
+    const good = normals(40, 1, 0.6, 7);
+    const defects = normals(30, 4, 0.8, 8);
+    expect(Math.min(...good)).toBeLessThan(0);
+    const c = calibrateUnlabeled([...good, ...defects], { logScale: false });
+    expect(c.method).toBe('mixture');
+    // Below zero, they cannot be fitted as logs, whatever the caller says.
+    expect(calibrateUnlabeled([...good, ...defects]).threshold).toBe(c.threshold);
+    expect(good.filter((g) => g >= c.threshold).length).toBeLessThanOrEqual(2);
+    expect(defects.filter((d) => d >= c.threshold).length).toBeGreaterThanOrEqual(27);
+  });
+
   it('keeps the lower-tail bound for a folder of good images only', () => {
     for (const seed of [3, 4, 5, 6]) {
       const c = calibrateUnlabeled(normals(40, 1, 0.1, seed));
       expect(c.method).toBe('robust-outlier');
+      // Also as relative scores about zero (fitted as they are, not as logs).
+      expect(calibrateUnlabeled(normals(40, 0, 1, seed), { logScale: false }).method).toBe(
+        'robust-outlier',
+      );
     }
   });
 });

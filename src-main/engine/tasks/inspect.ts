@@ -139,7 +139,7 @@ export async function prepareInspection(
         if (h.status === 'fulfilled') known.set(h.value, batch[i]!.score);
       });
     }
-    const calibration = calibrateUnlabeled(scores);
+    const calibration = calibrateUnlabeled(scores, { logScale: !detector.relativeScores });
     await saveDetectorModel(zeroShot.out, detector, {
       kind: 'zero-shot',
       objectTypes: [zeroShot.objectType],

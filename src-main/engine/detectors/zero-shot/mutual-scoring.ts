@@ -212,6 +212,14 @@ export class ZeroShotDetector implements Detector {
   }
 
   /**
+   * Whether it scores relative to each place: its scores are then about normal, and the folder's
+   * threshold is fitted to them as they are (calibrateUnlabeled's `logScale`).
+   */
+  get relativeScores(): boolean {
+    return this.places !== null;
+  }
+
+  /**
    * "Fitting" keeps a uniform random sample (reservoir sampling) of the folder's own images as
    * references — no labels, no training, one pass over any number of images — and learns each
    * place's normal from them where that helps (learnPlaces).
