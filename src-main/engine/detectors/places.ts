@@ -112,10 +112,9 @@ function halves(count: number): [number[], number[]] {
  * maps as the model scores them; all on `grid`, their image scores taken by `scoring`. Each
  * half's places judge the other half: the image AUROC of its good images against its painted
  * ones, as they are and relative to each place (its statistics by `statsOf`), averaged over both
- * ways. Kept when relative is
- * higher; then the out-of-fold scores are each image's relative to the places of the half it is
- * not in (to set the threshold and validation figures with), and the places are learned from all
- * the good maps.
+ * ways. Kept when relative is higher; then the out-of-fold scores are each image's relative to
+ * the places of the half it is not in (to set the threshold and validation figures with), and the
+ * places are learned from all the good maps.
  */
 export function choosePlaces(
   maps: {
