@@ -27,7 +27,7 @@ import {
 } from './detectors/classifier/evidence-classifier.js';
 import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
-import { ZeroShotDetector } from './detectors/zero-shot/mutual-scoring.js';
+import { asZeroShot } from './detectors/zero-shot/mutual-scoring.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
 import {
   defaultPatchFeatures,
@@ -63,7 +63,7 @@ import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from '.
 import { chooseLayers, judgeOnPainted, layerChoiceLine, validationAuroc } from './layer-choice.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
-import { calibrate, calibrateUnlabeled, type Calibration } from './threshold.js';
+import { calibrate, type Calibration } from './threshold.js';
 
 export type EvalDetector = 'one-class' | 'zero-shot' | 'classifier' | 'baseline';
 export type ClassifierInput = 'evidence' | 'embedding';
@@ -561,14 +561,13 @@ async function evaluateDetectorType(
         `${type}: sampling references from its ${data.test.length} unlabeled test images`,
       );
       detector = await create();
-      await fitOn(detector, loader, data.test, options, failed);
-      if (detector instanceof ZeroShotDetector) placesCheck = detector.placesCheck;
+      const zeroShot = asZeroShot(detector);
+      await fitOn(zeroShot, loader, data.test, options, failed);
+      placesCheck = zeroShot.placesCheck;
       if (placesCheck)
         options.onProgress?.(`${type}: ${placesLine(placesCheck, 'reference images')}`);
-      result = await scoreEntries(detector, loader, data.test, options, failed);
-      calibration = calibrateUnlabeled(result.scores, {
-        logScale: !(detector instanceof ZeroShotDetector && detector.relativeScores),
-      });
+      result = await scoreEntries(zeroShot, loader, data.test, options, failed);
+      calibration = zeroShot.calibrate(result.scores);
     }
     return {
       type,

@@ -9,12 +9,12 @@ import { heatmapName, writeHeatmapOverlay } from '../data/heatmap.js';
 import type { Detector } from '../engine/detectors/detector.js';
 import { decodedBatches } from '../engine/decoded-batches.js';
 import { detectorEntry } from '../engine/detectors/registry.js';
-import { ZeroShotDetector } from '../engine/detectors/zero-shot/mutual-scoring.js';
+import { asZeroShot } from '../engine/detectors/zero-shot/mutual-scoring.js';
 import { createEncoder } from '../engine/encoders/registry.js';
 import { sharedAspect } from '../engine/input-shape.js';
 import { loadDetectorModel } from '../engine/model-files.js';
 import { rawScores } from '../engine/raw-scores.js';
-import { calibrateUnlabeled, decide, normalise, type Calibration } from '../engine/threshold.js';
+import { decide, normalise, type Calibration } from '../engine/threshold.js';
 import type { Store } from '../store/store.js';
 import { MIN_GOOD_IMAGES } from './retrain.js';
 
@@ -128,9 +128,11 @@ export async function scoreForType(
     );
   }
   const inputSize = options.inputSize ?? DEFAULT_INPUT_SIZE;
-  const detector = detectorEntry('zero-shot').create(
-    await createEncoder('mobilenetv3', { inputSize }),
-    { inputSize, aspect: await sharedAspect(paths) },
+  const detector = asZeroShot(
+    detectorEntry('zero-shot').create(await createEncoder('mobilenetv3', { inputSize }), {
+      inputSize,
+      aspect: await sharedAspect(paths),
+    }),
   );
   try {
     const batchOptions = {
@@ -144,10 +146,7 @@ export async function scoreForType(
     const raw: { path: string; score: number }[] = [];
     for await (const batch of rawScores(detector, paths, { ...batchOptions, onError }))
       raw.push(...batch);
-    const calibration = calibrateUnlabeled(
-      raw.map((r) => r.score),
-      { logScale: !(detector instanceof ZeroShotDetector && detector.relativeScores) },
-    );
+    const calibration = detector.calibrate(raw.map((r) => r.score));
     // Heatmaps need the calibrated scale, so they take another scoring pass; plain scores don't.
     const results = options.heatmapDir
       ? await scoreFiles(

@@ -14,12 +14,12 @@ import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector } from '../detectors/detector.js';
 import { detectorEntry } from '../detectors/registry.js';
-import { ZeroShotDetector, defaultZeroShotConfig } from '../detectors/zero-shot/mutual-scoring.js';
+import { asZeroShot, defaultZeroShotConfig } from '../detectors/zero-shot/mutual-scoring.js';
 import { createEncoder } from '../encoders/registry.js';
 import { sharedAspect } from '../input-shape.js';
 import { loadDetectorModel, saveDetectorModel, standardPreprocessing } from '../model-files.js';
 import { rawScores } from '../raw-scores.js';
-import { calibrateUnlabeled, decide, normalise, type Calibration } from '../threshold.js';
+import { decide, normalise, type Calibration } from '../threshold.js';
 import type { InspectBatchArgs, InspectPrepareArgs, TaskContext } from './index.js';
 
 export interface PreparedInspection {
@@ -103,20 +103,16 @@ export async function prepareInspection(
   }
   const zeroShot = args.zeroShot!;
   const { inputSize } = zeroShot;
-  const created = detectorEntry('zero-shot').create(
-    await createEncoder('mobilenetv3', { inputSize }),
-    {
+  const detector = asZeroShot(
+    detectorEntry('zero-shot').create(await createEncoder('mobilenetv3', { inputSize }), {
       inputSize,
       aspect: await sharedAspect(zeroShot.files),
       references: Math.max(2, Math.min(zeroShot.references, zeroShot.files.length)),
       ...(zeroShot.layers
         ? { features: { ...defaultZeroShotConfig.features, layers: zeroShot.layers } }
         : {}),
-    },
+    }),
   );
-  if (!(created instanceof ZeroShotDetector))
-    throw new ModelError('The zero-shot registry entry changed.');
-  const detector = created;
   try {
     const batchOptions = { batchSize: args.batchSize, signal: ctx.signal };
     ctx.log(`zero-shot: sampling references from ${zeroShot.files.length} of the folder's images`);
@@ -128,7 +124,7 @@ export async function prepareInspection(
     if (detector.placesCheck)
       ctx.log(`zero-shot: ${placesLine(detector.placesCheck, 'reference images')}`);
     // The scale comes from the same sample: most images are good, so a robust outlier bound
-    // over their scores is the threshold (threshold.ts's calibrateUnlabeled).
+    // over their scores is the threshold (ZeroShotDetector.calibrate).
     const known = new Map<string, number>();
     const scores: number[] = [];
     for await (const batch of rawScores(detector, zeroShot.files, batchOptions)) {
@@ -139,7 +135,7 @@ export async function prepareInspection(
         if (h.status === 'fulfilled') known.set(h.value, batch[i]!.score);
       });
     }
-    const calibration = calibrateUnlabeled(scores, { logScale: !detector.relativeScores });
+    const calibration = detector.calibrate(scores);
     await saveDetectorModel(zeroShot.out, detector, {
       kind: 'zero-shot',
       objectTypes: [zeroShot.objectType],

@@ -29,6 +29,7 @@ import { greedyCoreset } from '../patchcore/coreset.js';
 import { MIN_PLACE_IMAGES, Places, choosePlaces, robustPlaceStats } from '../places.js';
 import { PAINTED_DEFECTS, paintedKinds } from '../../synthetic-defects.js';
 import type { PlacesDto } from '../../../shared/dto.js';
+import { calibrateUnlabeled, type Calibration } from '../../threshold.js';
 import {
   TOP_PATCHES,
   defaultPatchFeatures,
@@ -176,6 +177,13 @@ function disposeReferences(references: Reference[]): void {
   for (const r of references) tf.dispose([r.featuresT, r.norms, r.fingerprint]);
 }
 
+/** `detector`, made by the zero-shot registry entry, as the zero-shot detector it is. */
+export function asZeroShot(detector: Detector): ZeroShotDetector {
+  if (!(detector instanceof ZeroShotDetector))
+    throw new ModelError('The zero-shot registry entry changed.');
+  return detector;
+}
+
 export class ZeroShotDetector implements Detector {
   readonly kind = 'zero-shot' as const;
   readonly config: ZeroShotConfig;
@@ -212,11 +220,11 @@ export class ZeroShotDetector implements Detector {
   }
 
   /**
-   * Whether it scores relative to each place: its scores are then about normal, and the folder's
-   * threshold is fitted to them as they are (calibrateUnlabeled's `logScale`).
+   * The threshold for the folder's own scores (calibrateUnlabeled). Relative to each place they
+   * are about normal and are fitted as they are, not as logs.
    */
-  get relativeScores(): boolean {
-    return this.places !== null;
+  calibrate(scores: ArrayLike<number>): Calibration {
+    return calibrateUnlabeled(scores, { logScale: this.places === null });
   }
 
   /**
@@ -249,12 +257,7 @@ export class ZeroShotDetector implements Detector {
     try {
       await this.setReferences(sampled, options);
       const rows = sampled.map((patches, k) =>
-        tf.tidy(() => {
-          // Reference k is this image: mark it by index rather than by fingerprint.
-          const same = tf.oneHot([k], sampled.length).transpose().cast('bool') as tf.Tensor2D; // [K, 1]
-          const queries = patches.expandDims(0) as tf.Tensor3D;
-          return mutualScores(queries, this.references, this.config.closestFraction, same);
-        }),
+        tf.tidy(() => this.referenceScores(patches.expandDims(0) as tf.Tensor3D, k)),
       );
       try {
         return tf.concat(rows) as tf.Tensor2D;
@@ -352,6 +355,20 @@ export class ZeroShotDetector implements Detector {
   }
 
   /**
+   * Patch scores [B, P] of references `first` … `first` + B − 1 from their patch features
+   * [B, P, C], each against the other references: reference k is the image itself, marked by
+   * index rather than by fingerprint.
+   */
+  private referenceScores(queries: tf.Tensor3D, first: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      const count = this.references.length;
+      const size = queries.shape[0];
+      const same = tf.eye(count).slice([0, first], [count, size]).cast('bool') as tf.Tensor2D;
+      return mutualScores(queries, this.references, this.config.closestFraction, same);
+    });
+  }
+
+  /**
    * Each place's normal, learned from the reference images (`images`, in reference order, and
    * `patches`, their patch features [P, C]) as the
    * one-class detector learns it from held-out good images (places.ts), with two differences: the
@@ -374,10 +391,7 @@ export class ZeroShotDetector implements Detector {
     // each scored against the others.
     const mapsOf = async (queries: tf.Tensor3D, start: number): Promise<Float32Array[]> => {
       const size = queries.shape[0];
-      const scores = tf.tidy(() => {
-        const same = tf.eye(count).slice([0, start], [count, size]).cast('bool') as tf.Tensor2D;
-        return mutualScores(queries, this.references, this.config.closestFraction, same);
-      });
+      const scores = this.referenceScores(queries, start);
       const values = (await scores.data()) as Float32Array;
       scores.dispose();
       const patchCount = values.length / size;
