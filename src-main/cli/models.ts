@@ -5,6 +5,7 @@ import { BadArgumentError, NotFoundError } from '../shared/errors.js';
 import {
   formatPercent,
   layersLabel,
+  modelAuroc,
   modelExpectation,
   rangeLabel,
   VIEWS_LABEL,
@@ -26,8 +27,8 @@ const layersChosen = (m: ModelDto): boolean =>
   new Set(
     (m.config.layerChoice as LayerChoiceDto | undefined)?.candidates.map((c) => c.layers.join()),
   ).size > 1;
-const metric = (m: Record<string, unknown> | null, key: string) =>
-  typeof m?.[key] === 'number' ? (m[key] as number).toFixed(3) : '-';
+const fixed = (value: unknown) => (typeof value === 'number' ? value.toFixed(3) : '-');
+const metric = (m: Record<string, unknown> | null, key: string) => fixed(m?.[key]);
 /**
  * How a model scores large images: "448 px" when in tiles at that short side, else "-". A
  * classifier head that won a retrain scores whole images; its config keeps the type's setting.
@@ -99,7 +100,7 @@ export const command: Command = {
               m.kind,
               m.objectTypes.join(','),
               tiles(m),
-              metric(m.metrics, 'imageAuroc') + (expected?.warning ? ' !' : ''),
+              fixed(modelAuroc(m.metrics)) + (expected?.warning ? ' !' : ''),
               metric(m.metrics, 'f1'),
               expected
                 ? `${formatPercent(expected.goodFlagged)}${expected.goodFlaggedRange ? ` (${rangeLabel(expected.goodFlaggedRange)})` : ''}`

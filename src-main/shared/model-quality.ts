@@ -317,6 +317,20 @@ export function modelExpectation(
   };
 }
 
+/**
+ * A model's validation AUROC as the product stands by it, for its row in `models list` and the
+ * Models view: the figure its expectation and warning are read from (the memory bank's own, or
+ * its places' out-of-fold check, where a defect head, places or views were kept on the painted
+ * defects it is measured on), else the one it recorded. The rows showed the model's own figure on
+ * those painted defects (a real poly model: 0.982) beside an expectation of 0.972.
+ */
+export function modelAuroc(metrics: Record<string, unknown> | null | undefined): number | null {
+  const recorded = [metrics?.imageAuroc, metrics?.image_auroc, metrics?.auroc].find(
+    (value): value is number => typeof value === 'number',
+  );
+  return modelExpectation(metrics)?.auroc ?? recorded ?? null;
+}
+
 /** One line for the inspector: what the model flags and catches. */
 export function expectationLine(e: ModelExpectation): string {
   const of = e.defectsFrom === 'labels' ? 'labeled defects' : 'synthetic defects';

@@ -26,6 +26,7 @@ import {
   defectMemoryLine,
   featuresLine,
   shareRange,
+  modelAuroc,
   modelExpectation,
   mostlyFlaggedWarning,
   MOSTLY_FLAGGED,
@@ -414,6 +415,20 @@ describe('what a model promises the inspector', () => {
     expect(modelExpectation({ ...metrics, bankAuroc: 0.95, placesAuroc: 0.85 })!.warning).toMatch(
       /validation AUROC is 0\.850/,
     );
+  });
+
+  it('lists a model by the AUROC its expectation is read from, else the one it recorded', () => {
+    // Places kept on painted defects: the row shows their split-half check, not the model's own
+    // figure on the defects they were kept for.
+    expect(
+      modelAuroc({ ...metrics, imageAuroc: 0.982, bankAuroc: 0.957, placesAuroc: 0.972 }),
+    ).toBe(0.972);
+    expect(modelAuroc({ ...metrics, imageAuroc: 0.97, bankAuroc: 0.8 })).toBe(0.8);
+    expect(modelAuroc(metrics)).toBe(0.72);
+    // A classifier's metrics carry no expectation: their own AUROC, whatever it is called.
+    expect(modelAuroc({ image_auroc: 0.91, loss: [1, 0.5] })).toBe(0.91);
+    expect(modelAuroc({ loss: [1, 0.5] })).toBeNull();
+    expect(modelAuroc(null)).toBeNull();
   });
 
   it('sets the threshold for a 2 % false-alarm rate unless told otherwise', () => {
