@@ -27,7 +27,7 @@ import {
 } from './detectors/classifier/evidence-classifier.js';
 import type { Detector } from './detectors/detector.js';
 import { detectorEntry } from './detectors/registry.js';
-import { asZeroShot } from './detectors/zero-shot/mutual-scoring.js';
+import { asZeroShot, zeroShotFeatures } from './detectors/zero-shot/mutual-scoring.js';
 import type { Encoder, FeatureName } from './encoders/encoder.js';
 import {
   defaultPatchFeatures,
@@ -753,11 +753,18 @@ function mean(values: number[]): number {
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-/** Detector config for --layers (the 3×3 neighbourhood unchanged); empty when not given. */
+/**
+ * Detector config for --layers (one-class's 3×3 neighbourhood, zero-shot's as zeroShotFeatures
+ * sets it); empty when not given.
+ */
 function layersConfig(options: EvalOptions) {
-  return options.layers
-    ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers: options.layers } }
-    : {};
+  if (!options.layers) return {};
+  return {
+    features:
+      options.detector === 'zero-shot'
+        ? zeroShotFeatures(options.layers)
+        : { neighbourhood: defaultPatchFeatures.neighbourhood, layers: options.layers },
+  };
 }
 
 export async function runEvaluation(options: EvalOptions): Promise<EvalReport> {

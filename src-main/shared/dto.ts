@@ -322,9 +322,14 @@ export interface ModelValidationDto extends ScoredTruthDto {
  */
 export const DEFAULT_INPUT_SIZE = 224;
 
-/** Encoder feature maps patch features can be taken from, by their stride. */
-export type FeatureName = 'stride4' | 'stride8' | 'stride16';
-export const FEATURE_NAMES: readonly FeatureName[] = ['stride4', 'stride8', 'stride16'];
+/**
+ * Encoder feature maps patch features can be taken from, by their stride: the last block at each
+ * stride, and `stride16mid`, a block halfway through the stride-16 ones (MobileNetV3's block 8 of
+ * 6–11), which knows surfaces better than the deepest, more COCO-specific one. Zero-shot reads it
+ * (EVALUATION.md, session 27); an encoder may lack it, and stride4.
+ */
+export const FEATURE_NAMES = ['stride4', 'stride8', 'stride16', 'stride16mid'] as const;
+export type FeatureName = (typeof FEATURE_NAMES)[number];
 
 /**
  * The feature sets a one-class model chooses between per type (retrain, and eval so that it
@@ -370,7 +375,7 @@ export const DETAIL_LEVELS: Readonly<
 > = {
   standard: {
     retrain: { inputSize: DEFAULT_INPUT_SIZE, scales: [1], centredScales: [] },
-    zeroShot: { inputSize: DEFAULT_INPUT_SIZE, layers: ['stride8', 'stride16'] },
+    zeroShot: { inputSize: DEFAULT_INPUT_SIZE, layers: ['stride8', 'stride16mid'] },
   },
   fine: {
     retrain: {

@@ -349,9 +349,11 @@ export const VIEWS_LABEL = 'mirrored/turned';
 /** Said of a model fitted with PatchcoreConfig.augment. */
 export const AUGMENTED = `fewer than ${FEW_SHOT_IMAGES} good images, so each was also learned mirrored and turned`;
 
-/** "stride4,stride8" → "stride 4 + 8". */
+/** "stride4,stride8" → "stride 4 + 8"; "stride8,stride16mid" → "stride 8 + 16 (middle block)". */
 export function layersLabel(layers: readonly string[]): string {
-  return `stride ${layers.map((l) => l.replace('stride', '')).join(' + ')}`;
+  const label = (l: string) =>
+    l === 'stride16mid' ? '16 (middle block)' : l.replace('stride', '');
+  return `stride ${layers.map(label).join(' + ')}`;
 }
 
 /** "stride 4 + 8", or "stride 4 + 8 + mirrored/turned" for a candidate that learned the views. */

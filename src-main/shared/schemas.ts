@@ -3,7 +3,13 @@
 // compile time against its contract type, so the two cannot drift apart.
 import { z } from 'zod';
 import type { CallArgs, CallName } from './contract.js';
-import { VIEWS_CHOICES, type ImportRequest, type TrainRequest, type EvalRequest } from './dto.js';
+import {
+  FEATURE_NAMES,
+  VIEWS_CHOICES,
+  type ImportRequest,
+  type TrainRequest,
+  type EvalRequest,
+} from './dto.js';
 
 const objectTypeName = z
   .string()
@@ -110,11 +116,7 @@ export const callArgs = {
     inputSize: z.number().int().min(32).max(1024).optional(),
     scales: scaleList.min(1).optional(),
     centredScales: scaleList.optional(),
-    layers: z
-      .array(z.enum(['stride4', 'stride8', 'stride16']))
-      .min(1)
-      .max(3)
-      .optional(),
+    layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
     tileScale: tileScale.nullable().optional(),
     defectHead: z.boolean().optional(),
     views: z.enum(VIEWS_CHOICES).optional(),
@@ -129,11 +131,7 @@ export const callArgs = {
     modelId: id.optional(),
     inspectionId: id.optional(),
     inputSize: z.number().int().min(32).max(1024).optional(),
-    layers: z
-      .array(z.enum(['stride4', 'stride8', 'stride16']))
-      .min(1)
-      .max(3)
-      .optional(),
+    layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
     heatmaps: z.enum(['flagged', 'all', 'none']).optional(),
   }),
   'inspect/results': z.strictObject({

@@ -12,8 +12,8 @@ import type { ScoreResult } from './detector.js';
 
 export interface PatchFeatureConfig {
   layers: FeatureName[];
-  /** Side of the neighbourhood average (1 = none). */
-  neighbourhood: number;
+  /** Side of the neighbourhood average (1 = none): one for every map, or one per map of `layers`. */
+  neighbourhood: number | readonly number[];
 }
 
 /**
@@ -63,10 +63,13 @@ export function patchFeatures(
   }
   return tf.tidy(() => {
     const { features } = encoder.encode(images);
-    const maps = config.layers.map((name) => {
+    const maps = config.layers.map((name, i) => {
       const map = features[name];
       if (!map) throw new Error(`encoder ${encoder.info.kind} has no ${name} feature map`);
-      return config.neighbourhood > 1 ? tf.avgPool(map, config.neighbourhood, 1, 'same') : map;
+      const side =
+        typeof config.neighbourhood === 'number' ? config.neighbourhood : config.neighbourhood[i];
+      if (side === undefined) throw new Error(`no neighbourhood given for the ${name} map`);
+      return side > 1 ? tf.avgPool(map, side, 1, 'same') : map;
     });
     const [first] = maps;
     const [height, width] = [first!.shape[1], first!.shape[2]];

@@ -17,6 +17,8 @@ export interface FeatureNodes {
   stride4?: string;
   stride8: string;
   stride16: string;
+  /** A block halfway through stride 16 (FeatureName's stride16mid), where the model names one. */
+  stride16mid?: string;
   /** A 2-D [B, D] node, or a 4-D map that is average-pooled; default: stride16, pooled. */
   embedding?: string;
 }
@@ -63,7 +65,14 @@ export type TappableModel =
   | { format: 'layers'; model: tf.LayersModel; declaredSize: number | undefined };
 
 const IMPORTED_KIND = 'imported';
-const FEATURE_STRIDES: Record<FeatureName, number> = { stride4: 4, stride8: 8, stride16: 16 };
+/** The feature maps an encoder may lack (EncoderOutput['features']). */
+const OPTIONAL_MAPS = ['stride4', 'stride16mid'] as const;
+const FEATURE_STRIDES: Record<FeatureName, number> = {
+  stride4: 4,
+  stride8: 8,
+  stride16: 16,
+  stride16mid: 16,
+};
 const DEFAULT_INPUT_SIZE = 224;
 // Candidate nodes are probed in batches; a batch that fails (a dynamic op, a fixed reshape) is
 // split until the offending nodes are isolated and skipped.
@@ -159,7 +168,11 @@ export class TappedModelEncoder implements Encoder {
       embeddingSize: config.embeddingSize,
     };
     const { nodes } = config.options;
-    this.outputNames = [nodes.stride8, nodes.stride16, ...(nodes.stride4 ? [nodes.stride4] : [])];
+    this.outputNames = [
+      nodes.stride8,
+      nodes.stride16,
+      ...OPTIONAL_MAPS.flatMap((name) => (nodes[name] ? [nodes[name]] : [])),
+    ];
     if (nodes.embedding) this.outputNames.push(nodes.embedding);
     this.taps =
       source.format === 'layers'
@@ -192,8 +205,11 @@ export class TappedModelEncoder implements Encoder {
       const features: EncoderOutput['features'] = {
         stride8: byName.get(nodes.stride8) as tf.Tensor4D,
         stride16,
-        ...(nodes.stride4 ? { stride4: byName.get(nodes.stride4) as tf.Tensor4D } : {}),
       };
+      for (const name of OPTIONAL_MAPS) {
+        const node = nodes[name];
+        if (node) features[name] = byName.get(node) as tf.Tensor4D;
+      }
       return { features, embedding } as unknown as tf.TensorContainer;
     }) as unknown as EncoderOutput;
   }

@@ -10,7 +10,7 @@ import {
   trainRequest,
 } from '../../shared/schemas.js';
 import { DEFAULT_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
-import { VIEWS_CHOICES } from '../../shared/dto.js';
+import { FEATURE_NAMES, VIEWS_CHOICES } from '../../shared/dto.js';
 
 /** What a running task sees of the host. */
 export interface TaskContext {
@@ -90,11 +90,7 @@ export const inspectPrepareArgs = z
         files: z.array(z.string()).min(2),
         out: z.string(),
         inputSize: z.number().int().min(32).max(1024),
-        layers: z
-          .array(z.enum(['stride4', 'stride8', 'stride16']))
-          .min(1)
-          .max(3)
-          .optional(),
+        layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
         references: z.number().int().min(2).max(256).default(24),
       })
       .optional(),
@@ -136,11 +132,7 @@ export const retrainArgs = z.object({
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
   centredScales: scaleList.default([]),
   /** One-class: the feature maps; chosen among LAYER_CANDIDATES by validation when absent. */
-  layers: z
-    .array(z.enum(['stride4', 'stride8', 'stride16']))
-    .min(1)
-    .max(3)
-    .optional(),
+  layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
   /** One-class: the short side images are scored at in tiles of inputSize; null untiled. */
   tileScale: tileScale.nullable().default(null),
   /** One-class: add the defect head trained on painted defects (PatchcoreConfig.head). On by default. */

@@ -14,7 +14,7 @@ import { initBackend } from '../backend.js';
 import { decodedBatches } from '../decoded-batches.js';
 import type { Detector } from '../detectors/detector.js';
 import { detectorEntry } from '../detectors/registry.js';
-import { asZeroShot, defaultZeroShotConfig } from '../detectors/zero-shot/mutual-scoring.js';
+import { asZeroShot, zeroShotFeatures } from '../detectors/zero-shot/mutual-scoring.js';
 import { createEncoder } from '../encoders/registry.js';
 import { sharedAspect } from '../input-shape.js';
 import { loadDetectorModel, saveDetectorModel, standardPreprocessing } from '../model-files.js';
@@ -108,9 +108,7 @@ export async function prepareInspection(
       inputSize,
       aspect: await sharedAspect(zeroShot.files),
       references: Math.max(2, Math.min(zeroShot.references, zeroShot.files.length)),
-      ...(zeroShot.layers
-        ? { features: { ...defaultZeroShotConfig.features, layers: zeroShot.layers } }
-        : {}),
+      ...(zeroShot.layers ? { features: zeroShotFeatures(zeroShot.layers) } : {}),
     }),
   );
   try {

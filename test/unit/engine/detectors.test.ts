@@ -26,13 +26,18 @@ import {
   SMOOTHED_TOP_PATCHES,
   TOP_PATCHES,
   nearestDistances,
+  patchFeatures,
 } from '../../../src-main/engine/detectors/patch-features.js';
 import { detectorEntry, loadDetector } from '../../../src-main/engine/detectors/registry.js';
-import type { ZeroShotDetector } from '../../../src-main/engine/detectors/zero-shot/mutual-scoring.js';
+import {
+  zeroShotFeatures,
+  type ZeroShotDetector,
+} from '../../../src-main/engine/detectors/zero-shot/mutual-scoring.js';
 import type { Encoder, FeatureName } from '../../../src-main/engine/encoders/encoder.js';
 import { createEncoder } from '../../../src-main/engine/encoders/registry.js';
 import { auroc } from '../../../src-main/engine/metrics.js';
 import { tempDir } from '../../fixtures/images.js';
+import { largestDifference } from '../../fixtures/numeric.js';
 import { generateDataset } from '../../../src-main/data/synthetic/generate.js';
 import { scanDataset } from '../../../src-main/data/importers/scan.js';
 import { decodedBatches } from '../../../src-main/engine/decoded-batches.js';
@@ -765,7 +770,7 @@ describe('detectors', () => {
   it('zero-shot leaves the scored image out of its own references, also after reloading', async () => {
     const before = tf.memory().numTensors;
     // 9 references with one of them the scored image, and 8 without it, both average the
-    // closest 2 of 8 others: with the image left out, the two scores agree. Fewer than
+    // closest 1 and 4 of 8 others: with the image left out, the two scores agree. Fewer than
     // MIN_PLACE_IMAGES, so neither learns places, which would judge each by other statistics.
     // Stride 4 + 8, so each 64 px reference keeps 26 patches (stride 8 + 16 would keep 6).
     const config = {
@@ -809,6 +814,69 @@ describe('detectors', () => {
     expect(d!.score).toBeCloseTo(c!.score, 3);
     for (const detector of [withIt, without, full, old]) detector.dispose();
     tf.dispose([folder, image, others]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('zero-shot takes stride-16 maps patch by patch and finer maps with their neighbourhood', async () => {
+    const encoder = await createEncoder('mobilenetv3', { inputSize: SIZE });
+    expect(zeroShotFeatures(['stride8', 'stride16mid']).neighbourhood).toEqual([3, 1]);
+    expect(zeroShotFeatures(['stride4', 'stride8']).neighbourhood).toEqual([3, 3]);
+    const before = tf.memory().numTensors;
+    const folder = surfaces(2, 1300, true);
+    const layers: FeatureName[] = ['stride8', 'stride16mid'];
+    const [mixed, pooled, single] = [zeroShotFeatures(layers).neighbourhood, 3, 1].map(
+      (neighbourhood) => patchFeatures(encoder, folder, { layers, neighbourhood }),
+    );
+    // MobileNetV3's stride-8 map has 32 channels, its middle stride-16 block 64.
+    expect(mixed!.shape).toEqual([2, SIZE / 8, SIZE / 8, 96]);
+    // The largest difference between two feature sets' channels from … from + size.
+    const gap = async (a: tf.Tensor4D, b: tf.Tensor4D, from: number, size: number) => {
+      const parts = [a, b].map((t) => t.slice([0, 0, 0, from], [-1, -1, -1, size]));
+      try {
+        return await largestDifference(parts[0]!, parts[1]!);
+      } finally {
+        tf.dispose(parts);
+      }
+    };
+    expect(await gap(mixed!, pooled!, 0, 32)).toBe(0);
+    expect(await gap(mixed!, single!, 32, 64)).toBe(0);
+    expect(await gap(mixed!, single!, 0, 32)).toBeGreaterThan(0.01);
+    expect(await gap(mixed!, pooled!, 32, 64)).toBeGreaterThan(0.01);
+    tf.dispose([folder, mixed!, pooled!, single!]);
+    expect(tf.memory().numTensors).toBe(before);
+    encoder.dispose();
+  });
+
+  it('zero-shot folders saved with one closest fraction score as they did when saved', async () => {
+    const before = tf.memory().numTensors;
+    const folder = tf.tidy(() => tf.concat([surfaces(8, 1400, false), surfaces(2, 1500, true)]));
+    const create = async (closestFractions?: number[]) =>
+      detectorEntry('zero-shot').create(await createEncoder('mobilenetv3', { inputSize: SIZE }), {
+        inputSize: SIZE,
+        references: MIN_PLACE_IMAGES - 1,
+        ...(closestFractions ? { closestFractions } : {}),
+      });
+    const [one, both] = [await create([0.3]), await create()];
+    await one.fit(batches(folder));
+    await both.fit(batches(folder));
+    const scores = (await one.score(folder)).map((r) => r.score);
+    const bothScores = (await both.score(folder)).map((r) => r.score);
+    expect(Math.max(...scores.map((v, i) => Math.abs(v - bothScores[i]!)))).toBeGreaterThan(1e-3);
+    // As a folder saved before the fractions: `closestFraction`, no `closestFractions`.
+    const dir = join(tempDir(), 'zero-shot-one-fraction');
+    await one.save(dir);
+    const file = join(dir, 'detector.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+      config: { closestFraction?: number; closestFractions?: number[] };
+    };
+    delete saved.config.closestFractions;
+    saved.config.closestFraction = 0.3;
+    writeFileSync(file, JSON.stringify(saved));
+    const old = await loadDetector(dir);
+    (await old.score(folder)).forEach((r, i) => expect(r.score).toBeCloseTo(scores[i]!, 4));
+    await expect(create([0])).rejects.toThrow(/closest fractions must be in \(0, 1\]/);
+    for (const detector of [one, both, old]) detector.dispose();
+    folder.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

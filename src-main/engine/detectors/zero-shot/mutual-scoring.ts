@@ -10,7 +10,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_INPUT_SIZE } from '../../../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, DETAIL_LEVELS, type FeatureName } from '../../../shared/dto.js';
 import { BadArgumentError, CancelledError, ModelError } from '../../../shared/errors.js';
 import { Rng } from '../../../shared/random.js';
 import type { Encoder } from '../../encoders/encoder.js';
@@ -32,7 +32,6 @@ import type { PlacesDto } from '../../../shared/dto.js';
 import { calibrateUnlabeled, type Calibration } from '../../threshold.js';
 import {
   TOP_PATCHES,
-  defaultPatchFeatures,
   nearestDistances,
   patchFeatures,
   patchResults,
@@ -57,14 +56,36 @@ export interface ZeroShotConfig {
    * them, so this bounds memory and time whatever the folder's size.
    */
   references: number;
-  /** Fraction of the references whose distances are averaged per patch (the closest ones). */
-  closestFraction: number;
+  /**
+   * Per patch, its distances to the closest references (each fraction of them) are averaged, and
+   * those averages averaged: the closest few say a rare good patch is normal, the wider set that
+   * a defect shared by a few images is not (EVALUATION.md, session 27).
+   */
+  closestFractions: number[];
   /**
    * Fraction of each reference image's patches kept (greedy coreset). Scoring time is
    * proportional to it; the coreset keeps every kind of patch, rare normal ones included.
    */
   referenceCoreset: number;
   seed: number;
+}
+
+/** Side of the neighbourhood a finer map's patch is averaged over (zeroShotFeatures). */
+const CONTEXT = 3;
+
+/**
+ * Zero-shot's patch features on `layers`: stride-16 maps patch by patch, finer maps averaged over
+ * their 3×3 neighbourhood. On the real dev folders (EVALUATION.md, session 27) single patches at
+ * stride 16 took casting's impellers a little off chance and lifted the solar cells, while single
+ * patches at stride 8 too cost the cells their context (mono −0.004, poly −0.018 at seed 0).
+ */
+export function zeroShotFeatures(layers: readonly FeatureName[]): PatchFeatureConfig {
+  return {
+    layers: [...layers],
+    neighbourhood: layers.map((name) =>
+      name === 'stride16' || name === 'stride16mid' ? 1 : CONTEXT,
+    ),
+  };
 }
 
 export const defaultZeroShotConfig: ZeroShotConfig = {
@@ -75,10 +96,11 @@ export const defaultZeroShotConfig: ZeroShotConfig = {
   // larger than a stride-4 patch) 4 + 8 lowered zero-shot AUROC (a 232-image sample: 0.912 /
   // 0.750 → 0.861 / 0.634), while the synthetic textures' thin defects want it (0.881 → 0.930 at
   // 224 px, 0.959 at 448). No label says which a new folder needs, so the inspector's Detail
-  // chooses (DETAIL_LEVELS); see EVALUATION.md.
-  features: { ...defaultPatchFeatures, layers: ['stride8', 'stride16'] },
+  // chooses (DETAIL_LEVELS); see EVALUATION.md. The stride-16 map from a middle block, and
+  // patch by patch (zeroShotFeatures): both measured on the real dev folders in session 27.
+  features: zeroShotFeatures(DETAIL_LEVELS.standard.zeroShot.layers),
   references: 24,
-  closestFraction: 0.3,
+  closestFractions: [0.1, 0.5],
   referenceCoreset: 0.1,
   seed: 0,
 };
@@ -133,13 +155,14 @@ function sameImages(queries: tf.Tensor3D, references: Reference[]): tf.Tensor2D 
 
 /**
  * Patch scores [B, P] for patch features [B, P, C]: per patch, the nearest-patch distance to each
- * reference, averaged over the closest `closestFraction` of the references. References marked
- * in `same` [K, B] (the scored image itself) are left out.
+ * reference, averaged over the closest of the references (each of `closestFractions` of them),
+ * those averages averaged. References marked in `same` [K, B] (the scored image itself) are left
+ * out.
  */
 function mutualScores(
   queries: tf.Tensor3D,
   references: Reference[],
-  closestFraction: number,
+  closestFractions: readonly number[],
   same: tf.Tensor2D,
 ): tf.Tensor2D {
   return tf.tidy(() => {
@@ -158,9 +181,15 @@ function mutualScores(
       tf.broadcastTo(far, distances.shape),
       distances,
     );
-    const closest = Math.max(1, Math.round(closestFraction * (references.length - 1)));
-    const perPatch = tf.neg(tf.topk(tf.neg(tf.transpose(usable, [1, 2, 0])), closest).values); // [B, P, closest]
-    return tf.mean(perPatch, 2) as tf.Tensor2D;
+    const counts = closestFractions.map((f) =>
+      Math.max(1, Math.round(f * (references.length - 1))),
+    );
+    // Ascending per patch: [B, P, the most any fraction takes].
+    const nearest = tf.neg(
+      tf.topk(tf.neg(tf.transpose(usable, [1, 2, 0])), Math.max(...counts)).values,
+    );
+    const means = counts.map((k) => tf.mean(nearest.slice([0, 0, 0], [-1, -1, k]), 2));
+    return tf.div(tf.addN(means), means.length) as tf.Tensor2D;
   });
 }
 
@@ -199,6 +228,11 @@ export class ZeroShotDetector implements Detector {
     this.config = { ...defaultZeroShotConfig, ...config };
     if (this.config.references < 2)
       throw new BadArgumentError('Zero-shot scoring needs at least 2 reference images.');
+    const { closestFractions } = this.config;
+    if (closestFractions.length === 0 || closestFractions.some((f) => !(f > 0 && f <= 1)))
+      throw new BadArgumentError(
+        `Zero-shot's closest fractions must be in (0, 1]; got [${closestFractions.join(', ')}].`,
+      );
     if (this.config.tileScale !== null)
       checkTileScale(this.config.tileScale, this.config.inputSize);
   }
@@ -364,7 +398,7 @@ export class ZeroShotDetector implements Detector {
       const count = this.references.length;
       const size = queries.shape[0];
       const same = tf.eye(count).slice([0, first], [count, size]).cast('bool') as tf.Tensor2D;
-      return mutualScores(queries, this.references, this.config.closestFraction, same);
+      return mutualScores(queries, this.references, this.config.closestFractions, same);
     });
   }
 
@@ -472,7 +506,7 @@ export class ZeroShotDetector implements Detector {
         });
       }
       const same = sameImages(queries, references);
-      const scores = mutualScores(queries, references, this.config.closestFraction, same).reshape([
+      const scores = mutualScores(queries, references, this.config.closestFractions, same).reshape([
         count,
         h,
         w,
@@ -528,7 +562,8 @@ export class ZeroShotDetector implements Detector {
 
   static async load(dir: string): Promise<ZeroShotDetector> {
     const saved = JSON.parse(await readFile(join(dir, CONFIG_FILE), 'utf8')) as {
-      config: ZeroShotConfig;
+      // closestFraction alone in folders saved before session 27, which score as they did.
+      config: ZeroShotConfig & { closestFraction?: number };
       references: { count: number; patches: number; channels: number };
       // Both absent in folders saved before zero-shot learned places.
       placesCheck?: PlacesDto | null;
@@ -544,7 +579,13 @@ export class ZeroShotDetector implements Detector {
         throw error;
       },
     );
-    const detector = new ZeroShotDetector(await loadEncoder(join(dir, 'encoder')), saved.config);
+    const { closestFraction, ...config } = saved.config;
+    const detector = new ZeroShotDetector(await loadEncoder(join(dir, 'encoder')), {
+      ...config,
+      ...(closestFraction !== undefined && !config.closestFractions
+        ? { closestFractions: [closestFraction] }
+        : {}),
+    });
     detector.references = Array.from({ length: count }, (_, i) =>
       tf.tidy(() => {
         const patchSet = tf.tensor2d(
