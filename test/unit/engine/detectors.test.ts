@@ -818,10 +818,10 @@ describe('detectors', () => {
   });
 
   it('zero-shot takes stride-16 maps patch by patch and finer maps with their neighbourhood', async () => {
-    const encoder = await createEncoder('mobilenetv3', { inputSize: SIZE });
     expect(zeroShotFeatures(['stride8', 'stride16mid']).neighbourhood).toEqual([3, 1]);
     expect(zeroShotFeatures(['stride4', 'stride8']).neighbourhood).toEqual([3, 3]);
     const before = tf.memory().numTensors;
+    const encoder = await createEncoder('mobilenetv3', { inputSize: SIZE });
     const folder = surfaces(2, 1300, true);
     const layers: FeatureName[] = ['stride8', 'stride16mid'];
     const [mixed, pooled, single] = [zeroShotFeatures(layers).neighbourhood, 3, 1].map(
@@ -843,8 +843,19 @@ describe('detectors', () => {
     expect(await gap(mixed!, single!, 0, 32)).toBeGreaterThan(0.01);
     expect(await gap(mixed!, pooled!, 32, 64)).toBeGreaterThan(0.01);
     tf.dispose([folder, mixed!, pooled!, single!]);
-    expect(tf.memory().numTensors).toBe(before);
     encoder.dispose();
+    // An encoder without a middle stride-16 block gives its last; asked for one, it says so.
+    const resnet = detectorEntry('zero-shot').create(
+      await createEncoder('resnet', { inputSize: SIZE, seed: 1 }),
+    ) as ZeroShotDetector;
+    expect(resnet.config.features).toEqual(zeroShotFeatures(['stride8', 'stride16']));
+    resnet.dispose();
+    const asked = { features: zeroShotFeatures(['stride8', 'stride16mid']) };
+    const resnetEncoder = await createEncoder('resnet', { inputSize: SIZE, seed: 1 });
+    expect(() => detectorEntry('zero-shot').create(resnetEncoder, asked)).toThrow(
+      /resnet encoder has no stride16mid feature map/,
+    );
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('zero-shot folders saved with one closest fraction score as they did when saved', async () => {

@@ -225,7 +225,19 @@ export class ZeroShotDetector implements Detector {
     readonly encoder: Encoder,
     config: Partial<ZeroShotConfig> = {},
   ) {
-    this.config = { ...defaultZeroShotConfig, ...config };
+    this.config = {
+      ...defaultZeroShotConfig,
+      // An encoder without a middle stride-16 block (InceptionV3, an imported model) gives its last.
+      ...(encoder.info.channels.stride16mid === undefined
+        ? { features: zeroShotFeatures(['stride8', 'stride16']) }
+        : {}),
+      ...config,
+    };
+    const missing = this.config.features.layers.filter((l) => !encoder.info.channels[l]);
+    if (missing.length > 0)
+      throw new BadArgumentError(
+        `The ${encoder.info.kind} encoder has no ${missing.join(' or ')} feature map; it has ${Object.keys(encoder.info.channels).join(', ')}.`,
+      );
     if (this.config.references < 2)
       throw new BadArgumentError('Zero-shot scoring needs at least 2 reference images.');
     const { closestFractions } = this.config;
