@@ -847,10 +847,11 @@ describe('detectors', () => {
     // An encoder without a middle stride-16 block gives its last; asked for one, it says so.
     const resnet = detectorEntry('zero-shot').create(
       await createEncoder('resnet', { inputSize: SIZE, seed: 1 }),
+      { inputSize: SIZE },
     ) as ZeroShotDetector;
     expect(resnet.config.features).toEqual(zeroShotFeatures(['stride8', 'stride16']));
     resnet.dispose();
-    const asked = { features: zeroShotFeatures(['stride8', 'stride16mid']) };
+    const asked = { inputSize: SIZE, features: zeroShotFeatures(['stride8', 'stride16mid']) };
     const resnetEncoder = await createEncoder('resnet', { inputSize: SIZE, seed: 1 });
     expect(() => detectorEntry('zero-shot').create(resnetEncoder, asked)).toThrow(
       /resnet encoder has no stride16mid feature map/,

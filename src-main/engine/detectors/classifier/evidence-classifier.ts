@@ -16,6 +16,18 @@ import type { Detector, FitBatch, FitOptions, ScoreResult } from '../detector.js
 import { IMAGE_SCORE_TOP_FRACTION, patchResults } from '../patch-features.js';
 import { ZeroShotDetector, type ZeroShotConfig } from '../zero-shot/mutual-scoring.js';
 
+/**
+ * The references evidence is read against: zero-shot's settings before session 27 (stride 8 and
+ * the last stride-16 block, each patch with its 3 × 3 neighbourhood, the closest 30 % of the
+ * references). Zero-shot's newer ones lifted it on unseen ELPV cells but cost it on unseen
+ * commutators (AUROC 0.802 → 0.774, the head trained on the other three real types;
+ * EVALUATION.md, session 27), so the classifier keeps these.
+ */
+const EVIDENCE_REFERENCES: Partial<ZeroShotConfig> = {
+  features: { layers: ['stride8', 'stride16'], neighbourhood: 3 },
+  closestFractions: [0.3],
+};
+
 /** Statistics of an image's patch scores the head reads, each as log(value / type's scale). */
 export const EVIDENCE = ['largest patch', 'mean of top 10', 'mean of top 1 %'] as const;
 
@@ -168,7 +180,10 @@ export class EvidenceClassifier implements Detector {
     head?: EvidenceHead,
     config: Partial<ZeroShotConfig> = {},
   ): EvidenceClassifier {
-    return new EvidenceClassifier(new ZeroShotDetector(encoder, config), head);
+    return new EvidenceClassifier(
+      new ZeroShotDetector(encoder, { ...EVIDENCE_REFERENCES, ...config }),
+      head,
+    );
   }
 
   get encoder(): Encoder {
