@@ -16,7 +16,8 @@ export const MOBILENETV3_KIND = 'mobilenetv3';
 const BLOCK = 'tower_0/MobilenetV3';
 /**
  * Last block output at each stride of MobileNetV3-large ×0.75 (checked by shape on every load):
- * stride 4 → 24 channels, stride 8 → 32, stride 16 → 88; and block 8 (stride16mid) → 64. The embedding is the average pool of
+ * stride 4 → 24 channels, stride 8 → 32, stride 16 → 88; and block 8 (stride16mid) → 64, which the
+ * trainable twin leaves out. The embedding is the average pool of
  * stride16 (88-d), the deepest map exposed, rather than a concatenation of pooled maps: one map's
  * pool keeps the embedding's scale uniform for the cosine similarity of SimCLR and the classifier
  * head, and lets the trainable twin stop at block 11. Blocks 12–14 (stride 32) are not used.
