@@ -325,8 +325,8 @@ export const DEFAULT_INPUT_SIZE = 224;
 /**
  * Encoder feature maps patch features can be taken from, by their stride: the last block at each
  * stride, and `stride16mid`, a block halfway through the stride-16 ones (MobileNetV3's block 8 of
- * 6–11), which knows surfaces better than the deepest, more COCO-specific one. Zero-shot reads it
- * (EVALUATION.md, session 27); an encoder may lack it, and stride4.
+ * 6–11), which zero-shot reads (EVALUATION.md, sessions 26 and 27). An encoder may lack it, and
+ * stride4.
  */
 export const FEATURE_NAMES = ['stride4', 'stride8', 'stride16', 'stride16mid'] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
