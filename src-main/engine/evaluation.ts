@@ -433,9 +433,7 @@ async function evaluateDetectorType(
       ...(kind === 'one-class' && options.centredScales
         ? { centredScales: options.centredScales }
         : {}),
-      ...(layers
-        ? { features: { neighbourhood: defaultPatchFeatures.neighbourhood, layers } }
-        : layersConfig(options)),
+      ...layersConfig(kind, layers ?? options.layers),
       ...(options.tileScale ? { tileScale: options.tileScale } : {}),
       ...(kind === 'one-class' && (options.defectHead ?? true)
         ? { head: defaultDefectHeadConfig }
@@ -599,7 +597,11 @@ async function evaluateEvidenceClassifier(
   loader: ImageBatchLoader,
   options: EvalOptions,
 ): Promise<TypeResult[]> {
-  const config = { inputSize: options.inputSize, seed: options.seed, ...layersConfig(options) };
+  const config = {
+    inputSize: options.inputSize,
+    seed: options.seed,
+    ...layersConfig(options.detector, options.layers),
+  };
   const samples: EvidenceSample[] = [];
   for (const type of options.pretrainTypes) {
     const data = typeData(options.root, type);
@@ -754,16 +756,16 @@ function mean(values: number[]): number {
 }
 
 /**
- * Detector config for --layers (one-class's 3×3 neighbourhood, zero-shot's as zeroShotFeatures
- * sets it); empty when not given.
+ * Detector config for feature maps `layers` (--layers, or a one-class candidate): zero-shot's as
+ * zeroShotFeatures sets them, the others with the 3×3 neighbourhood; empty when not given.
  */
-function layersConfig(options: EvalOptions) {
-  if (!options.layers) return {};
+function layersConfig(detector: EvalOptions['detector'], layers: FeatureName[] | undefined) {
+  if (!layers) return {};
   return {
     features:
-      options.detector === 'zero-shot'
-        ? zeroShotFeatures(options.layers)
-        : { neighbourhood: defaultPatchFeatures.neighbourhood, layers: options.layers },
+      detector === 'zero-shot'
+        ? zeroShotFeatures(layers)
+        : { neighbourhood: defaultPatchFeatures.neighbourhood, layers },
   };
 }
 
