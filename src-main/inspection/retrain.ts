@@ -99,7 +99,7 @@ export async function retrainObjectType(
   const goodCount = split.fit.length + split.validationGood.length;
   if (goodCount < MIN_GOOD_IMAGES || split.validationGood.length === 0) {
     throw new BadArgumentError(
-      `Object type '${objectType}' has ${goodCount} good image(s); a model needs at least ${MIN_GOOD_IMAGES}. Import or review more good images.`,
+      `Object type '${objectType}' has ${goodCount} good image(s); a model needs at least ${MIN_GOOD_IMAGES}. Import a folder of good parts named good/ (again, if it was imported unlabeled), mark images good in Datasets, or review more.`,
     );
   }
   const active = store.models.active(objectType);

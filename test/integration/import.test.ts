@@ -91,6 +91,38 @@ describe('dataset import', () => {
     store.close();
   });
 
+  it('imports a good/ or ng/ folder pointed at itself with its label, typed by its parent, and labels images imported unlabeled before', async () => {
+    const root = tempDir();
+    await image(join(root, 'impeller', 'OK', 'a.png'));
+    await image(join(root, 'impeller', 'OK', 'shift2', 'b.png'));
+    await image(join(root, 'impeller', 'ng', 'c.png'));
+    const good = join(root, 'impeller', 'OK');
+    const store = openStore(tempDir());
+    const unlabeled = await importDataset(store, good, {
+      layout: 'unlabeled',
+      objectType: 'impeller',
+    });
+    expect(unlabeled).toMatchObject({ layout: 'unlabeled', added: 2, labelsAdded: 0 });
+    expect(detectLayout(good)).toBe('folders');
+    expect(await importDataset(store, good)).toMatchObject({
+      layout: 'folders',
+      added: 0,
+      unchanged: 2,
+      labelsAdded: 2,
+      objectTypes: ['impeller'],
+    });
+    expect(await importDataset(store, join(root, 'impeller', 'ng'))).toMatchObject({
+      layout: 'folders',
+      added: 1,
+      labelsAdded: 1,
+      objectTypes: ['impeller'],
+    });
+    const [impeller] = store.objectTypes.summaries();
+    expect(impeller!.counts.unsplit).toEqual({ good: 2, defect: 1, unlabeled: 0 });
+    expect(impeller!.defectKinds).toEqual([]);
+    store.close();
+  });
+
   it('imports an unlabeled folder recursively without labels', async () => {
     const root = tempDir();
     await image(join(root, 'x.png'));

@@ -1,7 +1,7 @@
 // Finds the images of a dataset folder and what each one is (object type, split, label, defect
 // kind, mask) for the three layouts we import: MVTec AD, labeled folders, and unlabeled folders.
 import { readdirSync, statSync, type Dirent } from 'node:fs';
-import { basename, extname, join, parse } from 'node:path';
+import { basename, dirname, extname, join, parse, resolve } from 'node:path';
 import type { Label, Split } from '../../shared/dto.js';
 import { BadArgumentError, NotFoundError } from '../../shared/errors.js';
 import { IMAGE_EXTENSIONS } from '../image-io.js';
@@ -62,11 +62,26 @@ function imagesIn(dir: string, skipped: string[], recursive = false): string[] {
 const isMvtecType = (dir: string) =>
   subdirs(dir).some((name) => name === 'train' || name === 'test');
 
+/** A folder's label by its name: good/, ok/, pass/ → good; defect/, bad/, ng/, fail/ → defect. */
+function labelOfName(name: string): Label | null {
+  const lower = name.toLowerCase();
+  if (GOOD_NAMES.has(lower)) return 'good';
+  if (DEFECT_NAMES.has(lower)) return 'defect';
+  return null;
+}
+
+/**
+ * The import root is itself a labeled folder (…/commutator/good) rather than the folder that
+ * holds good/ and defect/: an inspector pointing import at the good parts they collected.
+ */
+const isLabeledFolder = (root: string) =>
+  labelOfName(basename(root)) !== null && !subdirs(root).some((n) => labelOfName(n) === 'good');
+
 export function detectLayout(root: string): Layout {
   if (isMvtecType(root) || subdirs(root).some((name) => isMvtecType(join(root, name))))
     return 'mvtec';
-  const names = subdirs(root).map((n) => n.toLowerCase());
-  if (names.some((n) => GOOD_NAMES.has(n)) && names.length >= 1) return 'folders';
+  if (subdirs(root).some((n) => labelOfName(n) === 'good') || isLabeledFolder(root))
+    return 'folders';
   return 'unlabeled';
 }
 
@@ -117,7 +132,9 @@ export function scanDataset(
   const layout = options.layout ?? detectLayout(root);
   const skipped: string[] = [];
   const entries: ScanEntry[] = [];
-  const rootName = options.objectType ?? basename(root);
+  // A labeled folder imported as itself belongs to the type its parent folder names.
+  const labeledRoot = layout === 'folders' && isLabeledFolder(root);
+  const rootName = options.objectType ?? basename(resolve(labeledRoot ? dirname(root) : root));
 
   if (layout === 'mvtec') {
     if (isMvtecType(root)) {
@@ -139,17 +156,18 @@ export function scanDataset(
     }
   } else if (layout === 'folders') {
     // good/ → good; defect/ (or bad/, ng/) → defect; any other folder → defect of that kind.
-    for (const name of subdirs(root)) {
-      const lower = name.toLowerCase();
-      const good = GOOD_NAMES.has(lower);
-      const kind = good || DEFECT_NAMES.has(lower) ? null : name;
-      for (const path of imagesIn(join(root, name), skipped, true)) {
+    const folders = labeledRoot
+      ? [{ name: basename(root), dir: root }]
+      : subdirs(root).map((name) => ({ name, dir: join(root, name) }));
+    for (const { name, dir } of folders) {
+      const label = labelOfName(name);
+      for (const path of imagesIn(dir, skipped, true)) {
         entries.push({
           path,
           objectType: rootName,
           split: 'unsplit',
-          label: good ? 'good' : 'defect',
-          defectKind: kind,
+          label: label ?? 'defect',
+          defectKind: label ? null : name,
           maskPath: null,
         });
       }
