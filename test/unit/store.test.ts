@@ -4,6 +4,7 @@ import { migrate, openDatabase, schemaVersion } from '../../src-main/store/db.js
 import { migrations } from '../../src-main/store/migrations/index.js';
 import { defaultDataDir, resolveDataDir } from '../../src-main/store/data-dir.js';
 import { MigrationError } from '../../src-main/shared/errors.js';
+import { openStore } from '../../src-main/store/store.js';
 import { tempDir } from '../fixtures/images.js';
 
 const tables = [
@@ -109,6 +110,41 @@ describe('store', () => {
     const db = openDatabase(':memory:');
     expect(migrate(db)).toBe(migrations.length);
     db.close();
+  });
+
+  it("lists results worst first, the model's own score ordering those whose 0–1 score is the same", () => {
+    const store = openStore(tempDir());
+    const inspectionId = store.inspections.create({
+      folder: '/line',
+      objectTypeId: null,
+      jobId: null,
+      watch: false,
+    });
+    const result = (path: string, score: number | null, rawScore: number | null) => ({
+      inspectionId,
+      path,
+      imageId: null,
+      sha256: null,
+      modelId: null,
+      rawScore,
+      score,
+      decision: score === null ? null : score >= 0.5 ? ('DEFECT' as const) : ('OK' as const),
+      heatmapPath: null,
+      error: score === null ? 'unreadable' : null,
+    });
+    // In scoring order: two clear defects whose 0–1 scores both stop at 1, the worse one second.
+    store.results.insertMany([
+      result('/line/a.png', 0.2, 1.1),
+      result('/line/b.png', 1, 5.2),
+      result('/line/c.png', null, null),
+      result('/line/d.png', 1, 8.6),
+      result('/line/e.png', 0.7, 3.4),
+    ]);
+    const worst = ['/line/d.png', '/line/b.png', '/line/e.png', '/line/a.png', '/line/c.png'];
+    const listed = store.results.list({ inspectionId, limit: 10, offset: 0 });
+    expect(listed.map((r) => r.path)).toEqual(worst);
+    expect([...store.results.iterate(inspectionId, 2)].map((r) => r.path)).toEqual(worst);
+    store.close();
   });
 
   it('chooses the data folder: --data-dir, then DEFECTSCOPE_DATA, then the OS app-data folder', () => {

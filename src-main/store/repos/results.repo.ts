@@ -45,6 +45,13 @@ interface ResultRow {
   review_note: string | null;
 }
 
+/**
+ * Worst first: by the 0–1 score, then by the model's own score where the 0–1 score is the same
+ * (it stops at 1 far above the threshold, where a camera folder's clear defects all read 1.000);
+ * unscorable files last, there is nothing to look at but the reason.
+ */
+const WORST_FIRST = 'r.score IS NULL, r.score DESC, r.raw_score DESC, r.id';
+
 /** A result row with the numbers a report needs that the DTO leaves out. */
 export type StoredResult = InspectionResultDto & { rawScore: number | null; sha256: string | null };
 
@@ -137,9 +144,8 @@ export class ResultsRepo {
       limit: number;
       offset: number;
     };
-    // Unscorable files sort last: there is nothing to look at but the reason.
     this.worstFirst = db.prepare<ListParams, ResultRow>(
-      `${select} ${listParams} ORDER BY r.score IS NULL, r.score DESC, r.id LIMIT @limit OFFSET @offset`,
+      `${select} ${listParams} ORDER BY ${WORST_FIRST} LIMIT @limit OFFSET @offset`,
     );
     this.newestFirst = db.prepare<ListParams, ResultRow>(
       `${select} ${listParams} ORDER BY r.id DESC LIMIT @limit OFFSET @offset`,
@@ -165,7 +171,7 @@ export class ResultsRepo {
                WHERE x.inspection_id = r.inspection_id) AS reviewed
         FROM results r WHERE r.inspection_id = ?`);
     this.allOf = db.prepare<[number, number, number], ResultRow>(
-      `${select} WHERE r.inspection_id = ? ORDER BY r.score IS NULL, r.score DESC, r.id LIMIT ? OFFSET ?`,
+      `${select} WHERE r.inspection_id = ? ORDER BY ${WORST_FIRST} LIMIT ? OFFSET ?`,
     );
     this.linkImage = db.prepare<[number, number]>('UPDATE results SET image_id = ? WHERE id = ?');
     this.scoresOf = db.prepare<[number], { score: number }>(
