@@ -91,11 +91,12 @@ describe('dataset import', () => {
     store.close();
   });
 
-  it('imports a good/ or ng/ folder pointed at itself with its label, typed by its parent, and labels images imported unlabeled before', async () => {
+  it("imports a good/ or ng/ folder pointed at itself with its label (an ng/ folder's subfolders as kinds), typed by its parent, and labels images imported unlabeled before", async () => {
     const root = tempDir();
     await image(join(root, 'impeller', 'OK', 'a.png'));
     await image(join(root, 'impeller', 'OK', 'shift2', 'b.png'));
     await image(join(root, 'impeller', 'ng', 'c.png'));
+    await image(join(root, 'impeller', 'ng', 'porosity', 'd.png'));
     const good = join(root, 'impeller', 'OK');
     const store = openStore(tempDir());
     const unlabeled = await importDataset(store, good, {
@@ -111,15 +112,16 @@ describe('dataset import', () => {
       labelsAdded: 2,
       objectTypes: ['impeller'],
     });
+    // A defect folder's subfolders are kinds of defect.
     expect(await importDataset(store, join(root, 'impeller', 'ng'))).toMatchObject({
       layout: 'folders',
-      added: 1,
-      labelsAdded: 1,
+      added: 2,
+      labelsAdded: 2,
       objectTypes: ['impeller'],
     });
     const [impeller] = store.objectTypes.summaries();
-    expect(impeller!.counts.unsplit).toEqual({ good: 2, defect: 1, unlabeled: 0 });
-    expect(impeller!.defectKinds).toEqual([]);
+    expect(impeller!.counts.unsplit).toEqual({ good: 2, defect: 2, unlabeled: 0 });
+    expect(impeller!.defectKinds).toEqual(['porosity']);
     store.close();
   });
 

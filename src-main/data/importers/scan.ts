@@ -155,13 +155,19 @@ export function scanDataset(
         entries.push(...scanMvtecType(join(root, name), options.objectType ?? name, skipped));
     }
   } else if (layout === 'folders') {
-    // good/ → good; defect/ (or bad/, ng/) → defect; any other folder → defect of that kind.
-    const folders = labeledRoot
-      ? [{ name: basename(root), dir: root }]
-      : subdirs(root).map((name) => ({ name, dir: join(root, name) }));
-    for (const { name, dir } of folders) {
+    // good/ → good; defect/ (or bad/, ng/) → defect; any other folder → defect of that kind. A
+    // labeled folder imported as itself: its images, and a defect folder's subfolders as kinds.
+    const inside = (dir: string) =>
+      subdirs(dir).map((name) => ({ name, dir: join(dir, name), recursive: true }));
+    const own = { name: basename(root), dir: root };
+    const folders = !labeledRoot
+      ? inside(root)
+      : labelOfName(own.name) === 'good'
+        ? [{ ...own, recursive: true }]
+        : [{ ...own, recursive: false }, ...inside(root)];
+    for (const { name, dir, recursive } of folders) {
       const label = labelOfName(name);
-      for (const path of imagesIn(dir, skipped, true)) {
+      for (const path of imagesIn(dir, skipped, recursive)) {
         entries.push({
           path,
           objectType: rootName,
