@@ -80,7 +80,8 @@ const isLabeledFolder = (root: string) =>
 export function detectLayout(root: string): Layout {
   if (isMvtecType(root) || subdirs(root).some((name) => isMvtecType(join(root, name))))
     return 'mvtec';
-  if (subdirs(root).some((n) => labelOfName(n) === 'good') || isLabeledFolder(root))
+  // Either the folder holding good/ (and defect/ …), or a labeled folder itself (isLabeledFolder).
+  if (subdirs(root).some((n) => labelOfName(n) === 'good') || labelOfName(basename(root)))
     return 'folders';
   return 'unlabeled';
 }
