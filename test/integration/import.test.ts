@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { importDataset } from '../../src-main/data/importers/import.js';
@@ -122,6 +122,29 @@ describe('dataset import', () => {
     const [impeller] = store.objectTypes.summaries();
     expect(impeller!.counts.unsplit).toEqual({ good: 2, defect: 2, unlabeled: 0 });
     expect(impeller!.defectKinds).toEqual(['porosity']);
+    store.close();
+  });
+
+  it('records images by their absolute path and knows a labeled folder given as a relative path or `.`', async () => {
+    const root = tempDir();
+    await image(join(root, 'impeller', 'good', 'a.png'));
+    await image(join(root, 'impeller', 'good', 'b.png'));
+    // As `import .` run inside the good/ folder names it: relative, its name not in the path.
+    const dot = `${relative(process.cwd(), join(root, 'impeller', 'good'))}/.`;
+    expect(detectLayout(dot)).toBe('folders');
+    const store = openStore(tempDir());
+    expect(await importDataset(store, dot)).toMatchObject({
+      layout: 'folders',
+      added: 2,
+      labelsAdded: 2,
+      objectTypes: ['impeller'],
+    });
+    const images = store.images.list({ objectTypes: ['impeller'] });
+    expect(images.map((i) => i.path).sort()).toEqual([
+      join(root, 'impeller', 'good', 'a.png'),
+      join(root, 'impeller', 'good', 'b.png'),
+    ]);
+    expect(images.every((i) => isAbsolute(i.path))).toBe(true);
     store.close();
   });
 

@@ -77,7 +77,9 @@ function labelOfName(name: string): Label | null {
 const isLabeledFolder = (root: string) =>
   labelOfName(basename(root)) !== null && !subdirs(root).some((n) => labelOfName(n) === 'good');
 
-export function detectLayout(root: string): Layout {
+export function detectLayout(folder: string): Layout {
+  // Resolved: a labeled folder is known by its name, which `.` does not show.
+  const root = resolve(folder);
   if (isMvtecType(root) || subdirs(root).some((name) => isMvtecType(join(root, name))))
     return 'mvtec';
   // Either the folder holding good/ (and defect/ …), or a labeled folder itself (isLabeledFolder).
@@ -119,9 +121,12 @@ function maskIndex(dir: string): Map<string, string> {
 }
 
 export function scanDataset(
-  root: string,
+  folder: string,
   options: { layout?: Layout; objectType?: string } = {},
 ): ScanResult {
+  // Every image is recorded by its absolute path (a path relative to where `import` ran would
+  // not be found from anywhere else), and the folder's own name is what `.` stands for.
+  const root = resolve(folder);
   let stats;
   try {
     stats = statSync(root);
@@ -135,7 +140,7 @@ export function scanDataset(
   const entries: ScanEntry[] = [];
   // A labeled folder imported as itself belongs to the type its parent folder names.
   const labeledRoot = layout === 'folders' && isLabeledFolder(root);
-  const rootName = options.objectType ?? basename(resolve(labeledRoot ? dirname(root) : root));
+  const rootName = options.objectType ?? basename(labeledRoot ? dirname(root) : root);
 
   if (layout === 'mvtec') {
     if (isMvtecType(root)) {
