@@ -70,12 +70,14 @@ function labelOfName(name: string): Label | null {
   return null;
 }
 
+/** The folder holds a good/ (ok/, pass/) folder: the labeled-folders layout's root. */
+const holdsGood = (root: string) => subdirs(root).some((n) => labelOfName(n) === 'good');
+
 /**
  * The import root is itself a labeled folder (…/commutator/good) rather than the folder that
  * holds good/ and defect/: an inspector pointing import at the good parts they collected.
  */
-const isLabeledFolder = (root: string) =>
-  labelOfName(basename(root)) !== null && !subdirs(root).some((n) => labelOfName(n) === 'good');
+const isLabeledFolder = (root: string) => labelOfName(basename(root)) !== null && !holdsGood(root);
 
 export function detectLayout(folder: string): Layout {
   // Resolved: a labeled folder is known by its name, which `.` does not show.
@@ -83,8 +85,7 @@ export function detectLayout(folder: string): Layout {
   if (isMvtecType(root) || subdirs(root).some((name) => isMvtecType(join(root, name))))
     return 'mvtec';
   // Either the folder holding good/ (and defect/ …), or a labeled folder itself (isLabeledFolder).
-  if (subdirs(root).some((n) => labelOfName(n) === 'good') || labelOfName(basename(root)))
-    return 'folders';
+  if (holdsGood(root) || labelOfName(basename(root))) return 'folders';
   return 'unlabeled';
 }
 
