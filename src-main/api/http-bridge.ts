@@ -93,11 +93,17 @@ export interface ChosenFolders {
    * an image as the image (a folder put together from links), so the UI shows it too.
    */
   user: string[];
+  /**
+   * Whether the store records an image at this absolute path: an imported image is the user's
+   * own wherever it was imported from (the command line's imports leave no job behind).
+   */
+  recorded: (path: string) => boolean;
 }
 
 /**
  * The folders whose images the UI may show: the data folder, every imported dataset root and
- * every inspected folder — the ones the user chose, nothing else.
+ * every inspected folder, and every image the store records — the ones the user chose, nothing
+ * else.
  */
 export function chosenFolders(services: AppServices): ChosenFolders {
   const { ctx } = services;
@@ -107,14 +113,19 @@ export function chosenFolders(services: AppServices): ChosenFolders {
     const folder = 'root' in args ? args.root : args.folder;
     if (typeof folder === 'string') user.add(resolve(folder));
   }
-  return { data: ctx.store.paths.root, user: [...user] };
+  return {
+    data: ctx.store.paths.root,
+    user: [...user],
+    recorded: (path) => ctx.store.images.recorded(path),
+  };
 }
 
 /**
  * The real path of an image the UI asks for, or why not: it must exist and be an image, and —
- * after resolving `..` and links — lie inside one of the chosen folders (their real paths too).
- * A link that leads out of them is followed only where it sits in a folder the user chose to
- * import or inspect, and only to an image file: that image was read as the user's own.
+ * after resolving `..` and links — lie inside one of the chosen folders (their real paths too) or
+ * be an image the store records. A link that leads out of them is followed only where it sits in
+ * a folder the user chose to import or inspect, or is itself a recorded image, and only to an
+ * image file: that image was read as the user's own.
  */
 export function allowedImage(
   requested: string,
@@ -126,22 +137,22 @@ export function allowedImage(
     paths.map(realOrNull).filter((f): f is string => f !== null);
   const user = realRoots(folders.user);
   const roots = [...realRoots([folders.data]), ...user];
+  const lexical = resolve(requested);
+  const recorded = folders.recorded(lexical);
   const real = realOrNull(requested);
   if (!real) {
     // Say 404 only for a path that would be allowed, so the check never reveals what exists.
-    const lexical = resolve(requested);
-    return roots.some((root) => isInside(root, lexical))
+    return recorded || roots.some((root) => isInside(root, lexical))
       ? { ok: false, status: 404 }
       : { ok: false, status: 403 };
   }
   if (!roots.some((root) => isInside(root, real))) {
     // A link out of them: the link itself (its folder resolved) must sit in a user's folder.
-    const folder = realOrNull(dirname(resolve(requested)));
+    const folder = realOrNull(dirname(lexical));
     const link = folder === null ? null : join(folder, basename(requested));
     const followed =
-      link !== null &&
       imageExtensions.has(extname(real).toLowerCase()) &&
-      user.some((root) => isInside(root, link));
+      (recorded || (link !== null && user.some((root) => isInside(root, link))));
     if (!followed) return { ok: false, status: 403 };
   }
   if (!statSync(real).isFile()) return { ok: false, status: 404 };
@@ -219,7 +230,7 @@ export async function startHttpBridge(options: HttpBridgeOptions): Promise<HttpB
   const streams = new Set<ServerResponse>();
   let port = 0;
   // A grid asks for a hundred images at once; the folder list changes only with a new job.
-  let folders = { at: 0, list: { data: '', user: [] } as ChosenFolders };
+  let folders = { at: 0, list: chosenFolders(services) };
   const forgetFolders = services.ctx.events.on('job/queued', () => (folders.at = 0));
   const currentFolders = () => {
     if (Date.now() - folders.at > 1000) folders = { at: Date.now(), list: chosenFolders(services) };

@@ -3,8 +3,10 @@
 import { mkdtempSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openServices, type AppServices } from '../../src-main/api/services.js';
+import { importDataset } from '../../src-main/data/importers/import.js';
 import {
   allowedImage,
   startHttpBridge,
@@ -121,6 +123,29 @@ describe('defectscope serve', () => {
     expect((await file(join(scratch, 'data', 'defectscope.db'))).status).toBe(403);
   });
 
+  it('shows an image imported from the command line (no job), and not its folder', async () => {
+    const file = (path: string) =>
+      fetch(`${base}/files?path=${encodeURIComponent(path)}`, { headers: auth() });
+    const good = join(scratch, 'line', 'valve', 'good');
+    mkdirSync(good, { recursive: true });
+    const imported = join(good, 'part1.png');
+    writeFileSync(
+      imported,
+      await sharp({ create: { width: 8, height: 8, channels: 3, background: '#777' } })
+        .png()
+        .toBuffer(),
+    );
+    const summary = await importDataset(services.ctx.store, good, {});
+    expect(summary.added).toBe(1);
+    // Came after the import: not the user's, though it sits beside an imported image.
+    const later = join(good, 'part2.png');
+    writeFileSync(later, PNG_1x1);
+    expect((await file(imported)).status).toBe(200);
+    expect((await file(later)).status).toBe(403);
+    rmSync(imported);
+    expect((await file(imported)).status).toBe(404);
+  });
+
   it('follows a link to an image from a folder the user inspected or imported, and no other link', () => {
     // A camera folder put together from links, as inspection reads it.
     const camera = join(scratch, 'camera');
@@ -130,7 +155,7 @@ describe('defectscope serve', () => {
     writeFileSync(join(scratch, 'elsewhere', 'notes.txt'), 'not an image');
     symlinkSync(join(scratch, 'elsewhere', 'notes.txt'), join(camera, 'notes.png'));
     symlinkSync(join(scratch, 'elsewhere'), join(camera, 'linked-folder'));
-    const folders = { data: join(scratch, 'data'), user: [camera] };
+    const folders = { data: join(scratch, 'data'), user: [camera], recorded: () => false };
     expect(allowedImage(join(camera, 'linked.png'), folders)).toEqual({
       ok: true,
       path: realpathSync(secret),

@@ -32,6 +32,7 @@ export class ImagesRepo {
   private readonly findByHash;
   private readonly insertImage;
   private readonly movePath;
+  private readonly byPath;
   private readonly latestLabel;
   private readonly insertLabel;
   private readonly maskOf;
@@ -46,6 +47,9 @@ export class ImagesRepo {
       INSERT INTO images (object_type_id, path, sha256, bytes, width, height, channels, bit_depth, format, split, defect_kind, created_at)
       VALUES (@objectTypeId, @path, @sha256, @bytes, @width, @height, @channels, @bitDepth, @format, @split, @defectKind, @createdAt)`);
     this.movePath = db.prepare<[string, number]>('UPDATE images SET path = ? WHERE id = ?');
+    this.byPath = db.prepare<[string], { id: number }>(
+      'SELECT id FROM images WHERE path = ? LIMIT 1',
+    );
     this.latestLabel = db.prepare<[number], { label: Label; defect_kind: string | null }>(
       'SELECT label, defect_kind FROM labels WHERE image_id = ? ORDER BY id DESC LIMIT 1',
     );
@@ -84,6 +88,11 @@ export class ImagesRepo {
   /** The image with this content in this object type, if already stored. */
   find(objectTypeId: number, sha256: string): { id: number; path: string } | undefined {
     return this.findByHash.get(objectTypeId, sha256);
+  }
+
+  /** Whether an image is stored at this path (in any object type). */
+  recorded(path: string): boolean {
+    return this.byPath.get(path) !== undefined;
   }
 
   insert(image: NewImage): number {
