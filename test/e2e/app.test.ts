@@ -12,6 +12,7 @@ import {
   readdirSync,
   rmSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -353,4 +354,23 @@ describe.skipIf(!hasChromium)(title, () => {
     );
     await shot('inspect-zero-shot');
   }, 540_000);
+
+  it('asks once for an image whose thumbnail and file are gone, not again and again', async () => {
+    const good = join(samples, 'nut', 'train', 'good');
+    const gone = join(good, readdirSync(good).sort()[0]!);
+    const sha = createHash('sha256').update(readFileSync(gone)).digest('hex');
+    rmSync(join(scratch, 'data', 'cache', 'thumbnails', sha.slice(0, 2), `${sha}.webp`));
+    rmSync(gone);
+    const asked: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes(encodeURIComponent(gone))) asked.push(request.url());
+    });
+    await page.reload();
+    await nav('Datasets');
+    await page.getByRole('button', { name: 'nut', exact: true }).click();
+    await poll(() => asked.length).toBe(1);
+    // Each failed load used to set the source again, a request about every 200 ms.
+    await page.waitForTimeout(3000);
+    expect(asked).toHaveLength(1);
+  }, 60_000);
 });
