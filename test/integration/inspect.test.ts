@@ -289,6 +289,12 @@ describe('inspecting a camera folder', () => {
       activated: true,
       metrics: { defects: 'labels', goodImages: 2, defectImages: 3 },
     });
+    // The finished job says what came of it, not the last phase it was in.
+    expect(job.progress).toMatchObject({
+      done: 1,
+      total: 1,
+      message: `model ${(job.result as { modelId: number }).modelId} active`,
+    });
     const models = await services.router.invoke('models/list', { objectType: 'wood' });
     expect(models).toEqual([expect.objectContaining({ kind: 'one-class', status: 'active' })]);
     expect(changed).toEqual([['wood']]);

@@ -37,9 +37,10 @@ export function startRetrain(ctx: HandlerContext, args: Parameters<Handlers['ret
           onLog: job.log,
         },
       );
-      job.log(
-        `model ${result.modelId}: ${result.activated ? 'active' : 'candidate'} — ${result.reason}`,
-      );
+      const outcome = `model ${result.modelId} ${result.activated ? 'active' : 'kept as a candidate'}`;
+      job.log(`${outcome} — ${result.reason}`);
+      // The last phase's step would otherwise stand as the finished job's message.
+      job.progress(1, 1, outcome);
       ctx.events.emit('models/changed', { objectTypes: [args.objectType] });
       return result;
     },
