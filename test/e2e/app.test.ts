@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -372,5 +372,12 @@ describe.skipIf(!hasChromium)(title, () => {
     // Each failed load used to set the source again, a request about every 200 ms.
     await page.waitForTimeout(3000);
     expect(asked).toHaveLength(1);
+    // The tile says so, by the file's name.
+    await poll(() =>
+      page
+        .getByTestId('image-grid')
+        .getByText(`Image not available: ${basename(gone)}`)
+        .count(),
+    ).toBe(1);
   }, 60_000);
 });
