@@ -94,7 +94,7 @@ function table(summary: SynthSummary): string[] {
 
 export const command: Command = {
   name: 'synth',
-  summary: 'Write a synthetic defect dataset (MVTec layout, with masks)',
+  summary: 'write a synthetic defect dataset (MVTec layout, with masks)',
   help,
   options: {
     seed: { type: 'string' },
