@@ -147,7 +147,8 @@ export function allowedImage(
       : { ok: false, status: 403 };
   }
   if (!roots.some((root) => isInside(root, real))) {
-    // A link out of them: the link itself (its folder resolved) must sit in a user's folder.
+    // A recorded image, or a link out of them whose own place (its folder resolved) is in a
+    // user's folder.
     const folder = realOrNull(dirname(lexical));
     const link = folder === null ? null : join(folder, basename(requested));
     const followed =
