@@ -138,11 +138,12 @@ export function allowedImage(
   const user = realRoots(folders.user);
   const roots = [...realRoots([folders.data]), ...user];
   const lexical = resolve(requested);
-  const recorded = folders.recorded(lexical);
+  // Asked of the store only outside the chosen folders: a grid's thumbnails never need it.
+  const recorded = () => folders.recorded(lexical);
   const real = realOrNull(requested);
   if (!real) {
     // Say 404 only for a path that would be allowed, so the check never reveals what exists.
-    return recorded || roots.some((root) => isInside(root, lexical))
+    return roots.some((root) => isInside(root, lexical)) || recorded()
       ? { ok: false, status: 404 }
       : { ok: false, status: 403 };
   }
@@ -153,7 +154,7 @@ export function allowedImage(
     const link = folder === null ? null : join(folder, basename(requested));
     const followed =
       imageExtensions.has(extname(real).toLowerCase()) &&
-      (recorded || (link !== null && user.some((root) => isInside(root, link))));
+      ((link !== null && user.some((root) => isInside(root, link))) || recorded());
     if (!followed) return { ok: false, status: 403 };
   }
   if (!statSync(real).isFile()) return { ok: false, status: 404 };
@@ -231,7 +232,7 @@ export async function startHttpBridge(options: HttpBridgeOptions): Promise<HttpB
   const streams = new Set<ServerResponse>();
   let port = 0;
   // A grid asks for a hundred images at once; the folder list changes only with a new job.
-  let folders = { at: 0, list: chosenFolders(services) };
+  let folders = { at: Date.now(), list: chosenFolders(services) };
   const forgetFolders = services.ctx.events.on('job/queued', () => (folders.at = 0));
   const currentFolders = () => {
     if (Date.now() - folders.at > 1000) folders = { at: Date.now(), list: chosenFolders(services) };
