@@ -380,4 +380,22 @@ describe.skipIf(!hasChromium)(title, () => {
         .count(),
     ).toBe(1);
   }, 60_000);
+
+  it('shows the heatmap in place of an image moved away since it was scored, and says so', async () => {
+    await nav('Review');
+    const caption = page.getByTestId('review-image').locator('figcaption');
+    await poll(() => caption.textContent()).toContain('Heatmap overlay');
+    const path = /· (\/.+)$/.exec((await caption.textContent())!.trim())![1]!;
+    rmSync(path);
+    await page.keyboard.press('h'); // the original, as it is gone the heatmap stands in
+    await poll(() => caption.textContent()).toContain(
+      'Heatmap overlay (the original is not available)',
+    );
+    const image = page.getByTestId('review-image').locator('img');
+    await poll(() =>
+      image.evaluate((img) => (img as { naturalWidth: number }).naturalWidth),
+    ).toBeGreaterThan(0);
+    await page.keyboard.press('h');
+    await poll(() => caption.textContent()).toMatch(/^\s*Heatmap overlay ·/);
+  }, 60_000);
 });
