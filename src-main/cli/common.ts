@@ -156,15 +156,22 @@ export function progressPrinter(ctx: CliContext, label: string) {
   };
 }
 
-/** Fixed-width text table. */
+/** Cells that read as a number (or nothing): their columns line up on the right. */
+const NUMBER_LIKE = /^([-+]?\.?\d|-$|—$|$)/;
+
+/** Fixed-width text table: words left-aligned, columns of numbers right-aligned. */
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const right = headers.map(
+    (_, i) => i > 0 && rows.length > 0 && rows.every((r) => NUMBER_LIKE.test(String(r[i] ?? ''))),
+  );
   return cells
     .map((row) =>
       row
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-        .join('  '),
+        .map((cell, i) => (right[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
     )
     .join('\n');
 }

@@ -163,7 +163,8 @@ export const command: Command = {
             r.decision ?? 'UNREADABLE',
             r.score?.toFixed(3) ?? '',
             r.path,
-            r.heatmapPath ?? r.error ?? '',
+            // Why a file was unreadable is listed under the table.
+            r.heatmapPath ?? '',
           ]),
         ),
       );
