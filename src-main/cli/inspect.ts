@@ -19,6 +19,7 @@ import {
   type InspectSummary,
   type InspectionResultDto,
   type Page,
+  unreadableReason,
 } from '../shared/dto.js';
 import { modelExpectation, mostlyFlaggedWarning } from '../shared/model-quality.js';
 import { BadArgumentError } from '../shared/errors.js';
@@ -172,8 +173,8 @@ export const command: Command = {
       if (unreadable.length > 0) {
         ctx.out('Unreadable:');
         const width = Math.max(...unreadable.map((u) => u.path.length));
-        for (const { path, error } of unreadable)
-          ctx.out(`  ${path.padEnd(width)}  ${error.replace(`${path}: `, '')}`);
+        for (const file of unreadable)
+          ctx.out(`  ${file.path.padEnd(width)}  ${unreadableReason(file)}`);
       }
       ctx.out(
         `${summary.flagged} DEFECT, ${summary.unsure} UNSURE, ${summary.ok} OK, ${summary.failed} unreadable. ` +

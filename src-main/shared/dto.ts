@@ -522,6 +522,14 @@ export interface InspectionResultDto {
   review: ReviewDto | null;
 }
 
+/**
+ * Why a file could not be scored, without its path (`empty: the file is empty …`): for beside the
+ * file's name, where the error's own copy of the path would say it twice.
+ */
+export function unreadableReason(result: { path: string; error: string }): string {
+  return result.error.replace(`${result.path}: `, '');
+}
+
 export interface InspectionResultQuery extends PageRequest {
   inspectionId?: number;
   objectType?: string;
