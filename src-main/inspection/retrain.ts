@@ -6,10 +6,9 @@
 import { join } from 'node:path';
 import {
   DEFAULT_INPUT_SIZE,
-  type FeatureName,
   type ImageDto,
+  type RetrainRequest,
   type RetrainSummary,
-  type ViewsChoice,
 } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import type { Store } from '../store/store.js';
@@ -21,35 +20,17 @@ import {
   typeDefectHead,
   typeViews,
 } from '../shared/model-quality.js';
-import { modelRoi, type Roi } from '../shared/roi.js';
+import { modelRoi } from '../shared/roi.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
 
 export const MIN_GOOD_IMAGES = 10;
 
-export interface RetrainOptions {
-  objectType: string;
-  inputSize?: number;
-  /** One-class: image scales with a memory bank each (PatchcoreConfig.scales); default [1]. */
-  scales?: number[];
-  /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */
-  centredScales?: number[];
-  /** One-class: the feature maps; chosen per type (LAYER_CANDIDATES) when absent. */
-  layers?: FeatureName[];
-  /** Short side to score large images at in tiles; null: whole images; default the type's. */
-  tileScale?: number | null;
-  defectHead?: boolean;
-  /** One-class: each image also scored mirrored and turned; default the type's (typeViews). */
-  views?: ViewsChoice;
+/** A retrain request (the fields the UI and CLI send) and what only the main side sets. */
+export interface RetrainOptions extends RetrainRequest {
   batchSize?: number;
   seed?: number;
-  /** A model folder whose encoder to use (e.g. a SimCLR run); default the pretrained MobileNetV3. */
-  encoderFrom?: string;
-  /** Share of good parts the threshold may flag; default the active model's, else 2 %. */
-  falseAlarmRate?: number;
-  /** Region of interest (image pixels); null clears it. Default: the active model's, else none. */
-  roi?: Roi | null;
   /** Defect labels from which a classifier head competes with the one-class model (default 20). */
   classifierMinDefects?: number;
   classifierEpochs?: number;
