@@ -42,12 +42,20 @@ export function objectTypeOption(args: ParsedArgs): string {
   return objectType;
 }
 
-export function intOption(args: ParsedArgs, name: string, fallback: number, min = 1): number {
+export function intOption(
+  args: ParsedArgs,
+  name: string,
+  fallback: number,
+  min = 1,
+  max = Infinity,
+): number {
   const text = stringOption(args, name);
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min)
-    throw new BadArgumentError(`--${name} must be a whole number ≥ ${min}, not '${text}'.`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Infinity ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new BadArgumentError(`--${name} must be a whole number ${range}, not '${text}'.`);
+  }
   return value;
 }
 

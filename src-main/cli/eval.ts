@@ -22,7 +22,7 @@ import {
   type EvalDetector,
   type EvalReport,
 } from '../engine/evaluation.js';
-import { DEFAULT_INPUT_SIZE } from '../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, MAX_INPUT_SIZE } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import { formatRoi, parseRoi } from '../shared/roi.js';
 
@@ -223,7 +223,7 @@ export const command: Command = {
       ...(defectHead !== undefined ? { defectHead } : {}),
       ...(views !== undefined ? { views } : {}),
       ...(reviewed !== undefined ? { reviewed } : {}),
-      inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32),
+      inputSize: intOption(args, 'size', DEFAULT_INPUT_SIZE, 32, MAX_INPUT_SIZE),
       epochs: intOption(args, 'epochs', 5),
       batchSize: intOption(args, 'batch', 16, 2),
       seed: intOption(args, 'seed', 1, 0),

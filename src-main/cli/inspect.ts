@@ -16,6 +16,7 @@ import {
 import { runJob, servicesFor } from './follow-job.js';
 import {
   DEFAULT_INPUT_SIZE,
+  MAX_INPUT_SIZE,
   type InspectSummary,
   type InspectionResultDto,
   type Page,
@@ -91,7 +92,7 @@ export const command: Command = {
     const modelId = stringOption(args, 'model') ? intOption(args, 'model', 1) : undefined;
     const inspectionId = stringOption(args, 'resume') ? intOption(args, 'resume', 1) : undefined;
     const size = stringOption(args, 'size')
-      ? intOption(args, 'size', DEFAULT_INPUT_SIZE, 32)
+      ? intOption(args, 'size', DEFAULT_INPUT_SIZE, 32, MAX_INPUT_SIZE)
       : undefined;
     const layers = layersOption(args);
     return closing(servicesFor(args), async (services) => {

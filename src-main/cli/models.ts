@@ -55,7 +55,12 @@ export const command: Command = {
     if (extra.length > 0) throw new BadArgumentError(`unexpected argument '${extra[0]}'.`);
     return closing(openStoreFor(args), (store) => {
       if (action === 'list' || action === undefined) {
-        const models = store.models.list(stringOption(args, 'type'));
+        const objectType = stringOption(args, 'type');
+        if (objectType !== undefined && store.objectTypes.idOf(objectType) === undefined)
+          throw new BadArgumentError(
+            `no object type '${objectType}'; \`defectscope types\` lists them.`,
+          );
+        const models = store.models.list(objectType);
         if (args.values.json) {
           // With what each model's validation promises: good parts flagged, defects caught; and
           // the region of interest it keeps to (null: the whole image).
@@ -69,7 +74,9 @@ export const command: Command = {
         }
         if (models.length === 0) {
           ctx.out(
-            'No models yet. Run `defectscope retrain --type NAME` for an object type with good images.',
+            objectType === undefined
+              ? 'No models yet. Run `defectscope retrain --type NAME` for an object type with good images.'
+              : `No models for ${objectType} yet. Run \`defectscope retrain --type ${objectType}\` once it has good images.`,
           );
           return 0;
         }

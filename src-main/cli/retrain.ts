@@ -16,18 +16,20 @@ import {
 } from './common.js';
 import { runJob, servicesFor } from './follow-job.js';
 import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
-import { DEFAULT_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
+import { DEFAULT_INPUT_SIZE, MAX_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 import { BadArgumentError } from '../shared/errors.js';
 import { expectationLine, featuresLine, modelExpectation } from '../shared/model-quality.js';
 import { formatRoi, parseRoi } from '../shared/roi.js';
 
-/** "2%", "2 %" or "0.02" → 0.02; the engine checks the range. */
+/** "2%", "2 %" or "0.02" → 0.02, a share above 0 and at most 50 % (the request's range). */
 function shareOption(text: string): number {
   const percent = /^\s*([\d.]+)\s*%\s*$/.exec(text);
   const value = percent ? Number(percent[1]) / 100 : Number(text);
-  if (!Number.isFinite(value))
-    throw new BadArgumentError(`--false-alarms takes a share such as 2% or 0.02; got '${text}'.`);
+  if (!(value > 0 && value <= 0.5))
+    throw new BadArgumentError(
+      `--false-alarms takes a share of good parts above 0 and at most 50 %, such as 2% or 0.02; got '${text}'.`,
+    );
   return value;
 }
 
@@ -93,7 +95,7 @@ export const command: Command = {
   },
   async run(args, ctx) {
     const objectType = objectTypeOption(args);
-    const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32);
+    const inputSize = intOption(args, 'size', DEFAULT_INPUT_SIZE, 32, MAX_INPUT_SIZE);
     const scales = scalesOption(args);
     const centredScales = scalesOption(args, 'centred-scales');
     const layers = layersOption(args);

@@ -68,7 +68,7 @@ export const command: Command = {
       const rows = [...scoring.results]
         .sort((a, b) => b.score - a.score)
         .map((r) => [r.decision, r.score.toFixed(3), r.path, r.heatmapPath ?? '']);
-      ctx.out(table(['decision', 'score', 'image', 'heatmap'], rows));
+      if (rows.length > 0) ctx.out(table(['decision', 'score', 'image', 'heatmap'], rows));
       const counts = { OK: 0, DEFECT: 0, UNSURE: 0 };
       for (const r of scoring.results) counts[r.decision]++;
       ctx.out(

@@ -2,7 +2,7 @@
 // the images of some object types, with a progress bar on stderr, and a model folder at the end.
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Label, Split } from '../shared/dto.js';
+import { MAX_INPUT_SIZE, type Label, type Split } from '../shared/dto.js';
 import { BadArgumentError, CancelledError, type ImageError } from '../shared/errors.js';
 import { initBackend } from '../engine/backend.js';
 import type { Encoder } from '../engine/encoders/encoder.js';
@@ -401,7 +401,7 @@ export const command: Command = {
         defaultOut(args, method as Method, types),
     );
     const seed = checkpoint?.config.seed ?? intOption(args, 'seed', 1, 0);
-    const size = checkpoint?.config.inputSize ?? intOption(args, 'size', 128, 8);
+    const size = checkpoint?.config.inputSize ?? intOption(args, 'size', 128, 8, MAX_INPUT_SIZE);
 
     const controller = new AbortController();
     const bar = progressBar(ctx, method!);

@@ -321,6 +321,8 @@ export interface ModelValidationDto extends ScoredTruthDto {
  * stays 224; ask for DETAIL_LEVELS.fine per type where defects are thin.
  */
 export const DEFAULT_INPUT_SIZE = 224;
+/** The largest input side a request may ask for; larger images are scored in tiles instead. */
+export const MAX_INPUT_SIZE = 1024;
 
 /**
  * Encoder feature maps patch features can be taken from, by their stride: the last block at each

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { CallArgs, CallName } from './contract.js';
 import {
   FEATURE_NAMES,
+  MAX_INPUT_SIZE,
   VIEWS_CHOICES,
   type ImportRequest,
   type TrainRequest,
@@ -41,7 +42,7 @@ export const trainRequest = z.strictObject({
   objectTypes: z.array(objectTypeName).min(1).optional(),
   epochs: count.max(10_000).optional(),
   batchSize: z.number().int().min(2).max(4096).optional(),
-  inputSize: z.number().int().min(8).max(1024).optional(),
+  inputSize: z.number().int().min(8).max(MAX_INPUT_SIZE).optional(),
   encoder: z.string().min(1).optional(),
   from: path.optional(),
   fineTune: z.boolean().optional(),
@@ -61,7 +62,7 @@ export const evalRequest = z.strictObject({
   detector: z.enum(['one-class', 'zero-shot', 'classifier', 'baseline']),
   encoder: z.string().min(1).optional(),
   shots: count.optional(),
-  inputSize: z.number().int().min(32).max(1024).optional(),
+  inputSize: z.number().int().min(32).max(MAX_INPUT_SIZE).optional(),
   epochs: count.max(10_000).optional(),
   batchSize: z.number().int().min(2).max(4096).optional(),
   seed: z.number().int().min(0).optional(),
@@ -113,7 +114,7 @@ export const callArgs = {
   'models/scored': z.strictObject({ modelId: id }),
   'retrain/start': z.strictObject({
     objectType: objectTypeName,
-    inputSize: z.number().int().min(32).max(1024).optional(),
+    inputSize: z.number().int().min(32).max(MAX_INPUT_SIZE).optional(),
     scales: scaleList.min(1).optional(),
     centredScales: scaleList.optional(),
     layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
@@ -130,7 +131,7 @@ export const callArgs = {
     watch: z.boolean().optional(),
     modelId: id.optional(),
     inspectionId: id.optional(),
-    inputSize: z.number().int().min(32).max(1024).optional(),
+    inputSize: z.number().int().min(32).max(MAX_INPUT_SIZE).optional(),
     layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
     heatmaps: z.enum(['flagged', 'all', 'none']).optional(),
   }),

@@ -38,6 +38,11 @@ describe('defectscope CLI', () => {
       ['import', dataDir, '--layout', 'zip', '--data-dir', dataDir],
       ['types', '--bogus'],
       ['info', '--backend', 'quantum', '--data-dir', dataDir],
+      ['retrain', '--type', 'nut', '--false-alarms', '150%', '--data-dir', dataDir],
+      ['retrain', '--type', 'nut', '--false-alarms', '0', '--data-dir', dataDir],
+      ['retrain', '--type', 'nut', '--size', '100000', '--data-dir', dataDir],
+      ['models', 'list', '--type', 'nut', '--data-dir', dataDir],
+      ['inspect', dataDir, '--type', 'nut', '--size', '16', '--data-dir', dataDir],
     ];
     for (const argv of cases) {
       const result = await cli(...argv);
@@ -45,6 +50,18 @@ describe('defectscope CLI', () => {
       expect(result.err.split('\n'), argv.join(' ')).toHaveLength(1);
       expect(result.err).toMatch(/^defectscope/);
     }
+    const share = await cli(
+      'retrain',
+      '--type',
+      'nut',
+      '--false-alarms',
+      '60%',
+      '--data-dir',
+      dataDir,
+    );
+    expect(share.err).toMatch(
+      /--false-alarms takes a share of good parts above 0 and at most 50 %/,
+    );
   });
 
   it('imports a folder and lists its type as JSON', async () => {
