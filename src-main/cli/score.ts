@@ -65,10 +65,18 @@ export const command: Command = {
       ctx.out(
         `Scored with ${scoring.model.name}${scoring.model.id !== null ? ` (model ${scoring.model.id})` : ''}:`,
       );
+      // The heatmap column only where --heatmaps wrote some.
+      const withHeatmaps = scoring.results.some((r) => r.heatmapPath);
       const rows = [...scoring.results]
         .sort((a, b) => b.score - a.score)
-        .map((r) => [r.decision, r.score.toFixed(3), r.path, r.heatmapPath ?? '']);
-      if (rows.length > 0) ctx.out(table(['decision', 'score', 'image', 'heatmap'], rows));
+        .map((r) => [
+          r.decision,
+          r.score.toFixed(3),
+          r.path,
+          ...(withHeatmaps ? [r.heatmapPath ?? ''] : []),
+        ]);
+      const header = ['decision', 'score', 'image', ...(withHeatmaps ? ['heatmap'] : [])];
+      if (rows.length > 0) ctx.out(table(header, rows));
       const counts = { OK: 0, DEFECT: 0, UNSURE: 0 };
       for (const r of scoring.results) counts[r.decision]++;
       ctx.out(

@@ -138,5 +138,15 @@ describe('defectscope CLI', () => {
     expect(lines).toContain('Unreadable:');
     expect(listed.find((l) => l.includes(empty))).toMatch(/empty: the file is empty \(0 bytes\)/);
     expect(listed.find((l) => l.includes(notAnImage))).toMatch(/not-an-image: not an image/);
+
+    // `score` lists the readable images (no heatmap column unless --heatmaps wrote some) and
+    // names the others.
+    const scored = await cli('score', folder, '--type', 'widget', '--data-dir', tempDir());
+    expect(scored.code, scored.err).toBe(0);
+    const rows = scored.out.split('\n');
+    expect(rows[1]).toMatch(/^decision\s+score\s+image$/);
+    expect(rows.filter((l) => /^(OK|UNSURE|DEFECT)\s/.test(l))).toHaveLength(3);
+    expect(scored.out).toMatch(/, 2 unreadable$/m);
+    expect(scored.err).toContain(empty);
   });
 });
