@@ -183,3 +183,27 @@ export function table(headers: string[], rows: (string | number)[][]): string {
     )
     .join('\n');
 }
+
+/**
+ * The decision table of `score` and `inspect`, worst first as given; an unreadable file's row has
+ * no decision or score. The heatmap column only where some row has a heatmap.
+ */
+export function resultTable(
+  results: {
+    decision: string | null;
+    score: number | null;
+    path: string;
+    heatmapPath?: string | null;
+  }[],
+): string {
+  const withHeatmaps = results.some((r) => r.heatmapPath);
+  return table(
+    ['decision', 'score', 'image', ...(withHeatmaps ? ['heatmap'] : [])],
+    results.map((r) => [
+      r.decision ?? 'UNREADABLE',
+      r.score?.toFixed(3) ?? '',
+      r.path,
+      ...(withHeatmaps ? [r.heatmapPath ?? ''] : []),
+    ]),
+  );
+}

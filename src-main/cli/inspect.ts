@@ -10,8 +10,8 @@ import {
   layersOption,
   objectTypeOption,
   onlyPositional,
+  resultTable,
   stringOption,
-  table,
 } from './common.js';
 import { runJob, servicesFor } from './follow-job.js';
 import {
@@ -158,18 +158,8 @@ export const command: Command = {
         `Inspection ${summary.inspectionId} of ${summary.folder} as '${summary.objectType}' ` +
           `(${scoredBy}), ${summary.seconds.toFixed(1)} s:`,
       );
-      ctx.out(
-        table(
-          ['decision', 'score', 'image', 'heatmap'],
-          worst.items.map((r) => [
-            r.decision ?? 'UNREADABLE',
-            r.score?.toFixed(3) ?? '',
-            r.path,
-            // Why a file was unreadable is listed under the table.
-            r.heatmapPath ?? '',
-          ]),
-        ),
-      );
+      // Why a file was unreadable is listed under the table.
+      if (worst.items.length > 0) ctx.out(resultTable(worst.items));
       // Which camera files to re-export, and why: the count alone does not say.
       if (unreadable.length > 0) {
         ctx.out('Unreadable:');

@@ -10,8 +10,8 @@ import {
   objectTypeOption,
   onlyPositional,
   openStoreFor,
+  resultTable,
   stringOption,
-  table,
 } from './common.js';
 import { initBackend } from '../engine/backend.js';
 import { listImages } from '../inspection/inspect.js';
@@ -65,18 +65,8 @@ export const command: Command = {
       ctx.out(
         `Scored with ${scoring.model.name}${scoring.model.id !== null ? ` (model ${scoring.model.id})` : ''}:`,
       );
-      // The heatmap column only where --heatmaps wrote some.
-      const withHeatmaps = scoring.results.some((r) => r.heatmapPath);
-      const rows = [...scoring.results]
-        .sort((a, b) => b.score - a.score)
-        .map((r) => [
-          r.decision,
-          r.score.toFixed(3),
-          r.path,
-          ...(withHeatmaps ? [r.heatmapPath ?? ''] : []),
-        ]);
-      const header = ['decision', 'score', 'image', ...(withHeatmaps ? ['heatmap'] : [])];
-      if (rows.length > 0) ctx.out(table(header, rows));
+      const worstFirst = [...scoring.results].sort((a, b) => b.score - a.score);
+      if (worstFirst.length > 0) ctx.out(resultTable(worstFirst));
       const counts = { OK: 0, DEFECT: 0, UNSURE: 0 };
       for (const r of scoring.results) counts[r.decision]++;
       ctx.out(
