@@ -19,16 +19,21 @@ import { MIN_GOOD_IMAGES } from '../inspection/retrain.js';
 import { DEFAULT_INPUT_SIZE, MAX_INPUT_SIZE, type RetrainSummary } from '../shared/dto.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 import { BadArgumentError } from '../shared/errors.js';
-import { expectationLine, featuresLine, modelExpectation } from '../shared/model-quality.js';
+import {
+  MAX_FALSE_ALARM_RATE,
+  expectationLine,
+  featuresLine,
+  modelExpectation,
+} from '../shared/model-quality.js';
 import { formatRoi, parseRoi } from '../shared/roi.js';
 
-/** "2%", "2 %" or "0.02" → 0.02, a share above 0 and at most 50 % (the request's range). */
+/** "2%", "2 %" or "0.02" → 0.02, a share above 0 and at most MAX_FALSE_ALARM_RATE. */
 function shareOption(text: string): number {
   const percent = /^\s*([\d.]+)\s*%\s*$/.exec(text);
   const value = percent ? Number(percent[1]) / 100 : Number(text);
-  if (!(value > 0 && value <= 0.5))
+  if (!(value > 0 && value <= MAX_FALSE_ALARM_RATE))
     throw new BadArgumentError(
-      `--false-alarms takes a share of good parts above 0 and at most 50 %, such as 2% or 0.02; got '${text}'.`,
+      `--false-alarms takes a share of good parts above 0 and at most ${100 * MAX_FALSE_ALARM_RATE} %, such as 2% or 0.02; got '${text}'.`,
     );
   return value;
 }

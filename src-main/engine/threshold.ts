@@ -4,7 +4,7 @@
 import type { Decision } from '../shared/dto.js';
 import { BadArgumentError } from '../shared/errors.js';
 import { f1Max } from './metrics.js';
-import { DEFAULT_FALSE_ALARM_RATE } from '../shared/model-quality.js';
+import { DEFAULT_FALSE_ALARM_RATE, MAX_FALSE_ALARM_RATE } from '../shared/model-quality.js';
 
 export interface Calibration {
   /** How the threshold was chosen. */
@@ -26,9 +26,9 @@ export const DEFAULT_GOOD_PERCENTILE = 1 - DEFAULT_FALSE_ALARM_RATE;
 
 /** A per-type false-alarm rate must leave a threshold inside the good images' scores. */
 export function checkFalseAlarmRate(rate: number): number {
-  if (!(rate > 0 && rate <= 0.5))
+  if (!(rate > 0 && rate <= MAX_FALSE_ALARM_RATE))
     throw new BadArgumentError(
-      `A false-alarm rate is a share of good parts between 0 and 0.5 (e.g. 0.02 for 2 %); got ${rate}.`,
+      `A false-alarm rate is a share of good parts between 0 and ${MAX_FALSE_ALARM_RATE} (e.g. 0.02 for 2 %); got ${rate}.`,
     );
   return rate;
 }

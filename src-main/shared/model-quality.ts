@@ -63,6 +63,8 @@ export function learnsViews(goodImages: number, tileScale: number | null): boole
  * to one part in fifty while catching what the detector can separate at all.
  */
 export const DEFAULT_FALSE_ALARM_RATE = 0.02;
+/** The largest per-type rate: beyond it the threshold would sit inside the good parts' scores. */
+export const MAX_FALSE_ALARM_RATE = 0.5;
 
 /**
  * The false-alarm rate a type's next retrain uses unless told another: the rate its active

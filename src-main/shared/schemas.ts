@@ -11,6 +11,7 @@ import {
   type TrainRequest,
   type EvalRequest,
 } from './dto.js';
+import { MAX_FALSE_ALARM_RATE } from './model-quality.js';
 
 const objectTypeName = z
   .string()
@@ -122,7 +123,7 @@ export const callArgs = {
     defectHead: z.boolean().optional(),
     views: z.enum(VIEWS_CHOICES).optional(),
     encoderFrom: path.optional(),
-    falseAlarmRate: z.number().gt(0).max(0.5).optional(),
+    falseAlarmRate: z.number().gt(0).max(MAX_FALSE_ALARM_RATE).optional(),
     roi: roiSchema.nullable().optional(),
   }),
   'inspect/start': z.strictObject({
