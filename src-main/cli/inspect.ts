@@ -24,6 +24,7 @@ import {
 } from '../shared/dto.js';
 import { modelExpectation, mostlyFlaggedWarning } from '../shared/model-quality.js';
 import { BadArgumentError } from '../shared/errors.js';
+import { parseRoi } from '../shared/roi.js';
 import type { AppServices } from '../api/services.js';
 
 /** Every file of an inspection that could not be read, with the reason the store holds. */
@@ -67,6 +68,8 @@ export const command: Command = {
     '  --layers L,...     zero-shot feature maps (default stride8,stride16mid: MobileNetV3 block 8',
     '                     for stride 16; stride4, stride8, stride16 also; thin defects:',
     "                     --size 448 --layers stride4,stride8, the app's Fine detail)",
+    '  --roi X,Y,W,H      zero-shot region of interest in image pixels (left, top, width, height):',
+    '                     only the part inside is scored and gets a heatmap (a model keeps to its own)',
     '  --heatmaps WHICH   flagged (default), all or none',
     '  --resume ID        continue inspection ID (after a crash): score only files without a result',
     engineHelp,
@@ -79,6 +82,7 @@ export const command: Command = {
     model: { type: 'string' },
     size: { type: 'string' },
     layers: { type: 'string' },
+    roi: { type: 'string' },
     heatmaps: { type: 'string' },
     resume: { type: 'string' },
   },
@@ -95,6 +99,8 @@ export const command: Command = {
       ? intOption(args, 'size', DEFAULT_INPUT_SIZE, 32, MAX_INPUT_SIZE)
       : undefined;
     const layers = layersOption(args);
+    const roiText = stringOption(args, 'roi');
+    const roi = roiText === undefined ? null : parseRoi(roiText);
     return closing(servicesFor(args), async (services) => {
       const watch = Boolean(args.values.watch);
       // Said first: a model whose validation shows it cannot separate would pass most defects.
@@ -125,6 +131,7 @@ export const command: Command = {
             ...(inspectionId !== undefined ? { inspectionId } : {}),
             ...(size !== undefined ? { inputSize: size } : {}),
             ...(layers ? { layers } : {}),
+            ...(roi ? { roi } : {}),
             ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
           }),
         );

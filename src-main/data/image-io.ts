@@ -179,7 +179,7 @@ export async function decodeImage(
     throw new ImageError(
       path,
       'outside-roi',
-      `the region of interest ${formatRoi(options.roi)} lies outside this ${info.width} × ${info.height} image; check the camera framing or the type's region (defectscope retrain --roi).`,
+      `the region of interest ${formatRoi(options.roi)} lies outside this ${info.width} × ${info.height} image; check the camera framing or the region (--roi).`,
     );
   }
   const [width, height] =

@@ -237,6 +237,19 @@ export function openInspection(
   jobId: string,
 ): { inspectionId: number; folder: string } {
   const folder = resolve(request.folder);
+  if (request.roi) {
+    // A model keeps to the region it was retrained with, and a resumed run to the one it began with.
+    const model =
+      request.modelId !== undefined ? request.modelId : store.models.active(request.objectType)?.id;
+    if (request.inspectionId !== undefined)
+      throw new BadArgumentError(
+        `A resumed inspection keeps the region it began with; resume inspection ${request.inspectionId} without one.`,
+      );
+    if (model !== undefined)
+      throw new BadArgumentError(
+        `'${request.objectType}' is scored by model ${model}, which keeps to the region it was retrained with; set the region with retrain (--roi) instead. A region applies to zero-shot only.`,
+      );
+  }
   if (request.inspectionId !== undefined) {
     const existing = store.inspections.get(request.inspectionId);
     if (!existing) throw new NotFoundError(`No inspection ${request.inspectionId}.`);
@@ -504,6 +517,7 @@ class InspectionRun {
                 out: zeroShotFolder(store, inspectionId),
                 inputSize: request.inputSize ?? DEFAULT_INPUT_SIZE,
                 ...(request.layers ? { layers: request.layers } : {}),
+                ...(request.roi ? { roi: request.roi } : {}),
                 references: ZERO_SHOT_REFERENCES,
               },
             },
@@ -519,11 +533,11 @@ class InspectionRun {
       threshold: calibration.threshold,
       unsureBand: calibration.unsureBand,
     });
+    const within = prepared.roi ? `, within the region of interest ${formatRoi(prepared.roi)}` : '';
     job.log(
       model
-        ? `scoring with model ${model.id} (${model.name})` +
-            (prepared.roi ? `, within its region of interest ${formatRoi(prepared.roi)}` : '')
-        : `scoring zero-shot: ${prepared.references ?? '?'} reference images of the folder, scale from ${prepared.calibrationImages ?? '?'} images`,
+        ? `scoring with model ${model.id} (${model.name})${within}`
+        : `scoring zero-shot: ${prepared.references ?? '?'} reference images of the folder, scale from ${prepared.calibrationImages ?? '?'} images${within}`,
     );
     return {
       modelId: model?.id ?? null,

@@ -472,6 +472,11 @@ export interface InspectRequest {
   inputSize?: number;
   /** Zero-shot only: the feature maps patches come from (default stride 8 + 16). */
   layers?: FeatureName[];
+  /**
+   * Zero-shot only: the region of the folder's images to score (a type's model keeps to the one
+   * it was retrained with). Kept with the inspection's references, so a resumed run keeps it too.
+   */
+  roi?: Roi;
   /** Which results get a heatmap overlay (default 'flagged': DEFECT and UNSURE). */
   heatmaps?: 'flagged' | 'all' | 'none';
 }

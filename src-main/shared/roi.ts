@@ -30,12 +30,13 @@ export function roiProblem(roi: Roi): string | null {
 
 /**
  * `--roi x,y,w,h` → the rectangle; 'none' → null (clears the type's region). Throws
- * BadArgumentError with what to type otherwise.
+ * BadArgumentError with what to type otherwise, naming the field as `field` (the CLI's option,
+ * or the form's label).
  */
-export function parseRoi(text: string): Roi | null {
+export function parseRoi(text: string, field = '--roi'): Roi | null {
   if (text.trim().toLowerCase() === 'none') return null;
   const parts = text.split(',').map((p) => p.trim());
-  const usage = `--roi takes x,y,w,h in the image's pixels (e.g. 40,20,400,300) or none; got '${text}'`;
+  const usage = `${field} takes x,y,w,h in the image's pixels (e.g. 40,20,400,300) or none; got '${text}'`;
   if (parts.length !== 4 || parts.some((p) => !/^-?\d+$/.test(p)))
     throw new BadArgumentError(`${usage}.`);
   const [x, y, width, height] = parts.map(Number) as [number, number, number, number];

@@ -313,12 +313,21 @@ describe.skipIf(!hasChromium)(title, () => {
     await shot('settings');
   }, 60_000);
 
-  it('inspects a folder of a never-seen type zero-shot, at the fine detail', async () => {
+  it('inspects a folder of a never-seen type zero-shot, at the fine detail, within a region', async () => {
     await nav('Inspect');
     await page.locator('input[name="inspect-folder"]').fill(camera);
     await page.locator('select[name="inspect-type"]').selectOption('__new__');
     await page.getByPlaceholder('e.g. gasket').fill('gasket');
     await page.locator('select[name="inspect-detail"]').selectOption('fine');
+    // A region typed wrong is said, and nothing starts.
+    const region = page.locator('input[name="inspect-region"]');
+    await region.fill('8, 8, 112');
+    await page.getByRole('button', { name: 'Start inspection' }).click();
+    await poll(() => page.locator('.notice.error').last().textContent()).toMatch(
+      /Region takes x,y,w,h in the image's pixels .*got '8, 8, 112'/,
+    );
+    // The part: the 128 px images less an 8 px border.
+    await region.fill('8, 8, 112, 112');
     await page.getByRole('button', { name: 'Start inspection' }).click();
     // The folder's own zero-shot model is written before its images are scored.
     const zeroShot = join(scratch, 'data', 'cache', 'zero-shot');
@@ -338,8 +347,14 @@ describe.skipIf(!hasChromium)(title, () => {
       kind: string;
       inputSize: number;
       objectTypes: string[];
+      roi: unknown;
     };
-    expect(manifest).toMatchObject({ kind: 'zero-shot', inputSize: 448, objectTypes: ['gasket'] });
+    expect(manifest).toMatchObject({
+      kind: 'zero-shot',
+      inputSize: 448,
+      objectTypes: ['gasket'],
+      roi: { x: 8, y: 8, width: 112, height: 112 },
+    });
     const detector = JSON.parse(readFileSync(join(folder, 'detector.json'), 'utf8')) as {
       config: { features: { layers: string[] } };
     };

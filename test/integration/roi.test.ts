@@ -148,6 +148,78 @@ describe("a type's region of interest", () => {
     expect(scoreOf('inside.png').decision).toBe('DEFECT');
   });
 
+  it('scores a never-seen type zero-shot within the region asked for, and refuses a region a model would ignore', async () => {
+    const folder = join(tempDir('defectscope-camera-'), 'new-part');
+    mkdirSync(folder, { recursive: true });
+    const goods = services.ctx.store.images.list({ objectTypes: ['grid'], label: 'good' });
+    goods
+      .slice(0, 8)
+      .forEach((image, i) => copyFileSync(image.path, join(folder, `good-${i}.png`)));
+    const clean = goods[8]!.path;
+    copyFileSync(clean, join(folder, 'clean.png'));
+    await withBlot(clean, join(folder, 'inside.png'), 54, 22);
+    await withBlot(clean, join(folder, 'outside.png'), 54, 90);
+
+    const inspect = await services.router.invoke('inspect/start', {
+      folder,
+      objectType: 'new-part',
+      inputSize: SIZE,
+      roi: ROI,
+      heatmaps: 'all',
+    });
+    const job = await services.ctx.jobs.settled(inspect.jobId);
+    expect(job.status).toBe('done');
+    const summary = job.result as InspectSummary;
+    expect(summary.modelId).toBeNull();
+    expect(services.ctx.jobs.getWithLog(inspect.jobId)!.log).toMatch(
+      /scoring zero-shot: .*, within the region of interest 0,0,128,64/,
+    );
+    // Kept with the references, so a resumed run keeps to it too.
+    const inspection = services.ctx.store.inspections.get(summary.inspectionId)!;
+    const manifest = JSON.parse(
+      readFileSync(join(inspection.modelPath!, 'manifest.json'), 'utf8'),
+    ) as { roi?: unknown };
+    expect(manifest.roi).toEqual(ROI);
+    const results = await services.router.invoke('inspect/results', {
+      inspectionId: summary.inspectionId,
+    });
+    const byName = new Map(results.items.map((r) => [r.path.split('/').pop()!, r]));
+    const [inside, outside, untouched] = ['inside.png', 'outside.png', 'clean.png'].map((name) =>
+      byName.get(name)!,
+    );
+    // The blot below the region is never seen; the one inside stands out.
+    expect(outside!.score).toBe(untouched!.score);
+    expect(inside!.score).toBeGreaterThan(untouched!.score!);
+    const [overlay, original] = await Promise.all([
+      pixels(outside!.heatmapPath!),
+      pixels(join(folder, 'outside.png')),
+    ]);
+    const below = (buffer: Buffer) => buffer.subarray(3 * 128 * 65);
+    expect(below(overlay).equals(below(original))).toBe(true);
+    expect((await services.ctx.engine.memory()).numTensors).toBe(0);
+
+    // A resumed inspection keeps its region; a type with a model keeps the model's.
+    err.length = 0;
+    expect(
+      await cli([
+        'inspect',
+        folder,
+        '--type',
+        'new-part',
+        '--roi',
+        '0,0,10,10',
+        '--resume',
+        String(summary.inspectionId),
+      ]),
+    ).toBe(2);
+    expect(err.join('\n')).toMatch(/keeps the region it began with/);
+    err.length = 0;
+    expect(await cli(['inspect', folder, '--type', 'grid', '--roi', '0,0,10,10'])).toBe(2);
+    expect(err.join('\n')).toMatch(
+      /scored by model \d+, which keeps to the region it was retrained with/,
+    );
+  });
+
   it('keeps the region on the next retrain, shows it in models list, and clears it with --roi none', async () => {
     expect(await cli(['retrain', '--type', 'grid', '--size', String(SIZE)])).toBe(0);
     expect(out.join('\n')).toMatch(/Region of interest: 0,0,128,64/);

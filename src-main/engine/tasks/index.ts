@@ -10,7 +10,7 @@ import {
   trainRequest,
 } from '../../shared/schemas.js';
 import { DEFAULT_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
-import { FEATURE_NAMES, VIEWS_CHOICES } from '../../shared/dto.js';
+import { FEATURE_NAMES, MAX_INPUT_SIZE, VIEWS_CHOICES } from '../../shared/dto.js';
 
 /** What a running task sees of the host. */
 export interface TaskContext {
@@ -89,9 +89,11 @@ export const inspectPrepareArgs = z
         objectType: z.string(),
         files: z.array(z.string()).min(2),
         out: z.string(),
-        inputSize: z.number().int().min(32).max(1024),
+        inputSize: z.number().int().min(32).max(MAX_INPUT_SIZE),
         layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
         references: z.number().int().min(2).max(256).default(24),
+        /** The region of each image to score; it is saved with the references. */
+        roi: roiSchema.nullable().default(null),
       })
       .optional(),
     batchSize: z.number().int().min(1).max(256).default(16),
@@ -126,7 +128,7 @@ export const retrainArgs = z.object({
   encoderFrom: z.string().nullable().default(null),
   parent: z.string().nullable(),
   out: z.string(),
-  inputSize: z.number().int().min(32).max(1024),
+  inputSize: z.number().int().min(32).max(MAX_INPUT_SIZE),
   /** One-class: image scales (fractions of inputSize) with a memory bank each. */
   scales: scaleList.min(1).default([1]),
   /** One-class: the scales judged relative to each image (PatchcoreConfig.centredScales). */

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Decision, FileProblem } from '../../shared/dto.js';
-import { ImageError, ModelError, errorMessage } from '../../shared/errors.js';
+import { BadArgumentError, ImageError, ModelError, errorMessage } from '../../shared/errors.js';
 import type { Roi } from '../../shared/roi.js';
 import { placesLine } from '../../shared/model-quality.js';
 import { hashFile } from '../../data/image-io.js';
@@ -102,23 +102,40 @@ export async function prepareInspection(
     };
   }
   const zeroShot = args.zeroShot!;
-  const { inputSize } = zeroShot;
+  const { inputSize, roi } = zeroShot;
   const detector = asZeroShot(
     detectorEntry('zero-shot').create(await createEncoder('mobilenetv3', { inputSize }), {
       inputSize,
-      aspect: await sharedAspect(zeroShot.files),
+      aspect: await sharedAspect(zeroShot.files, roi),
       references: Math.max(2, Math.min(zeroShot.references, zeroShot.files.length)),
       ...(zeroShot.layers ? { features: zeroShotFeatures(zeroShot.layers) } : {}),
     }),
   );
   try {
-    const batchOptions = { batchSize: args.batchSize, signal: ctx.signal };
+    const batchOptions = { batchSize: args.batchSize, signal: ctx.signal, roi };
     ctx.log(`zero-shot: sampling references from ${zeroShot.files.length} of the folder's images`);
-    await detector.fit(decodedBatches(zeroShot.files, detector.inputShape, batchOptions), {
-      total: zeroShot.files.length,
-      signal: ctx.signal,
-      onProgress: (done, total) => ctx.progress(done, total, 'sampling reference images'),
+    const leftOut: ImageError[] = [];
+    const fitBatches = decodedBatches(zeroShot.files, detector.inputShape, {
+      ...batchOptions,
+      onFailure: (failure) => {
+        leftOut.push(failure);
+        ctx.log(`zero-shot: left out of the references: ${failure.message}`);
+      },
     });
+    await detector
+      .fit(fitBatches, {
+        total: zeroShot.files.length,
+        signal: ctx.signal,
+        onProgress: (done, total) => ctx.progress(done, total, 'sampling reference images'),
+      })
+      .catch((error: unknown) => {
+        // Said, not just "needs at least 2 images": why the sampled files could not serve.
+        if (error instanceof BadArgumentError && leftOut.length > 0)
+          throw new BadArgumentError(
+            `${error.message} ${leftOut.length} of the ${zeroShot.files.length} sampled images could not be used; the first: ${leftOut[0]!.message}`,
+          );
+        throw error;
+      });
     if (detector.placesCheck)
       ctx.log(`zero-shot: ${placesLine(detector.placesCheck, 'reference images')}`);
     // The scale comes from the same sample: most images are good, so a robust outlier bound
@@ -142,16 +159,16 @@ export async function prepareInspection(
       threshold: calibration,
       metrics: {},
       training: { references: detector.referenceCount, calibrationImages: scores.length },
+      ...(roi ? { roi } : {}),
     });
     releaseCached();
-    // Zero-shot scores a type that has no model, so there is no region of interest to keep to.
-    cached = { dir: zeroShot.out, detector, roi: null, known };
+    cached = { dir: zeroShot.out, detector, roi, known };
     return {
       modelPath: zeroShot.out,
       kind: 'zero-shot',
       inputSize,
       calibration,
-      roi: null,
+      roi,
       references: detector.referenceCount,
       calibrationImages: scores.length,
     };

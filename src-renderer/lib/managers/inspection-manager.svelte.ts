@@ -6,6 +6,8 @@ import {
   type InspectionResultDto,
 } from '../../../src-main/shared/dto.js';
 import { modelExpectation, mostlyFlaggedWarning } from '../../../src-main/shared/model-quality.js';
+import { errorMessage } from '../../../src-main/shared/errors.js';
+import { parseRoi, type Roi } from '../../../src-main/shared/roi.js';
 import type { ContractClient } from '../api/client.js';
 import type { AppManager } from './app-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
@@ -29,6 +31,8 @@ export class InspectionManager {
   watch = $state(false);
   /** A new type's zero-shot input size. */
   detail = $state<DetailLevel>('standard');
+  /** A new type's region of interest as typed, x,y,w,h in image pixels; empty: the whole image. */
+  region = $state('');
   showHeatmaps = $state(true);
   jobId = $state<string | null>(null);
   inspectionId = $state<number | null>(null);
@@ -113,12 +117,21 @@ export class InspectionManager {
     const objectType = (this.newType ? this.newTypeName : this.objectType).trim();
     if (!folder) return this.app.notify('Type the folder to inspect.');
     if (!objectType) return this.app.notify('Pick an object type, or name the new one.');
+    let roi: Roi | null = null;
+    if (this.newType && this.region.trim()) {
+      try {
+        roi = parseRoi(this.region, 'Region');
+      } catch (error) {
+        return this.app.notify(errorMessage(error));
+      }
+    }
     const started = await this.app.attempt(() =>
       this.client.invoke('inspect/start', {
         folder,
         objectType,
         watch: this.watch,
         ...(this.newType ? DETAIL_LEVELS[this.detail].zeroShot : {}),
+        ...(roi ? { roi } : {}),
       }),
     );
     if (!started) return;
