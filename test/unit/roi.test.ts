@@ -32,7 +32,9 @@ describe('a region of interest', () => {
       expect(() => parseRoi(text), text).toThrow(BadArgumentError);
     }
     expect(() => parseRoi('1,2,0,4')).toThrow(/w and h must be more than 0/);
-    expect(() => parseRoi('1,2,3')).toThrow(/x,y,w,h/);
+    expect(() => parseRoi('1,2,3')).toThrow(/^--roi takes x,y,w,h/);
+    // The app's form names its own field.
+    expect(() => parseRoi('1,2,3', 'Region')).toThrow(/^Region takes x,y,w,h/);
   });
 
   it('is clipped to an image it overhangs, and misses one it lies outside of', () => {
