@@ -59,8 +59,14 @@ import {
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import { ImageBatchLoader, widthHeight, type InputShape } from './image-batches.js';
 import { sharedAspect } from './input-shape.js';
-import { PixelAuroc, atThreshold, imageMetrics, recallAtFalseAlarmRate } from './metrics.js';
-import { chooseLayers, judgeOnPainted, layerChoiceLine, validationAuroc } from './layer-choice.js';
+import {
+  PixelAuroc,
+  atThreshold,
+  imageMetrics,
+  recallAtFalseAlarmRate,
+  validationAuroc,
+} from './metrics.js';
+import { chooseLayers, judgeOnPainted, layerChoiceLine } from './layer-choice.js';
 import { MANIFEST_FILE, loadModel } from './model-files.js';
 import { simclrConfig, trainSimclr } from './ssl/simclr.js';
 import { calibrate, type Calibration } from './threshold.js';

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { BadArgumentError, DefectScopeError, errorMessage, toWireError } from '../shared/errors.js';
 import { isOwnerMessage, type HostMessage, type OwnerMessage } from './host-protocol.js';
-import { engineTasks, isEngineTaskName, type TaskContext } from './tasks/index.js';
+import type { TaskContext } from './tasks/args.js';
+import { engineTasks, isEngineTaskName } from './tasks/index.js';
 
 /** The owner's end of the channel, whichever way this process was started. */
 interface OwnerPort {

@@ -9,7 +9,7 @@ import { candidateLabel } from '../shared/model-quality.js';
 import { decodedBatches, type DecodedBatchOptions } from './decoded-batches.js';
 import type { Detector } from './detectors/detector.js';
 import { scoresWithBank } from './detectors/patchcore/patchcore.js';
-import { imageMetrics, withLabels } from './metrics.js';
+import { validationAuroc } from './metrics.js';
 import { paintedKinds } from './synthetic-defects.js';
 import { Rng } from '../shared/random.js';
 
@@ -17,12 +17,6 @@ import { Rng } from '../shared/random.js';
 export interface FeatureCandidate {
   layers: FeatureName[];
   augmented: boolean;
-}
-
-/** How well validation scores separate good images from defects (image AUROC). */
-export function validationAuroc(good: readonly number[], defect: readonly number[]): number {
-  const { scores, labels } = withLabels(good, defect);
-  return imageMetrics(scores, labels).imageAuroc;
 }
 
 /** A candidate judged on defects painted into held-out good images (judgeOnPainted). */

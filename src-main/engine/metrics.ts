@@ -70,6 +70,12 @@ export function withLabels(
   };
 }
 
+/** How well validation scores separate good images from defects (image AUROC). */
+export function validationAuroc(good: readonly number[], defect: readonly number[]): number {
+  const { scores, labels } = withLabels(good, defect);
+  return auroc(scores, labels);
+}
+
 /** Area under the ROC curve; tied scores count half (Mann–Whitney U with average ranks). */
 export function auroc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const { positives, negatives } = check(scores, labels);

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src-main/engine/backend.js';
 import { scanDataset } from '../../src-main/data/importers/scan.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
-import { retrainArgs } from '../../src-main/engine/tasks/index.js';
+import { retrainArgs } from '../../src-main/engine/tasks/args.js';
 import { fitOneClassModel } from '../../src-main/engine/tasks/retrain.js';
 import { MIN_PLACE_IMAGES } from '../../src-main/engine/detectors/places.js';
 import { oneClassScoring } from '../../src-main/engine/detectors/patch-features.js';

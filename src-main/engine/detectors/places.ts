@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PlacesDto } from '../../shared/dto.js';
 import { imageScoreOf, type ImageScoring } from './patch-features.js';
-import { validationAuroc } from '../layer-choice.js';
+import { validationAuroc } from '../metrics.js';
 
 /**
  * Held-out good images needed to learn places: each half of the check holds at least 5, and a

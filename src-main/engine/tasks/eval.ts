@@ -2,7 +2,7 @@
 import { DEFAULT_INPUT_SIZE, type EvalRequest } from '../../shared/dto.js';
 import { initBackend } from '../backend.js';
 import { runEvaluation, type EvalReport } from '../evaluation.js';
-import type { TaskContext } from './index.js';
+import type { TaskContext } from './args.js';
 
 export async function evaluate(request: EvalRequest, ctx: TaskContext): Promise<EvalReport> {
   const backend = await initBackend();

@@ -20,7 +20,7 @@ import { sharedAspect } from '../input-shape.js';
 import { loadDetectorModel, saveDetectorModel, standardPreprocessing } from '../model-files.js';
 import { rawScores } from '../raw-scores.js';
 import { decide, normalise, type Calibration } from '../threshold.js';
-import type { InspectBatchArgs, InspectPrepareArgs, TaskContext } from './index.js';
+import type { InspectBatchArgs, InspectPrepareArgs, TaskContext } from './args.js';
 
 export interface PreparedInspection {
   modelPath: string;

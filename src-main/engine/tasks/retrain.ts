@@ -37,7 +37,7 @@ import { detectorEntry } from '../detectors/registry.js';
 import type { Encoder } from '../encoders/encoder.js';
 import { createEncoder } from '../encoders/registry.js';
 import { sharedAspect } from '../input-shape.js';
-import { atThreshold, imageMetrics, withLabels } from '../metrics.js';
+import { atThreshold, imageMetrics, validationAuroc, withLabels } from '../metrics.js';
 import {
   loadDetectorModel,
   loadModel,
@@ -49,12 +49,11 @@ import {
   chooseLayers,
   judgeOnPainted,
   layerChoiceLine,
-  validationAuroc,
   type FeatureCandidate,
 } from '../layer-choice.js';
 import { paintedDefectScores } from '../synthetic-defects.js';
 import { calibrate, normalise, type Calibration } from '../threshold.js';
-import type { RetrainArgs, TaskContext } from './index.js';
+import type { RetrainArgs, TaskContext } from './args.js';
 
 export interface ValidationMetrics {
   /** 'labels': defect labels of the type; 'synthetic': defects painted into held-out good images. */

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CancelledError } from '../../shared/errors.js';
 import { initBackend } from '../backend.js';
 import { takeScalar } from '../readback.js';
-import type { SelfCheckArgs, TaskContext } from './index.js';
+import type { SelfCheckArgs, TaskContext } from './args.js';
 
 export interface SelfCheckResult {
   backend: string;

@@ -17,7 +17,7 @@ import { saveModel, standardPreprocessing } from '../model-files.js';
 import { readSimclrCheckpoint, simclrConfig, simclrRecord, trainSimclr } from '../ssl/simclr.js';
 import { trainingEncoder } from '../training-encoder.js';
 import { limitPerType, splitLabeled, typesOf } from '../training-images.js';
-import type { TaskContext, TrainArgs } from './index.js';
+import type { TaskContext, TrainArgs } from './args.js';
 
 function progressLine(loss: number, imagesPerSecond: number): string {
   const lossText = Number.isFinite(loss) ? `loss ${loss.toFixed(4)}` : 'embedding images';
