@@ -239,15 +239,14 @@ export function openInspection(
   const folder = resolve(request.folder);
   if (request.roi) {
     // A model keeps to the region it was retrained with, and a resumed run to the one it began with.
-    const model =
-      request.modelId !== undefined ? request.modelId : store.models.active(request.objectType)?.id;
+    const modelId = request.modelId ?? store.models.active(request.objectType)?.id;
     if (request.inspectionId !== undefined)
       throw new BadArgumentError(
         `A resumed inspection keeps the region it began with; resume inspection ${request.inspectionId} without one.`,
       );
-    if (model !== undefined)
+    if (modelId !== undefined)
       throw new BadArgumentError(
-        `'${request.objectType}' is scored by model ${model}, which keeps to the region it was retrained with; set the region with retrain (--roi) instead. A region applies to zero-shot only.`,
+        `'${request.objectType}' is scored by model ${modelId}, which keeps to the region it was retrained with; set the region with retrain (--roi) instead. A region applies to zero-shot only.`,
       );
   }
   if (request.inspectionId !== undefined) {
