@@ -3,7 +3,7 @@
 // tasks' code imports these; the task table (index.ts) pairs them with that code.
 import { z } from 'zod';
 import { roiSchema, scaleList, tileScale, trainRequest } from '../../shared/schemas.js';
-import { DEFAULT_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
+import { DEFAULT_FALSE_ALARM_RATE, MAX_FALSE_ALARM_RATE } from '../../shared/model-quality.js';
 import { FEATURE_NAMES, MAX_INPUT_SIZE, VIEWS_CHOICES } from '../../shared/dto.js';
 
 /** What a running task sees of the host. */
@@ -128,7 +128,7 @@ export const retrainArgs = z.object({
   classifierMinDefects: z.number().int().min(2).default(CLASSIFIER_MIN_DEFECTS),
   classifierEpochs: z.number().int().min(1).max(100).default(10),
   /** Share of held-out good images the threshold may flag. */
-  falseAlarmRate: z.number().gt(0).max(0.5).default(DEFAULT_FALSE_ALARM_RATE),
+  falseAlarmRate: z.number().gt(0).max(MAX_FALSE_ALARM_RATE).default(DEFAULT_FALSE_ALARM_RATE),
   /** The type's region of interest: images are cropped to it for fitting and validation. */
   roi: roiSchema.nullable().default(null),
 });
