@@ -145,7 +145,13 @@ export const command: Command = {
           `Validation (${m.goodImages} good, ${m.defectImages} ${m.defects === 'labels' ? 'labeled' : 'synthetic'} defects): ` +
           `${auroc}F1 ${m.f1.toFixed(3)} at the threshold, false alarms ${(100 * m.falseAlarmRate).toFixed(1)} %.`,
       );
-      if (result.roi) ctx.out(`Region of interest: ${formatRoi(result.roi)} (image pixels).`);
+      if (result.roi)
+        ctx.out(
+          `Region of interest: ${formatRoi(result.roi)} (image pixels)` +
+            (result.roiFromInspection !== undefined
+              ? `, kept from zero-shot inspection ${result.roiFromInspection} (--roi none scores the whole image).`
+              : '.'),
+        );
       const features = featuresLine({
         layers: result.layers,
         layerChoice: result.layerChoice,

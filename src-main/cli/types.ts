@@ -1,4 +1,5 @@
 // `defectscope types`: object types with image counts per split and label.
+import { typeSummaries } from '../inspection/inspect.js';
 import type { Command } from './command.js';
 import { closing, dataHelp, dataOptions, openStoreFor, table } from './common.js';
 
@@ -9,7 +10,7 @@ export const command: Command = {
   options: dataOptions,
   async run(args, ctx) {
     return closing(openStoreFor(args), (store) => {
-      const types = store.objectTypes.summaries();
+      const types = typeSummaries(store);
       if (args.values.json) {
         ctx.out(JSON.stringify(types, null, 2));
         return 0;

@@ -2,7 +2,7 @@
 // files (inspect-prepare / inspect-batch), record each batch's results as it comes back and push
 // them as events; with watch, keep scoring new files as the camera finishes writing them. Only a
 // batch is ever in memory, and a resumed inspection skips every file that already has a result.
-import { readdirSync, statSync, type Dirent } from 'node:fs';
+import { readFileSync, readdirSync, statSync, type Dirent } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Emit } from '../shared/contract.js';
@@ -11,9 +11,11 @@ import {
   type InspectRequest,
   type InspectSummary,
   type InspectionResultDto,
+  type ObjectTypeSummary,
+  type ZeroShotRegion,
 } from '../shared/dto.js';
 import { BadArgumentError, CancelledError, NotFoundError } from '../shared/errors.js';
-import { formatRoi } from '../shared/roi.js';
+import { formatRoi, modelRoi } from '../shared/roi.js';
 import { IMAGE_EXTENSIONS } from '../data/image-io.js';
 import type { Calibration } from '../engine/threshold.js';
 import type { InspectBatchResult } from '../engine/tasks/inspect.js';
@@ -114,6 +116,32 @@ export function heatmapFolder(store: Store, inspectionId: number): string {
 /** <data>/cache/zero-shot/<inspection-id>/: the references a zero-shot inspection scores against. */
 export function zeroShotFolder(store: Store, inspectionId: number): string {
   return join(dirname(store.paths.heatmaps), 'zero-shot', String(inspectionId));
+}
+
+/**
+ * The region the object type's latest zero-shot inspection kept to (its references' manifest), or
+ * null: none, no region, or its reference folder gone with the cache. The inspector drew it for
+ * this type's parts, so the type's first retrain keeps it (retrain.ts).
+ */
+export function zeroShotRegion(store: Store, objectType: string): ZeroShotRegion | null {
+  const inspection = store.inspections.latestZeroShot(objectType);
+  if (!inspection?.modelPath) return null;
+  try {
+    const manifest = JSON.parse(
+      readFileSync(join(inspection.modelPath, 'manifest.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    const roi = modelRoi(manifest);
+    return roi ? { roi, inspectionId: inspection.id } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The object types with their image counts and the region each one's first retrain would keep. */
+export function typeSummaries(store: Store): ObjectTypeSummary[] {
+  return store.objectTypes
+    .summaries()
+    .map((type) => ({ ...type, zeroShotRegion: zeroShotRegion(store, type.name) }));
 }
 
 /** An evenly spread sample of at most n items, in order. */

@@ -20,7 +20,8 @@ import {
   typeDefectHead,
   typeViews,
 } from '../shared/model-quality.js';
-import { modelRoi } from '../shared/roi.js';
+import { formatRoi, modelRoi } from '../shared/roi.js';
+import { zeroShotRegion } from './inspect.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
@@ -87,13 +88,19 @@ export async function retrainObjectType(
   const falseAlarmRate = checkFalseAlarmRate(
     options.falseAlarmRate ?? typeFalseAlarmRate(active?.config),
   );
-  const roi = options.roi !== undefined ? options.roi : modelRoi(active?.config);
+  // A type's first retrain keeps the region its latest zero-shot inspection was given.
+  const carried = options.roi === undefined && !active ? zeroShotRegion(store, objectType) : null;
+  const roi = options.roi !== undefined ? options.roi : (carried?.roi ?? modelRoi(active?.config));
   const tileScale =
     options.tileScale !== undefined ? options.tileScale : typeTileScale(active?.config);
   const defectHead = options.defectHead ?? typeDefectHead(active?.config);
   const views = options.views ?? typeViews(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
+  if (carried)
+    options.onLog?.(
+      `keeping the region of interest ${formatRoi(carried.roi)} that zero-shot inspection ${carried.inspectionId} of ${objectType} kept to (--roi none for the whole image)`,
+    );
   options.onLog?.(
     `fitting on ${split.fit.length} good images; validating on ${split.validationGood.length} good and ` +
       `${split.validationDefect.length || 'synthetic'} defect images`,
@@ -188,6 +195,7 @@ export async function retrainObjectType(
     calibration,
     path: fitted.path,
     roi,
+    ...(carried ? { roiFromInspection: carried.inspectionId } : {}),
     ...(fitted.layers ? { layers: fitted.layers, layerChoice: fitted.layerChoice } : {}),
     ...(fitted.defectHead ? { defectHead: fitted.defectHead } : {}),
     ...(fitted.augmented ? { augmented: true } : {}),

@@ -14,6 +14,16 @@ export interface ObjectTypeSummary {
   counts: Record<Split, { good: number; defect: number; unlabeled: number }>;
   defectKinds: string[];
   masks: number;
+  /**
+   * The region its latest zero-shot inspection kept to, which its first retrain keeps unless told
+   * otherwise; null where there is none. A type with a model keeps the model's region instead.
+   */
+  zeroShotRegion: ZeroShotRegion | null;
+}
+
+export interface ZeroShotRegion {
+  roi: Roi;
+  inspectionId: number;
 }
 
 export interface ImageDto {
@@ -443,6 +453,8 @@ export interface RetrainSummary {
   path: string;
   /** The region of interest the model keeps to; null: the whole image. */
   roi: Roi | null;
+  /** The zero-shot inspection whose region a type's first retrain kept, when it kept one. */
+  roiFromInspection?: number;
   /** One-class: its feature maps, and the validation that chose them (null when set). */
   layers?: FeatureName[];
   layerChoice?: LayerChoiceDto | null;

@@ -152,10 +152,11 @@ describe("a type's region of interest", () => {
     const folder = join(tempDir('defectscope-camera-'), 'new-part');
     mkdirSync(folder, { recursive: true });
     const goods = services.ctx.store.images.list({ objectTypes: ['grid'], label: 'good' });
+    // Ten good parts and a clean copy: enough, reviewed, for the type's first retrain (below).
     goods
-      .slice(0, 8)
+      .slice(0, 10)
       .forEach((image, i) => copyFileSync(image.path, join(folder, `good-${i}.png`)));
-    const clean = goods[8]!.path;
+    const clean = goods[10]!.path;
     copyFileSync(clean, join(folder, 'clean.png'));
     await withBlot(clean, join(folder, 'inside.png'), 54, 22);
     await withBlot(clean, join(folder, 'outside.png'), 54, 90);
@@ -218,6 +219,31 @@ describe("a type's region of interest", () => {
     expect(err.join('\n')).toMatch(
       /scored by model \d+, which keeps to the region it was retrained with/,
     );
+  });
+
+  it("carries a new type's zero-shot region to its first retrain, and says so", async () => {
+    const types = await services.router.invoke('datasets/types', {});
+    const region = types.find((t) => t.name === 'new-part')!.zeroShotRegion;
+    expect(region?.roi).toEqual(ROI);
+    expect(types.find((t) => t.name === 'grid')!.zeroShotRegion).toBeNull();
+    // The inspector reviews the zero-shot results: the blotted part a defect, the rest good.
+    const results = await services.router.invoke('inspect/results', {
+      inspectionId: region!.inspectionId,
+    });
+    for (const result of results.items) {
+      await services.router.invoke('review/verdict', {
+        resultId: result.id,
+        verdict: result.path.endsWith('inside.png') ? 'defect' : 'good',
+      });
+    }
+    out.length = 0;
+    err.length = 0;
+    expect(await cli(['retrain', '--type', 'new-part', '--size', String(SIZE)])).toBe(0);
+    expect(out.join('\n')).toContain(
+      `Region of interest: 0,0,128,64 (image pixels), kept from zero-shot inspection ${region!.inspectionId} (--roi none scores the whole image).`,
+    );
+    const [model] = services.ctx.store.models.list('new-part');
+    expect(model!.config.roi).toEqual(ROI);
   });
 
   it('keeps the region on the next retrain, shows it in models list, and clears it with --roi none', async () => {

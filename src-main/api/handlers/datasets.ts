@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { NotFoundError } from '../../shared/errors.js';
 import { runImportJob } from '../../jobs/import-job.js';
+import { typeSummaries } from '../../inspection/inspect.js';
 import type { Handlers } from '../context.js';
 import { page } from './paging.js';
 import { readSettings } from './settings.js';
@@ -24,7 +25,7 @@ export const datasetsHandlers = {
     );
     return { jobId: job.id };
   },
-  'datasets/types': async (_args, ctx) => ctx.store.objectTypes.summaries(),
+  'datasets/types': async (_args, ctx) => typeSummaries(ctx.store),
   'datasets/images': async (query, ctx) =>
     page(query, (offset, limit) =>
       ctx.store.images.list({

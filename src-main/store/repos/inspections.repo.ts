@@ -58,6 +58,7 @@ export class InspectionsRepo {
   private readonly setJobStatement;
   private readonly finishStatement;
   private readonly recent;
+  private readonly latestZeroShotStatement;
 
   constructor(db: Database) {
     this.insertStatement = db.prepare<[string, number | null, string | null, number, string]>(
@@ -79,6 +80,10 @@ export class InspectionsRepo {
       'UPDATE inspections SET finished_at = ? WHERE id = ?',
     );
     this.recent = db.prepare<[number], InspectionRow>(`${select} ORDER BY s.id DESC LIMIT ?`);
+    this.latestZeroShotStatement = db.prepare<[string], InspectionRow>(
+      `${select} WHERE t.name = ? AND s.model_id IS NULL AND s.model_path IS NOT NULL
+        ORDER BY s.id DESC LIMIT 1`,
+    );
   }
 
   create(inspection: {
@@ -110,6 +115,12 @@ export class InspectionsRepo {
 
   list(limit = 50): InspectionRecord[] {
     return this.recent.all(limit).map(toRecord);
+  }
+
+  /** The object type's latest inspection scored zero-shot (by its own reference folder), if any. */
+  latestZeroShot(objectType: string): InspectionRecord | undefined {
+    const row = this.latestZeroShotStatement.get(objectType);
+    return row ? toRecord(row) : undefined;
   }
 
   /** What scores this inspection: a model row and/or folder, and its calibration (raw threshold). */

@@ -2,6 +2,9 @@
 import type { Database } from 'better-sqlite3';
 import type { ObjectTypeSummary, Split } from '../../shared/dto.js';
 
+/** A type's images as the store counts them; its zero-shot region is read from its folder. */
+export type ObjectTypeCounts = Omit<ObjectTypeSummary, 'zeroShotRegion'>;
+
 interface CountRow {
   id: number;
   name: string;
@@ -50,8 +53,8 @@ export class ObjectTypesRepo {
     );
   }
 
-  summaries(): ObjectTypeSummary[] {
-    const byId = new Map<number, ObjectTypeSummary>();
+  summaries(): ObjectTypeCounts[] {
+    const byId = new Map<number, ObjectTypeCounts>();
     for (const row of this.counts.all()) {
       let summary = byId.get(row.id);
       if (!summary) {

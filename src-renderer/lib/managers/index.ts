@@ -12,15 +12,16 @@ import { TrainingManager } from './training-manager.svelte.js';
 export function createManagers(client: ContractClient) {
   const app = new AppManager(client);
   const jobs = new JobsManager(client, app);
+  const datasets = new DatasetsManager(client, app, jobs);
   return {
     client,
     app,
     jobs,
-    datasets: new DatasetsManager(client, app, jobs),
+    datasets,
     training: new TrainingManager(client, app, jobs),
     inspection: new InspectionManager(client, app, jobs),
     review: new ReviewManager(client, app),
-    models: new ModelsManager(client, app, jobs),
+    models: new ModelsManager(client, app, jobs, datasets),
   };
 }
 

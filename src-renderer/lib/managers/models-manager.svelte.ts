@@ -8,12 +8,14 @@ import {
   type ImageDto,
   type ModelDto,
   type ViewsChoice,
+  type ZeroShotRegion,
 } from '../../../src-main/shared/dto.js';
 import { modelExpectation, type ModelExpectation } from '../../../src-main/shared/model-quality.js';
 import { modelRoi, type Roi } from '../../../src-main/shared/roi.js';
 import type { ContractClient } from '../api/client.js';
 import type { Labelled } from '../curves.js';
 import type { AppManager } from './app-manager.svelte.js';
+import type { DatasetsManager } from './datasets-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
 
 /** Where a model's curves come from: its validation images, or the images it scored since. */
@@ -37,7 +39,7 @@ export class ModelsManager {
   falseAlarmPercent = $state<number | null>(null);
   /**
    * The region of interest the next retrain is given, in the type's image pixels; null clears it,
-   * undefined keeps the type's (the active model's, else the whole image).
+   * undefined keeps the type's (the active model's; without one, its zero-shot inspection's).
    */
   roi = $state<Roi | null | undefined>(undefined);
   /**
@@ -57,6 +59,7 @@ export class ModelsManager {
     private readonly client: ContractClient,
     private readonly app: AppManager,
     private readonly jobs: JobsManager,
+    private readonly datasets: DatasetsManager,
   ) {
     client.on('models/changed', ({ objectTypes }) => {
       if (!this.objectType || objectTypes.includes(this.objectType)) void this.load();
@@ -76,9 +79,19 @@ export class ModelsManager {
     return modelExpectation(this.selected?.metrics);
   }
 
-  /** The region the next retrain will use: the one set here, else the active model's. */
+  /**
+   * The region a type without a model keeps from its latest zero-shot inspection, where the next
+   * retrain is its first (retrain.ts does the same).
+   */
+  get carriedRoi(): ZeroShotRegion | null {
+    if (this.active) return null;
+    return this.datasets.types.find((t) => t.name === this.objectType)?.zeroShotRegion ?? null;
+  }
+
+  /** The region the next retrain will use: the one set here, else the type's (carriedRoi). */
   get nextRoi(): Roi | null {
-    return this.roi !== undefined ? this.roi : modelRoi(this.active?.config);
+    if (this.roi !== undefined) return this.roi;
+    return this.carriedRoi?.roi ?? modelRoi(this.active?.config);
   }
 
   get retrainJob() {
