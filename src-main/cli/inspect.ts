@@ -110,6 +110,10 @@ export const command: Command = {
       );
       const warning = modelExpectation(scorer?.metrics)?.warning ?? null;
       if (warning) ctx.err(`WARNING: ${warning}`);
+      if (scorer && (size !== undefined || layers))
+        ctx.err(
+          `Note: --size and --layers set zero-shot scoring; model ${scorer.id} scores ${objectType} at the settings it was retrained with.`,
+        );
       // While watching, each flagged file is news worth a line of its own.
       const off = watch
         ? services.ctx.events.on('inspect/result', (r) => {

@@ -244,6 +244,15 @@ describe("a type's region of interest", () => {
     );
     const [model] = services.ctx.store.models.list('new-part');
     expect(model!.config.roi).toEqual(ROI);
+    // Scored by that model now, the folder's zero-shot settings are said to be set aside.
+    err.length = 0;
+    const folder = services.ctx.store.inspections.get(region!.inspectionId)!.folder;
+    expect(
+      await cli(['inspect', folder, '--type', 'new-part', '--size', '96', '--heatmaps', 'none']),
+    ).toBe(0);
+    expect(err.join('\n')).toContain(
+      `Note: --size and --layers set zero-shot scoring; model ${model!.id} scores new-part at the settings it was retrained with.`,
+    );
   });
 
   it('keeps the region on the next retrain, shows it in models list, and clears it with --roi none', async () => {
