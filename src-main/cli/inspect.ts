@@ -24,7 +24,7 @@ import {
 } from '../shared/dto.js';
 import { modelExpectation, mostlyFlaggedWarning } from '../shared/model-quality.js';
 import { BadArgumentError } from '../shared/errors.js';
-import { parseRoi } from '../shared/roi.js';
+import { formatRoi, parseRoi } from '../shared/roi.js';
 import type { AppServices } from '../api/services.js';
 
 /** Every file of an inspection that could not be read, with the reason the store holds. */
@@ -69,7 +69,8 @@ export const command: Command = {
     '                     for stride 16; stride4, stride8, stride16 also; thin defects:',
     "                     --size 448 --layers stride4,stride8, the app's Fine detail)",
     '  --roi X,Y,W,H      zero-shot region of interest in image pixels (left, top, width, height):',
-    '                     only the part inside is scored and gets a heatmap (a model keeps to its own)',
+    '                     only the part inside is scored and gets a heatmap (a model keeps to its own);',
+    "                     default: the type's latest zero-shot inspection's; none: the whole image",
     '  --heatmaps WHICH   flagged (default), all or none',
     '  --resume ID        continue inspection ID (after a crash): score only files without a result',
     engineHelp,
@@ -135,7 +136,7 @@ export const command: Command = {
             ...(inspectionId !== undefined ? { inspectionId } : {}),
             ...(size !== undefined ? { inputSize: size } : {}),
             ...(layers ? { layers } : {}),
-            ...(roi ? { roi } : {}),
+            ...(roiText !== undefined ? { roi } : {}),
             ...(heatmaps ? { heatmaps: heatmaps as 'flagged' | 'all' | 'none' } : {}),
           }),
         );
@@ -165,9 +166,10 @@ export const command: Command = {
           : summary.scored + summary.failed > 0
             ? 'zero-shot'
             : 'nothing scored';
+      const within = summary.roi ? `, within the region ${formatRoi(summary.roi)}` : '';
       ctx.out(
         `Inspection ${summary.inspectionId} of ${summary.folder} as '${summary.objectType}' ` +
-          `(${scoredBy}), ${summary.seconds.toFixed(1)} s:`,
+          `(${scoredBy}${within}), ${summary.seconds.toFixed(1)} s:`,
       );
       // Why a file was unreadable is listed under the table.
       if (worst.items.length > 0) ctx.out(resultTable(worst.items));

@@ -15,7 +15,7 @@ import {
   type ZeroShotRegion,
 } from '../shared/dto.js';
 import { BadArgumentError, CancelledError, NotFoundError } from '../shared/errors.js';
-import { formatRoi, modelRoi } from '../shared/roi.js';
+import { formatRoi, modelRoi, type Roi } from '../shared/roi.js';
 import { IMAGE_EXTENSIONS } from '../data/image-io.js';
 import type { Calibration } from '../engine/threshold.js';
 import type { InspectBatchResult } from '../engine/tasks/inspect.js';
@@ -121,27 +121,33 @@ export function zeroShotFolder(store: Store, inspectionId: number): string {
 /**
  * The region the object type's latest zero-shot inspection kept to (its references' manifest), or
  * null: none, no region, or its reference folder gone with the cache. The inspector drew it for
- * this type's parts, so the type's first retrain keeps it (retrain.ts).
+ * this type's parts, so until the type has a model its next zero-shot inspection keeps it, and so
+ * does its first retrain (retrain.ts).
  */
 export function zeroShotRegion(store: Store, objectType: string): ZeroShotRegion | null {
   const inspection = store.inspections.latestZeroShot(objectType);
-  if (!inspection?.modelPath) return null;
+  const roi = inspection?.modelPath ? manifestRoi(inspection.modelPath) : null;
+  return roi ? { roi, inspectionId: inspection!.id } : null;
+}
+
+/** The region a model folder (a type's model, or a zero-shot inspection's references) keeps to. */
+function manifestRoi(modelPath: string): Roi | null {
   try {
-    const manifest = JSON.parse(
-      readFileSync(join(inspection.modelPath, 'manifest.json'), 'utf8'),
-    ) as Record<string, unknown>;
-    const roi = modelRoi(manifest);
-    return roi ? { roi, inspectionId: inspection.id } : null;
+    return modelRoi(
+      JSON.parse(readFileSync(join(modelPath, 'manifest.json'), 'utf8')) as Record<string, unknown>,
+    );
   } catch {
-    return null;
+    return null; // gone with the cache, or never written: nothing to keep to
   }
 }
 
-/** The object types with their image counts and the region each one's first retrain would keep. */
+/** The object types with their image counts, active model, and zero-shot region. */
 export function typeSummaries(store: Store): ObjectTypeSummary[] {
-  return store.objectTypes
-    .summaries()
-    .map((type) => ({ ...type, zeroShotRegion: zeroShotRegion(store, type.name) }));
+  return store.objectTypes.summaries().map((type) => ({
+    ...type,
+    activeModelId: store.models.active(type.name)?.id ?? null,
+    zeroShotRegion: zeroShotRegion(store, type.name),
+  }));
 }
 
 /** An evenly spread sample of at most n items, in order. */
@@ -528,6 +534,14 @@ class InspectionRun {
     const reuse =
       !model && inspection.modelPath && stat(join(inspection.modelPath, 'manifest.json'));
     const options = { signal: job.signal, onLog: job.log };
+    // A type without a model keeps the region its latest zero-shot inspection was given.
+    const carried =
+      !model && !reuse && request.roi === undefined ? zeroShotRegion(store, objectType) : null;
+    const roi = request.roi ?? carried?.roi ?? null;
+    if (carried)
+      job.log(
+        `keeping the region of interest ${formatRoi(carried.roi)} that zero-shot inspection ${carried.inspectionId} of ${objectType} kept to (a region given, or --roi none, changes it)`,
+      );
     const prepared =
       model || reuse
         ? await this.engine.run(
@@ -544,7 +558,7 @@ class InspectionRun {
                 out: zeroShotFolder(store, inspectionId),
                 inputSize: request.inputSize ?? DEFAULT_INPUT_SIZE,
                 ...(request.layers ? { layers: request.layers } : {}),
-                ...(request.roi ? { roi: request.roi } : {}),
+                ...(roi ? { roi } : {}),
                 references: ZERO_SHOT_REFERENCES,
               },
             },
@@ -700,6 +714,7 @@ export function summarise(store: Store, inspectionId: number, seconds = 0): Insp
     modelId: inspection.modelId,
     modelKind: model?.kind ?? 'zero-shot',
     threshold: inspection.threshold ?? Number.NaN,
+    roi: inspection.modelPath ? manifestRoi(inspection.modelPath) : null,
     seconds,
   };
 }

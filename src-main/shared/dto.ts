@@ -14,9 +14,12 @@ export interface ObjectTypeSummary {
   counts: Record<Split, { good: number; defect: number; unlabeled: number }>;
   defectKinds: string[];
   masks: number;
+  /** The model that scores its inspections; null: they are scored zero-shot. */
+  activeModelId: number | null;
   /**
-   * The region its latest zero-shot inspection kept to, which its first retrain keeps unless told
-   * otherwise; null where there is none. A type with a model keeps the model's region instead.
+   * The region its latest zero-shot inspection kept to, which its next zero-shot inspection and
+   * its first retrain keep unless told otherwise; null where there is none. A type with a model
+   * keeps the model's region instead.
    */
   zeroShotRegion: ZeroShotRegion | null;
 }
@@ -487,8 +490,10 @@ export interface InspectRequest {
   /**
    * Zero-shot only: the region of the folder's images to score (a type's model keeps to the one
    * it was retrained with). Kept with the inspection's references, so a resumed run keeps it too.
+   * Default: the type's latest zero-shot inspection's region (ObjectTypeSummary.zeroShotRegion);
+   * null scores the whole image.
    */
-  roi?: Roi;
+  roi?: Roi | null;
   /** Which results get a heatmap overlay (default 'flagged': DEFECT and UNSURE). */
   heatmaps?: 'flagged' | 'all' | 'none';
 }
@@ -508,6 +513,8 @@ export interface InspectSummary {
   modelKind: string;
   /** Raw-score threshold of the calibration (normalised to 0.5). */
   threshold: number;
+  /** The region of interest scoring kept to (the model's, or the zero-shot one); null: none. */
+  roi: Roi | null;
   seconds: number;
 }
 

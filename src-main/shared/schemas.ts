@@ -134,7 +134,7 @@ export const callArgs = {
     inspectionId: id.optional(),
     inputSize: z.number().int().min(32).max(MAX_INPUT_SIZE).optional(),
     layers: z.array(z.enum(FEATURE_NAMES)).min(1).max(3).optional(),
-    roi: roiSchema.optional(),
+    roi: roiSchema.nullable().optional(),
     heatmaps: z.enum(['flagged', 'all', 'none']).optional(),
   }),
   'inspect/results': z.strictObject({

@@ -379,6 +379,13 @@ describe.skipIf(!hasChromium)(title, () => {
       /^The region zero-shot inspection \d+ kept to; the type’s first retrain keeps it\.$/,
     );
     await shot('models-zero-shot-region');
+    // Inspected again before it has a model, the type is scored zero-shot within its region.
+    await nav('Inspect');
+    await page.locator('select[name="inspect-type"]').selectOption('gasket');
+    expect(await page.locator('input[name="inspect-region"]').inputValue()).toBe('8,8,112,112');
+    expect(await page.locator('select[name="inspect-detail"]').count()).toBe(1);
+    await page.locator('select[name="inspect-type"]').selectOption('nut');
+    expect(await page.locator('input[name="inspect-region"]').count()).toBe(0);
   }, 540_000);
 
   it('asks once for an image whose thumbnail and file are gone, not again and again', async () => {

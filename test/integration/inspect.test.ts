@@ -151,6 +151,7 @@ describe('inspecting a camera folder', () => {
       failed: 4,
       modelKind: 'zero-shot',
       modelId: null,
+      roi: null,
     });
     expect(events.map((e) => e.id).sort()).toEqual(results.items.map((r) => r.id).sort());
     // The folder's zero-shot model: the standard detail's stride 8 + 16 features.

@@ -221,10 +221,31 @@ describe("a type's region of interest", () => {
     );
   });
 
-  it("carries a new type's zero-shot region to its first retrain, and says so", async () => {
+  it("keeps a new type's zero-shot region for its next inspection and its first retrain, and says so", async () => {
+    const first = (await services.router.invoke('datasets/types', {})).find(
+      (t) => t.name === 'new-part',
+    )!;
+    expect(first).toMatchObject({ activeModelId: null, zeroShotRegion: { roi: ROI } });
+    // The next folder of the type, inspected without a region, keeps to the same one.
+    const folder = services.ctx.store.inspections.get(first.zeroShotRegion!.inspectionId)!.folder;
+    const again = await services.router.invoke('inspect/start', {
+      folder,
+      objectType: 'new-part',
+      inputSize: SIZE,
+      heatmaps: 'none',
+    });
+    const settled = await services.ctx.jobs.settled(again.jobId);
+    expect(settled.status).toBe('done');
+    expect((settled.result as InspectSummary).roi).toEqual(ROI);
+    expect(services.ctx.jobs.getWithLog(again.jobId)!.log).toMatch(
+      new RegExp(
+        `keeping the region of interest 0,0,128,64 that zero-shot inspection ${first.zeroShotRegion!.inspectionId} of new-part kept to[^]*within the region of interest 0,0,128,64`,
+      ),
+    );
     const types = await services.router.invoke('datasets/types', {});
     const region = types.find((t) => t.name === 'new-part')!.zeroShotRegion;
     expect(region?.roi).toEqual(ROI);
+    expect(region?.inspectionId).toBeGreaterThan(first.zeroShotRegion!.inspectionId);
     expect(types.find((t) => t.name === 'grid')!.zeroShotRegion).toBeNull();
     // The inspector reviews the zero-shot results: the blotted part a defect, the rest good.
     const results = await services.router.invoke('inspect/results', {
@@ -246,7 +267,6 @@ describe("a type's region of interest", () => {
     expect(model!.config.roi).toEqual(ROI);
     // Scored by that model now, the folder's zero-shot settings are said to be set aside.
     err.length = 0;
-    const folder = services.ctx.store.inspections.get(region!.inspectionId)!.folder;
     expect(
       await cli(['inspect', folder, '--type', 'new-part', '--size', '96', '--heatmaps', 'none']),
     ).toBe(0);

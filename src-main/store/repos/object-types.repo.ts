@@ -2,8 +2,8 @@
 import type { Database } from 'better-sqlite3';
 import type { ObjectTypeSummary, Split } from '../../shared/dto.js';
 
-/** A type's images as the store counts them; its zero-shot region is read from its folder. */
-export type ObjectTypeCounts = Omit<ObjectTypeSummary, 'zeroShotRegion'>;
+/** A type's images as this table counts them (inspect.ts typeSummaries adds the rest). */
+export type ObjectTypeCounts = Omit<ObjectTypeSummary, 'activeModelId' | 'zeroShotRegion'>;
 
 interface CountRow {
   id: number;

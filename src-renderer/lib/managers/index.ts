@@ -19,7 +19,7 @@ export function createManagers(client: ContractClient) {
     jobs,
     datasets,
     training: new TrainingManager(client, app, jobs),
-    inspection: new InspectionManager(client, app, jobs),
+    inspection: new InspectionManager(client, app, jobs, datasets),
     review: new ReviewManager(client, app),
     models: new ModelsManager(client, app, jobs, datasets),
   };

@@ -4,12 +4,14 @@ import {
   DETAIL_LEVELS,
   type DetailLevel,
   type InspectionResultDto,
+  type ObjectTypeSummary,
 } from '../../../src-main/shared/dto.js';
 import { modelExpectation, mostlyFlaggedWarning } from '../../../src-main/shared/model-quality.js';
 import { errorMessage } from '../../../src-main/shared/errors.js';
-import { parseRoi, type Roi } from '../../../src-main/shared/roi.js';
+import { formatRoi, parseRoi, type Roi } from '../../../src-main/shared/roi.js';
 import type { ContractClient } from '../api/client.js';
 import type { AppManager } from './app-manager.svelte.js';
+import type { DatasetsManager } from './datasets-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
 
 /** Worst first; unscorable files last. */
@@ -29,10 +31,13 @@ export class InspectionManager {
   newType = $state(false);
   newTypeName = $state('');
   watch = $state(false);
-  /** A new type's zero-shot input size. */
+  /** Zero-shot's input size and feature maps. */
   detail = $state<DetailLevel>('standard');
-  /** A new type's region of interest as typed, x,y,w,h in image pixels; empty: the whole image. */
-  region = $state('');
+  /**
+   * The zero-shot region of interest as typed, x,y,w,h in image pixels, empty for the whole
+   * image; null until typed, when the type's own shows (`region`) and the main side keeps it.
+   */
+  private typedRegion = $state<string | null>(null);
   showHeatmaps = $state(true);
   jobId = $state<string | null>(null);
   inspectionId = $state<number | null>(null);
@@ -44,6 +49,7 @@ export class InspectionManager {
     private readonly client: ContractClient,
     private readonly app: AppManager,
     private readonly jobs: JobsManager,
+    private readonly datasets: DatasetsManager,
   ) {
     client.on('inspect/result', (result) => {
       const ours =
@@ -59,6 +65,34 @@ export class InspectionManager {
         void this.loadResults();
       }
     });
+  }
+
+  /** The chosen type as the datasets list it; undefined for a type not there yet. */
+  private get type(): ObjectTypeSummary | undefined {
+    const name = (this.newType ? this.newTypeName : this.objectType).trim();
+    return this.datasets.types.find((t) => t.name === name);
+  }
+
+  /** Whether the folder is scored zero-shot (a new type, or one without a model yet). */
+  get zeroShot(): boolean {
+    return this.newType || this.type?.activeModelId === null;
+  }
+
+  /** The Region field: as typed, else the region the type's latest zero-shot inspection kept. */
+  get region(): string {
+    const kept = this.zeroShot ? this.type?.zeroShotRegion : null;
+    return this.typedRegion ?? (kept ? formatRoi(kept.roi) : '');
+  }
+
+  set region(text: string) {
+    this.typedRegion = text;
+  }
+
+  /** Picks an object type from the list, or a new one; each starts from its own region. */
+  chooseType(name: string | null): void {
+    this.newType = name === null;
+    if (name !== null) this.objectType = name;
+    this.typedRegion = null;
   }
 
   get job() {
@@ -117,10 +151,13 @@ export class InspectionManager {
     const objectType = (this.newType ? this.newTypeName : this.objectType).trim();
     if (!folder) return this.app.notify('Type the folder to inspect.');
     if (!objectType) return this.app.notify('Pick an object type, or name the new one.');
-    let roi: Roi | null = null;
-    if (this.newType && this.region.trim()) {
+    const zeroShot = this.zeroShot;
+    // Untouched, the field shows the type's own region, which the main side keeps by itself.
+    let roi: Roi | null | undefined;
+    const typed = this.typedRegion?.trim();
+    if (zeroShot && typed !== undefined) {
       try {
-        roi = parseRoi(this.region, 'Region');
+        roi = typed ? parseRoi(typed, 'Region') : null;
       } catch (error) {
         return this.app.notify(errorMessage(error));
       }
@@ -130,12 +167,12 @@ export class InspectionManager {
         folder,
         objectType,
         watch: this.watch,
-        ...(this.newType ? DETAIL_LEVELS[this.detail].zeroShot : {}),
-        ...(roi ? { roi } : {}),
+        ...(zeroShot ? DETAIL_LEVELS[this.detail].zeroShot : {}),
+        ...(roi !== undefined ? { roi } : {}),
       }),
     );
     if (!started) return;
-    this.modelWarning = this.newType ? null : await this.warningFor(objectType);
+    this.modelWarning = zeroShot ? null : await this.warningFor(objectType);
     this.results = [];
     this.inspectionId = null;
     this.jobId = started.jobId;
