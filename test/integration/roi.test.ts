@@ -273,7 +273,7 @@ describe("a type's region of interest", () => {
     expect(err.join('\n')).toContain(
       `Note: --size and --layers set zero-shot scoring; model ${model!.id} scores new-part at the settings it was retrained with.`,
     );
-  });
+  }, 180_000);
 
   it('keeps the region on the next retrain, shows it in models list, and clears it with --roi none', async () => {
     expect(await cli(['retrain', '--type', 'grid', '--size', String(SIZE)])).toBe(0);
@@ -308,5 +308,5 @@ describe("a type's region of interest", () => {
     expect(newest.roi).toBeNull();
     expect(listed.filter((m) => m.roi !== null)).toHaveLength(2);
     expect(listed.find((m) => m.roi !== null)!.roi).toEqual(ROI);
-  });
+  }, 180_000);
 });
