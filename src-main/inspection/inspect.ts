@@ -130,6 +130,11 @@ export function zeroShotRegion(store: Store, objectType: string): ZeroShotRegion
   return roi ? { roi, inspectionId: inspection!.id } : null;
 }
 
+/** The log line of a zero-shot region kept for `objectType` (zeroShotRegion). */
+export function keptRegionLine(kept: ZeroShotRegion, objectType: string): string {
+  return `keeping the region of interest ${formatRoi(kept.roi)} that zero-shot inspection ${kept.inspectionId} of ${objectType} kept to (a region given, or --roi none, changes it)`;
+}
+
 /** The region a model folder (a type's model, or a zero-shot inspection's references) keeps to. */
 function manifestRoi(modelPath: string): Roi | null {
   try {
@@ -141,13 +146,19 @@ function manifestRoi(modelPath: string): Roi | null {
   }
 }
 
-/** The object types with their image counts, active model, and zero-shot region. */
+/**
+ * The object types with their image counts, active model, and zero-shot region (read only for a
+ * type without a model: one with a model keeps the model's).
+ */
 export function typeSummaries(store: Store): ObjectTypeSummary[] {
-  return store.objectTypes.summaries().map((type) => ({
-    ...type,
-    activeModelId: store.models.active(type.name)?.id ?? null,
-    zeroShotRegion: zeroShotRegion(store, type.name),
-  }));
+  return store.objectTypes.summaries().map((type) => {
+    const activeModelId = store.models.active(type.name)?.id ?? null;
+    return {
+      ...type,
+      activeModelId,
+      zeroShotRegion: activeModelId === null ? zeroShotRegion(store, type.name) : null,
+    };
+  });
 }
 
 /** An evenly spread sample of at most n items, in order. */
@@ -538,10 +549,7 @@ class InspectionRun {
     const carried =
       !model && !reuse && request.roi === undefined ? zeroShotRegion(store, objectType) : null;
     const roi = request.roi ?? carried?.roi ?? null;
-    if (carried)
-      job.log(
-        `keeping the region of interest ${formatRoi(carried.roi)} that zero-shot inspection ${carried.inspectionId} of ${objectType} kept to (a region given, or --roi none, changes it)`,
-      );
+    if (carried) job.log(keptRegionLine(carried, objectType));
     const prepared =
       model || reuse
         ? await this.engine.run(

@@ -20,8 +20,8 @@ import {
   typeDefectHead,
   typeViews,
 } from '../shared/model-quality.js';
-import { formatRoi, modelRoi } from '../shared/roi.js';
-import { zeroShotRegion } from './inspect.js';
+import { modelRoi } from '../shared/roi.js';
+import { keptRegionLine, zeroShotRegion } from './inspect.js';
 import type { ValidationMetrics } from '../engine/tasks/retrain.js';
 
 export type { ValidationMetrics };
@@ -97,10 +97,7 @@ export async function retrainObjectType(
   const views = options.views ?? typeViews(active?.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(store.paths.models, objectType, `retrain-${stamp}`);
-  if (carried)
-    options.onLog?.(
-      `keeping the region of interest ${formatRoi(carried.roi)} that zero-shot inspection ${carried.inspectionId} of ${objectType} kept to (--roi none for the whole image)`,
-    );
+  if (carried) options.onLog?.(keptRegionLine(carried, objectType));
   options.onLog?.(
     `fitting on ${split.fit.length} good images; validating on ${split.validationGood.length} good and ` +
       `${split.validationDefect.length || 'synthetic'} defect images`,

@@ -18,8 +18,8 @@ export interface ObjectTypeSummary {
   activeModelId: number | null;
   /**
    * The region its latest zero-shot inspection kept to, which its next zero-shot inspection and
-   * its first retrain keep unless told otherwise; null where there is none. A type with a model
-   * keeps the model's region instead.
+   * its first retrain keep unless told otherwise; null where there is none, and for a type with a
+   * model, which keeps the model's region instead.
    */
   zeroShotRegion: ZeroShotRegion | null;
 }
