@@ -39,6 +39,8 @@ export class DatasetsManager {
         void this.loadImages();
       }
     });
+    // A type's active model and zero-shot region (ObjectTypeSummary) change with its models.
+    client.on('models/changed', () => void this.loadTypes());
     client.onReconnect(() => void this.loadTypes());
   }
 
