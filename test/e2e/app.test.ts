@@ -378,11 +378,33 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await page.getByTestId('roi-status').textContent()).toMatch(
       /^The region zero-shot inspection \d+ kept to; the type’s first retrain keeps it\.$/,
     );
+    // Reviewed nothing yet, it has no dataset images: the region is drawn on an inspected one.
+    await poll(() =>
+      page.evaluate(`document.querySelector('[data-testid="roi-editor"] img')?.naturalWidth ?? 0`),
+    ).toBe(128);
     await shot('models-zero-shot-region');
     // Inspected again before it has a model, the type is scored zero-shot within its region.
     await nav('Inspect');
     await page.locator('select[name="inspect-type"]').selectOption('gasket');
     expect(await page.locator('input[name="inspect-region"]').inputValue()).toBe('8,8,112,112');
+    // The region can be dragged on one of its inspected images, over the one it keeps now.
+    await page.locator('button[name="draw-region"]').click();
+    const drawer = page.getByTestId('inspect-region-panel');
+    await poll(() => drawer.getByTestId('roi-rectangle').count()).toBe(1);
+    const box = (await drawer.locator('img').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.25, box.y + box.height * 0.25);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height * 0.75, { steps: 4 });
+    await page.mouse.up();
+    // From a quarter to three quarters of the 128 px image: 32,32,64,64 within a pixel or two.
+    const drawn = (await page.locator('input[name="inspect-region"]').inputValue())
+      .split(',')
+      .map(Number);
+    expect(drawn).toHaveLength(4);
+    drawn.forEach((value, i) =>
+      expect(Math.abs(value - [32, 32, 64, 64][i]!)).toBeLessThanOrEqual(2),
+    );
+    await shot('inspect-draw-region');
     expect(await page.locator('select[name="inspect-detail"]').count()).toBe(1);
     await page.locator('select[name="inspect-type"]').selectOption('nut');
     expect(await page.locator('input[name="inspect-region"]').count()).toBe(0);

@@ -13,6 +13,26 @@ import type { JobsManager } from './jobs-manager.svelte.js';
 
 const PAGE = 120;
 
+/** An image of a type at its own size in pixels, to draw the type's region of interest on. */
+export interface SampleImage {
+  objectType: string;
+  path: string;
+  width: number;
+  height: number;
+}
+
+/** An image's size in pixels as the browser decodes it; null where it cannot be shown. */
+async function naturalSize(url: string): Promise<{ width: number; height: number } | null> {
+  const image = new Image();
+  image.src = url;
+  try {
+    await image.decode();
+    return { width: image.naturalWidth, height: image.naturalHeight };
+  } catch {
+    return null;
+  }
+}
+
 export class DatasetsManager {
   types = $state<ObjectTypeSummary[]>([]);
   selectedType = $state<string | null>(null);
@@ -50,6 +70,24 @@ export class DatasetsManager {
 
   get typeNames(): string[] {
     return this.types.map((t) => t.name);
+  }
+
+  /**
+   * An image of the type to draw its region on: a good one of its dataset where there is one, else
+   * one its inspections scored (a type inspected zero-shot has no dataset images until reviewed).
+   */
+  async sampleImage(objectType: string): Promise<SampleImage | null> {
+    const page = await this.app.attempt(() =>
+      this.client.invoke('datasets/images', { objectTypes: [objectType], limit: 50 }),
+    );
+    const image = page?.items.find((i) => i.label === 'good') ?? page?.items[0];
+    if (image) return { objectType, path: image.path, width: image.width, height: image.height };
+    const results = await this.app.attempt(() =>
+      this.client.invoke('inspect/results', { objectType, order: 'newest-first', limit: 20 }),
+    );
+    const scored = results?.items.find((r) => r.score !== null);
+    const size = scored ? await naturalSize(this.client.fileUrl(scored.path)) : null;
+    return size && { objectType, path: scored!.path, ...size };
   }
 
   async loadTypes(): Promise<void> {

@@ -11,7 +11,7 @@ import { errorMessage } from '../../../src-main/shared/errors.js';
 import { formatRoi, parseRoi, type Roi } from '../../../src-main/shared/roi.js';
 import type { ContractClient } from '../api/client.js';
 import type { AppManager } from './app-manager.svelte.js';
-import type { DatasetsManager } from './datasets-manager.svelte.js';
+import type { DatasetsManager, SampleImage } from './datasets-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
 
 /** Worst first; unscorable files last. */
@@ -38,6 +38,10 @@ export class InspectionManager {
    * image; null until typed, when the type's own shows (`region`) and the main side keeps it.
    */
   private typedRegion = $state<string | null>(null);
+  /** Whether the region is being drawn on one of the type's images (drawnOn). */
+  drawing = $state(false);
+  /** The image found for a type to draw on (null: it has none the app can show). */
+  private regionSample = $state<{ objectType: string; image: SampleImage | null } | null>(null);
   showHeatmaps = $state(true);
   jobId = $state<string | null>(null);
   inspectionId = $state<number | null>(null);
@@ -88,11 +92,41 @@ export class InspectionManager {
     this.typedRegion = text;
   }
 
+  /** The Region field as a rectangle, for drawing over the sample; null unless it reads as one. */
+  get regionRoi(): Roi | null {
+    try {
+      return parseRoi(this.region);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Whether the region can be drawn: zero-shot, on a type that has images (it has been seen). */
+  get canDraw(): boolean {
+    return this.zeroShot && this.type !== undefined;
+  }
+
+  /** The image the region is drawn on: undefined while it is looked for, null if there is none. */
+  get drawnOn(): SampleImage | null | undefined {
+    const found = this.regionSample;
+    return found && found.objectType === this.type?.name ? found.image : undefined;
+  }
+
+  /** Shows or hides one of the type's images to drag the region on. */
+  async toggleDrawing(): Promise<void> {
+    this.drawing = !this.drawing;
+    const objectType = this.type?.name;
+    if (!this.drawing || !objectType || this.drawnOn) return;
+    const image = await this.datasets.sampleImage(objectType);
+    this.regionSample = { objectType, image };
+  }
+
   /** Picks an object type from the list, or a new one; each starts from its own region. */
   chooseType(name: string | null): void {
     this.newType = name === null;
     if (name !== null) this.objectType = name;
     this.typedRegion = null;
+    this.drawing = false;
   }
 
   get job() {

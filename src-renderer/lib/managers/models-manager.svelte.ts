@@ -5,7 +5,6 @@
 import {
   DETAIL_LEVELS,
   type DetailLevel,
-  type ImageDto,
   type ModelDto,
   type ViewsChoice,
   type ZeroShotRegion,
@@ -15,7 +14,7 @@ import { modelRoi, type Roi } from '../../../src-main/shared/roi.js';
 import type { ContractClient } from '../api/client.js';
 import type { Labelled } from '../curves.js';
 import type { AppManager } from './app-manager.svelte.js';
-import type { DatasetsManager } from './datasets-manager.svelte.js';
+import type { DatasetsManager, SampleImage } from './datasets-manager.svelte.js';
 import type { JobsManager } from './jobs-manager.svelte.js';
 
 /** Where a model's curves come from: its validation images, or the images it scored since. */
@@ -53,7 +52,7 @@ export class ModelsManager {
    */
   views = $state<ViewsChoice | undefined>(undefined);
   /** An image of the type to draw the region on, at its own size. */
-  roiSample = $state<ImageDto | null>(null);
+  roiSample = $state<SampleImage | null>(null);
 
   constructor(
     private readonly client: ContractClient,
@@ -141,16 +140,12 @@ export class ModelsManager {
     await this.load();
   }
 
-  /** Picks an image of the type to draw the region on: a good one where there is one. */
+  /** Picks an image of the type to draw the region on (DatasetsManager.sampleImage). */
   async loadRoiSample(): Promise<void> {
     const objectType = this.objectType;
     if (!objectType) return;
-    const page = await this.app.attempt(() =>
-      this.client.invoke('datasets/images', { objectTypes: [objectType], limit: 50 }),
-    );
-    if (objectType !== this.objectType) return;
-    const images = page?.items ?? [];
-    this.roiSample = images.find((i) => i.label === 'good') ?? images[0] ?? null;
+    const sample = await this.datasets.sampleImage(objectType);
+    if (objectType === this.objectType) this.roiSample = sample;
   }
 
   async load(): Promise<void> {
