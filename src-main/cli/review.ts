@@ -1,5 +1,6 @@
-// `defectscope review list|verdict`: the review queue (flagged and unsure results without a
-// verdict, most uncertain first) and recording a verdict, through the same calls the app uses.
+// `defectscope review list|verdict|confirm-ok`: the review queue (flagged and unsure results
+// without a verdict, most uncertain first), recording a verdict, and confirming an inspection's OK
+// results good in one go, through the same calls the app uses.
 import type { Command } from './command.js';
 import { closing, dataHelp, dataOptions, intOption, stringOption, table } from './common.js';
 import { servicesFor } from './follow-job.js';
@@ -13,10 +14,13 @@ export const command: Command = {
   help: [
     'Usage: defectscope review list [--type NAME] [--inspection ID] [--status flagged|unsure|all] [--json]',
     '       defectscope review verdict <result-id> defect|good [--note TEXT] [--by NAME]',
+    '       defectscope review confirm-ok <inspection-id> [--by NAME]',
     '',
     'The queue holds DEFECT and UNSURE results without a verdict, closest to the threshold first',
     '(those teach the next model the most). A verdict is stored with who and when and labels the',
     'image for the next `defectscope retrain`; the result keeps its decision for the audit trail.',
+    'confirm-ok gives every OK result of the inspection without a verdict a good one, once you',
+    'have looked at them: a type inspected zero-shot so gets the good images a retrain needs.',
     '',
     'Options:',
     '  --type NAME        only this object type',
@@ -112,6 +116,30 @@ export const command: Command = {
         return 0;
       });
     }
-    throw new BadArgumentError('use `defectscope review list` or `defectscope review verdict`.');
+    if (action === 'confirm-ok') {
+      const [idText, ...more] = rest;
+      if (!idText || more.length > 0)
+        throw new BadArgumentError('usage: defectscope review confirm-ok <inspection-id>');
+      const inspectionId = Number(idText);
+      if (!Number.isInteger(inspectionId) || inspectionId < 1)
+        throw new BadArgumentError(`'${idText}' is not an inspection id.`);
+      const who = stringOption(args, 'by');
+      return closing(servicesFor(args), async (services) => {
+        const summary = await services.router.invoke('review/confirm-ok', {
+          inspectionId,
+          ...(who !== undefined ? { who } : {}),
+        });
+        if (args.values.json) {
+          ctx.out(JSON.stringify(summary, null, 2));
+        } else {
+          ctx.out(`Inspection ${inspectionId}: ${summary.confirmed} OK result(s) confirmed good.`);
+          for (const skipped of summary.skipped) ctx.err(`Not recorded: ${skipped.message}`);
+        }
+        return 0;
+      });
+    }
+    throw new BadArgumentError(
+      'use `defectscope review list`, `defectscope review verdict` or `defectscope review confirm-ok`.',
+    );
   },
 };

@@ -81,7 +81,7 @@ export async function retrainObjectType(
   const goodCount = split.fit.length + split.validationGood.length;
   if (goodCount < MIN_GOOD_IMAGES || split.validationGood.length === 0) {
     throw new BadArgumentError(
-      `Object type '${objectType}' has ${goodCount} good image(s); a model needs at least ${MIN_GOOD_IMAGES}. Import a folder of good parts named good/ (again, if it was imported unlabeled), mark images good in Datasets, or review more.`,
+      `Object type '${objectType}' has ${goodCount} good image(s); a model needs at least ${MIN_GOOD_IMAGES}. Import a folder of good parts named good/ (again, if it was imported unlabeled), mark images good in Datasets, review more, or confirm an inspection's OK images good (Inspect view, or defectscope review confirm-ok).`,
     );
   }
   const active = store.models.active(objectType);

@@ -3,6 +3,8 @@
 // checked against `Calls`; clients get the right types back from `invoke`.
 import type {
   AppInfo,
+  ConfirmOkRequest,
+  ConfirmOkSummary,
   ImageDto,
   ImageFilter,
   ImportRequest,
@@ -71,6 +73,8 @@ export type Calls = {
   /** Flagged and unsure results without a verdict, worst first. */
   'review/queue': { args: ReviewQueueRequest; result: InspectionResultDto[] };
   'review/verdict': { args: VerdictRequest; result: ReviewDto };
+  /** A 'good' verdict for each OK result of an inspection that has none, in one go. */
+  'review/confirm-ok': { args: ConfirmOkRequest; result: ConfirmOkSummary };
 
   // -- jobs
   'jobs/list': { args: JobQuery; result: Page<JobDto> };

@@ -580,6 +580,20 @@ export interface VerdictRequest {
   note?: string;
 }
 
+/** Every OK result of an inspection without a verdict yet gets 'good': the inspector looked at them. */
+export interface ConfirmOkRequest {
+  inspectionId: number;
+  /** Default: the inspector named in the settings. */
+  who?: string;
+}
+
+export interface ConfirmOkSummary {
+  /** How many OK results got a 'good' verdict (and their images the label). */
+  confirmed: number;
+  /** The files that could not be recorded (gone since they were scored, …): left without a verdict. */
+  skipped: FileProblem[];
+}
+
 // ---- Jobs ---------------------------------------------------------------------------------
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';

@@ -156,6 +156,7 @@ export const callArgs = {
     who: who.optional(),
     note: z.string().max(2000).optional(),
   }),
+  'review/confirm-ok': z.strictObject({ inspectionId: id, who: who.optional() }),
   'jobs/list': z.strictObject({
     kinds: z.array(jobKind).optional(),
     statuses: z.array(jobStatus).optional(),

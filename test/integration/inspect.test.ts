@@ -452,6 +452,83 @@ describe('inspecting a camera folder', () => {
     expect((await services.ctx.jobs.settled(jobId)).status).not.toBe('failed');
   });
 
+  it("confirms an inspection's OK results good in one go, and says which file it could not record", async () => {
+    const { store } = services.ctx;
+    const { typeId, modelId } = activeModel(store, 'bracket');
+    const inspectionId = store.inspections.create({
+      folder: '/camera/bracket',
+      objectTypeId: typeId,
+      jobId: null,
+      watch: false,
+    });
+    const files = cameraFolder(root, 'pill').slice(0, 5);
+    const gone = join(tempDir(), 'gone.png');
+    const decisions = ['OK', 'OK', 'OK', 'OK', 'DEFECT', 'OK'] as const;
+    const ids = store.results.insertMany(
+      decisions.map((decision, i) => ({
+        inspectionId,
+        path: i === 5 ? gone : files[i]!,
+        imageId: null,
+        sha256: null,
+        modelId,
+        rawScore: decision === 'DEFECT' ? 2 : 0.5,
+        score: decision === 'DEFECT' ? 0.9 : 0.2,
+        decision,
+        heatmapPath: null,
+        error: null,
+      })),
+    );
+    // One OK result already has a verdict: the inspector's own word stays.
+    store.reviews.add({ resultId: ids[3]!, verdict: 'defect', who: 'bo', note: null });
+    const changed: (string[] | null)[] = [];
+    const off = services.ctx.events.on('datasets/changed', (e) => changed.push(e.objectTypes));
+    const summary = await services.router.invoke('review/confirm-ok', { inspectionId, who: 'ana' });
+    off();
+    expect(summary).toEqual({
+      confirmed: 3,
+      skipped: [
+        expect.objectContaining({ path: gone, message: expect.stringContaining('gone.png') }),
+      ],
+    });
+    // One event for the batch, not one per image.
+    expect(changed).toEqual([['bracket']]);
+    const results = (await services.router.invoke('inspect/results', { inspectionId, limit: 100 }))
+      .items;
+    const verdicts = new Map(
+      results.map((r) => [r.id, r.review && [r.review.verdict, r.review.who]]),
+    );
+    expect(ids.map((id) => verdicts.get(id!))).toEqual([
+      ['good', 'ana'],
+      ['good', 'ana'],
+      ['good', 'ana'],
+      ['defect', 'bo'],
+      null,
+      null,
+    ]);
+    const images = await services.router.invoke('datasets/images', { objectTypes: ['bracket'] });
+    expect(images.items.map((i) => [i.path, i.label]).sort()).toEqual(
+      files
+        .slice(0, 3)
+        .map((path) => [path, 'good'])
+        .sort(),
+    );
+    // Again, from the command line: nothing new to confirm; the gone file is still said.
+    const out: string[] = [];
+    const err: string[] = [];
+    const cli = {
+      out: (l: string) => out.push(l),
+      err: (l: string) => err.push(l),
+      interactive: false,
+    };
+    const args = ['review', 'confirm-ok', String(inspectionId), '--data-dir', store.paths.root];
+    expect(await runCli(args, cli)).toBe(0);
+    expect(out).toEqual([`Inspection ${inspectionId}: 0 OK result(s) confirmed good.`]);
+    expect(err).toEqual([expect.stringMatching(/^Not recorded: .*gone\.png: the file is gone/)]);
+    await expect(
+      services.router.invoke('review/confirm-ok', { inspectionId: 99_999 }),
+    ).rejects.toThrow('No inspection 99999.');
+  });
+
   it('questions, in the report, a batch the model flagged nearly all of', async () => {
     const { store } = services.ctx;
     const { typeId, modelId } = activeModel(store, 'valve');

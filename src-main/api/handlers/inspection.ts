@@ -1,14 +1,25 @@
 // inspect/start (a job; also resumes an inspection a crash stopped), inspect/results, and the
-// review queue and verdicts. A verdict is stored with who and when, and becomes a 'review' label
+// review queue and verdicts (one, or an inspection's OK results confirmed good). A verdict is stored with who and when, and becomes a 'review' label
 // on the image (recorded first if the inspected file was never imported), so retrain learns it.
-import { NotFoundError, BadArgumentError } from '../../shared/errors.js';
-import type { InspectRequest, ReviewDto, VerdictRequest } from '../../shared/dto.js';
+import { NotFoundError, BadArgumentError, errorMessage } from '../../shared/errors.js';
+import type {
+  ConfirmOkRequest,
+  ConfirmOkSummary,
+  FileProblem,
+  InspectRequest,
+  InspectionResultDto,
+  ReviewDto,
+  VerdictRequest,
+} from '../../shared/dto.js';
 import { recordProbed, startSummary } from '../../data/importers/import.js';
 import { noImagesProblem, runInspection } from '../../inspection/inspect.js';
 import type { HandlerContext, Handlers } from '../context.js';
 import { existingFolder } from './datasets.js';
 import { page } from './paging.js';
 import { readSettings } from './settings.js';
+
+/** Results read a page at a time where an inspection's are gone through. */
+const PAGE = 500;
 
 /** Starts an inspection job, or resumes one: an interrupted job runs again under its own id. */
 export function startInspection(ctx: HandlerContext, request: InspectRequest) {
@@ -66,6 +77,56 @@ export async function recordVerdict(
   ctx: Pick<HandlerContext, 'store' | 'engine' | 'settings' | 'events'>,
   request: VerdictRequest,
 ): Promise<ReviewDto> {
+  const { review, objectType } = await storeVerdict(ctx, request);
+  ctx.events.emit('datasets/changed', { objectTypes: [objectType] });
+  return review;
+}
+
+/**
+ * A 'good' verdict for each OK result of the inspection without one: the inspector looked at the
+ * batch and agrees, so a type inspected zero-shot gets the good images its first retrain needs.
+ * A file gone since it was scored is skipped and said; the others are still recorded.
+ */
+export async function confirmOk(
+  ctx: Pick<HandlerContext, 'store' | 'engine' | 'settings' | 'events'>,
+  request: ConfirmOkRequest,
+): Promise<ConfirmOkSummary> {
+  const { store } = ctx;
+  const inspection = store.inspections.get(request.inspectionId);
+  if (!inspection) throw new NotFoundError(`No inspection ${request.inspectionId}.`);
+  const pending: InspectionResultDto[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const rows = store.results.list({
+      inspectionId: inspection.id,
+      decisions: ['OK'],
+      offset,
+      limit: PAGE,
+    });
+    pending.push(...rows.filter((r) => r.review === null));
+    if (rows.length < PAGE) break;
+  }
+  const skipped: FileProblem[] = [];
+  for (const result of pending) {
+    try {
+      await storeVerdict(ctx, {
+        resultId: result.id,
+        verdict: 'good',
+        ...(request.who ? { who: request.who } : {}),
+      });
+    } catch (error) {
+      skipped.push({ path: result.path, problem: 'not-recorded', message: errorMessage(error) });
+    }
+  }
+  const objectTypes = [...new Set(pending.map((r) => r.objectType!))];
+  if (pending.length > skipped.length) ctx.events.emit('datasets/changed', { objectTypes });
+  return { confirmed: pending.length - skipped.length, skipped };
+}
+
+/** Stores a verdict and labels its image (recorded first where it never was); no event. */
+async function storeVerdict(
+  ctx: Pick<HandlerContext, 'store' | 'engine' | 'settings'>,
+  request: VerdictRequest,
+): Promise<{ review: ReviewDto; objectType: string }> {
   const { store } = ctx;
   const result = store.results.get(request.resultId);
   if (!result) throw new NotFoundError(`No inspection result ${request.resultId}.`);
@@ -113,8 +174,7 @@ export async function recordVerdict(
     store.results.setImage(result.id, imageId);
     return added;
   });
-  ctx.events.emit('datasets/changed', { objectTypes: [result.objectType] });
-  return review;
+  return { review, objectType: result.objectType };
 }
 
 export const inspectionHandlers = {
@@ -123,4 +183,5 @@ export const inspectionHandlers = {
     page(query, (offset, limit) => ctx.store.results.list({ ...query, offset, limit })),
   'review/queue': async (request, ctx) => ctx.store.results.reviewQueue(request),
   'review/verdict': async (request, ctx) => recordVerdict(ctx, request),
+  'review/confirm-ok': async (request, ctx) => confirmOk(ctx, request),
 } satisfies Partial<Handlers>;

@@ -42,6 +42,8 @@ export class InspectionManager {
   drawing = $state(false);
   /** The image found for a type to draw on (null: it has none the app can show). */
   private regionSample = $state<{ objectType: string; image: SampleImage | null } | null>(null);
+  /** While Confirm OK records its verdicts. */
+  confirming = $state(false);
   showHeatmaps = $state(true);
   jobId = $state<string | null>(null);
   inspectionId = $state<number | null>(null);
@@ -142,6 +144,29 @@ export class InspectionManager {
       ok: count('OK'),
       failed: this.results.filter((r) => r.error).length,
     };
+  }
+
+  /** The OK results without a verdict, which Confirm OK would label good. */
+  get unconfirmedOk(): number {
+    return this.results.filter((r) => r.decision === 'OK' && !r.review).length;
+  }
+
+  /**
+   * A 'good' verdict for every OK result of the inspection without one, after the inspector looked
+   * at them: the good images a type inspected zero-shot needs for its first retrain.
+   */
+  async confirmOk(): Promise<void> {
+    if (this.inspectionId === null || this.confirming) return;
+    this.confirming = true;
+    const inspectionId = this.inspectionId;
+    const summary = await this.app.attempt(() =>
+      this.client.invoke('review/confirm-ok', { inspectionId }),
+    );
+    this.confirming = false;
+    if (!summary) return;
+    this.app.notify(`${summary.confirmed} OK image(s) confirmed good.`, 'info');
+    for (const skipped of summary.skipped) this.app.notify(`Not recorded: ${skipped.message}`);
+    await this.loadResults();
   }
 
   /** Said when a model flagged nearly every image of the batch (mostlyFlaggedWarning). */
