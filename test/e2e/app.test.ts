@@ -408,12 +408,28 @@ describe.skipIf(!hasChromium)(title, () => {
     expect(await page.locator('select[name="inspect-detail"]').count()).toBe(1);
     await page.locator('select[name="inspect-type"]').selectOption('nut');
     expect(await page.locator('input[name="inspect-region"]').count()).toBe(0);
+    // Its dataset is empty until a review: the Datasets view says how images come to it.
+    await nav('Datasets');
+    await page.getByRole('button', { name: 'gasket', exact: true }).click();
+    await poll(() => page.getByTestId('image-grid-empty').textContent()).toMatch(
+      /No images of gasket yet: its inspected images join it once reviewed/,
+    );
+    // The inspector looked at the OK ones: one click makes them the good images a retrain needs.
+    await nav('Inspect');
+    const confirm = page.locator('button[name="confirm-ok"]');
+    const ok = Number(/Confirm (\d+) OK as good/.exec((await confirm.textContent())!)![1]);
+    expect(ok).toBeGreaterThan(0);
+    await confirm.click();
+    await poll(() => page.getByTestId('result-grid').getByText('✓ good').count()).toBe(ok);
+    expect(await confirm.count()).toBe(0);
+    await nav('Datasets');
+    await page.getByRole('button', { name: 'gasket', exact: true }).click();
+    await poll(() => page.locator('[data-testid="image-grid"] img').count()).toBe(ok);
   }, 540_000);
 
   it('asks once for an image whose thumbnail and file are gone, not again and again', async () => {
     const good = join(samples, 'nut', 'train', 'good');
-    // Not the first: the Models view showed that one whole to draw a region on, so the browser
-    // may still hold it.
+    // Not the first: the Models view showed that one whole to draw a region on.
     const gone = join(good, readdirSync(good).sort().at(-1)!);
     const sha = createHash('sha256').update(readFileSync(gone)).digest('hex');
     rmSync(join(scratch, 'data', 'cache', 'thumbnails', sha.slice(0, 2), `${sha}.webp`));
@@ -422,6 +438,8 @@ describe.skipIf(!hasChromium)(title, () => {
     page.on('request', (request) => {
       if (request.url().includes(encodeURIComponent(gone))) asked.push(request.url());
     });
+    // The browser keeps /files a minute: a thumbnail shown by an earlier test would still show.
+    await (await page.context().newCDPSession(page)).send('Network.clearBrowserCache');
     await page.reload();
     await nav('Datasets');
     await page.getByRole('button', { name: 'nut', exact: true }).click();

@@ -42,6 +42,7 @@ export class DatasetsManager {
   nextOffset = $state<number | null>(null);
   selected = $state<number[]>([]);
   loading = $state(false);
+  private imagesRequest = 0;
 
   importRoot = $state('');
   importLayout = $state<DatasetLayout | ''>('');
@@ -66,6 +67,13 @@ export class DatasetsManager {
 
   get importJob() {
     return this.importJobId ? this.jobs.jobs[this.importJobId] : undefined;
+  }
+
+  /** What the image grid says when it shows none: a filter that matches nothing, or a type with none yet. */
+  get emptyText(): string {
+    const type = this.types.find((t) => t.name === this.selectedType);
+    if (type?.images !== 0) return 'No images match.';
+    return `No images of ${type.name} yet: its inspected images join it once reviewed (Review), or import a folder of them.`;
   }
 
   get typeNames(): string[] {
@@ -121,6 +129,8 @@ export class DatasetsManager {
     }
     this.loading = true;
     const offset = more ? (this.nextOffset ?? 0) : 0;
+    // Only the latest request shows: an earlier type's or filter's page may answer after it.
+    const request = ++this.imagesRequest;
     const page = await this.app.attempt(() =>
       this.client.invoke('datasets/images', {
         objectTypes: [this.selectedType!],
@@ -130,6 +140,7 @@ export class DatasetsManager {
         limit: PAGE,
       }),
     );
+    if (request !== this.imagesRequest) return;
     this.loading = false;
     if (!page) return;
     this.images = more ? [...this.images, ...page.items] : page.items;
