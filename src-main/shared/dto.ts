@@ -580,7 +580,7 @@ export interface VerdictRequest {
   note?: string;
 }
 
-/** Every OK result of an inspection without a verdict yet gets 'good': the inspector looked at them. */
+/** Every OK result of an inspection without a verdict gets 'good': the inspector looked at them. */
 export interface ConfirmOkRequest {
   inspectionId: number;
   /** Default: the inspector named in the settings. */
@@ -590,7 +590,7 @@ export interface ConfirmOkRequest {
 export interface ConfirmOkSummary {
   /** How many OK results got a 'good' verdict (and their images the label). */
   confirmed: number;
-  /** The files that could not be recorded (gone since they were scored, …): left without a verdict. */
+  /** Files that could not be recorded (gone since they were scored, …): no verdict given. */
   skipped: FileProblem[];
 }
 

@@ -1,6 +1,7 @@
 // inspect/start (a job; also resumes an inspection a crash stopped), inspect/results, and the
-// review queue and verdicts (one, or an inspection's OK results confirmed good). A verdict is stored with who and when, and becomes a 'review' label
-// on the image (recorded first if the inspected file was never imported), so retrain learns it.
+// review queue and verdicts (one at a time, or an inspection's OK results confirmed good at once).
+// A verdict is stored with who and when, and becomes a 'review' label on the image (recorded first
+// if the inspected file was never imported), so retrain learns it.
 import { NotFoundError, BadArgumentError, errorMessage } from '../../shared/errors.js';
 import type {
   ConfirmOkRequest,

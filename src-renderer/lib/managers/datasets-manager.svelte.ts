@@ -69,7 +69,7 @@ export class DatasetsManager {
     return this.importJobId ? this.jobs.jobs[this.importJobId] : undefined;
   }
 
-  /** What the image grid says when it shows none: a filter that matches nothing, or a type with none yet. */
+  /** What the image grid says when it shows none: a filter matched none, or the type has none. */
   get emptyText(): string {
     const type = this.types.find((t) => t.name === this.selectedType);
     if (type?.images !== 0) return 'No images match.';
