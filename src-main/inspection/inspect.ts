@@ -11,7 +11,10 @@ import {
   type InspectRequest,
   type InspectSummary,
   type InspectionResultDto,
+  FEATURE_NAMES,
+  type FeatureName,
   type ObjectTypeSummary,
+  type ZeroShotDetail,
   type ZeroShotRegion,
 } from '../shared/dto.js';
 import { BadArgumentError, CancelledError, NotFoundError } from '../shared/errors.js';
@@ -135,6 +138,37 @@ export function keptRegionLine(kept: ZeroShotRegion, objectType: string): string
   return `keeping the region of interest ${formatRoi(kept.roi)} that zero-shot inspection ${kept.inspectionId} of ${objectType} kept to (a region given, or --roi none, changes it)`;
 }
 
+/**
+ * The input size and feature maps the object type's latest zero-shot inspection was scored at (its
+ * references' detector.json), or null: none, or its reference folder gone with the cache. Until the
+ * type has a model its next zero-shot inspection keeps them, as it keeps the region.
+ */
+export function zeroShotDetail(store: Store, objectType: string): ZeroShotDetail | null {
+  const inspection = store.inspections.latestZeroShot(objectType);
+  if (!inspection?.modelPath) return null;
+  try {
+    const { config } = JSON.parse(
+      readFileSync(join(inspection.modelPath, 'detector.json'), 'utf8'),
+    ) as { config?: { inputSize?: unknown; features?: { layers?: unknown } } };
+    const inputSize = config?.inputSize;
+    const layers = config?.features?.layers;
+    const names: readonly unknown[] = FEATURE_NAMES;
+    if (
+      !Number.isInteger(inputSize) ||
+      !Array.isArray(layers) ||
+      !layers.every((l) => names.includes(l))
+    )
+      return null;
+    return {
+      inputSize: inputSize as number,
+      layers: layers as FeatureName[],
+      inspectionId: inspection.id,
+    };
+  } catch {
+    return null; // gone with the cache, or never written: nothing to keep
+  }
+}
+
 /** The region a model folder (a type's model, or a zero-shot inspection's references) keeps to. */
 function manifestRoi(modelPath: string): Roi | null {
   try {
@@ -147,8 +181,8 @@ function manifestRoi(modelPath: string): Roi | null {
 }
 
 /**
- * The object types with their image counts, active model, and zero-shot region (read only for a
- * type without a model: one with a model keeps the model's).
+ * The object types with their image counts, active model, and zero-shot region and detail (read
+ * only for a type without a model: one with a model keeps the model's).
  */
 export function typeSummaries(store: Store): ObjectTypeSummary[] {
   return store.objectTypes.summaries().map((type) => {
@@ -157,6 +191,7 @@ export function typeSummaries(store: Store): ObjectTypeSummary[] {
       ...type,
       activeModelId,
       zeroShotRegion: activeModelId === null ? zeroShotRegion(store, type.name) : null,
+      zeroShotDetail: activeModelId === null ? zeroShotDetail(store, type.name) : null,
     };
   });
 }
@@ -550,6 +585,15 @@ class InspectionRun {
       !model && !reuse && request.roi === undefined ? zeroShotRegion(store, objectType) : null;
     const roi = request.roi ?? carried?.roi ?? null;
     if (carried) job.log(keptRegionLine(carried, objectType));
+    const detail =
+      !model && !reuse && request.inputSize === undefined && request.layers === undefined
+        ? zeroShotDetail(store, objectType)
+        : null;
+    if (detail)
+      job.log(
+        `keeping the detail zero-shot inspection ${detail.inspectionId} of ${objectType} was scored at: ${detail.inputSize} px, ${detail.layers.join(' + ')} (--size or --layers changes it)`,
+      );
+    const layers = request.layers ?? detail?.layers;
     const prepared =
       model || reuse
         ? await this.engine.run(
@@ -564,8 +608,8 @@ class InspectionRun {
                 objectType,
                 files: spread(candidates, ZERO_SHOT_SAMPLE),
                 out: zeroShotFolder(store, inspectionId),
-                inputSize: request.inputSize ?? DEFAULT_INPUT_SIZE,
-                ...(request.layers ? { layers: request.layers } : {}),
+                inputSize: request.inputSize ?? detail?.inputSize ?? DEFAULT_INPUT_SIZE,
+                ...(layers ? { layers } : {}),
                 ...(roi ? { roi } : {}),
                 references: ZERO_SHOT_REFERENCES,
               },

@@ -22,10 +22,22 @@ export interface ObjectTypeSummary {
    * model, which keeps the model's region instead.
    */
   zeroShotRegion: ZeroShotRegion | null;
+  /**
+   * The input size and feature maps its latest zero-shot inspection was scored at, which its next
+   * zero-shot inspection keeps unless told otherwise; null where there is none, and for a type with
+   * a model, which scores at the settings it was retrained with.
+   */
+  zeroShotDetail: ZeroShotDetail | null;
 }
 
 export interface ZeroShotRegion {
   roi: Roi;
+  inspectionId: number;
+}
+
+export interface ZeroShotDetail {
+  inputSize: number;
+  layers: FeatureName[];
   inspectionId: number;
 }
 
@@ -403,6 +415,18 @@ export const DETAIL_LEVELS: Readonly<
   },
 };
 
+/** The detail level whose zero-shot settings these are, or null for settings of no level. */
+export function zeroShotDetailLevel(detail: {
+  inputSize: number;
+  layers: readonly FeatureName[];
+}): DetailLevel | null {
+  const same = (level: DetailLevel) => {
+    const { inputSize, layers } = DETAIL_LEVELS[level].zeroShot;
+    return inputSize === detail.inputSize && layers.join() === detail.layers.join();
+  };
+  return (Object.keys(DETAIL_LEVELS) as DetailLevel[]).find(same) ?? null;
+}
+
 export interface RetrainRequest {
   objectType: string;
   /** Side images are resized to (default DEFAULT_INPUT_SIZE). */
@@ -483,9 +507,13 @@ export interface InspectRequest {
   modelId?: number;
   /** Continue this inspection: score only the files it has no result for (after a crash). */
   inspectionId?: number;
-  /** Zero-shot only: side images are resized to (default DEFAULT_INPUT_SIZE). */
+  /**
+   * Zero-shot only: side images are resized to. Default, with `layers`: what the type's latest
+   * zero-shot inspection was scored at (ObjectTypeSummary.zeroShotDetail), else DETAIL_LEVELS'
+   * standard.
+   */
   inputSize?: number;
-  /** Zero-shot only: the feature maps patches come from (default stride 8 + 16). */
+  /** Zero-shot only: the feature maps patches come from (default: as `inputSize` says). */
   layers?: FeatureName[];
   /**
    * Zero-shot only: the region of the folder's images to score (a type's model keeps to the one

@@ -383,10 +383,14 @@ describe.skipIf(!hasChromium)(title, () => {
       page.evaluate(`document.querySelector('[data-testid="roi-editor"] img')?.naturalWidth ?? 0`),
     ).toBe(128);
     await shot('models-zero-shot-region');
-    // Inspected again before it has a model, the type is scored zero-shot within its region.
+    // Inspected again before it has a model, the type is scored zero-shot within its region, at
+    // the detail it was inspected at, whatever another new type was set to.
     await nav('Inspect');
+    await page.locator('select[name="inspect-type"]').selectOption('__new__');
+    await page.locator('select[name="inspect-detail"]').selectOption('standard');
     await page.locator('select[name="inspect-type"]').selectOption('gasket');
     expect(await page.locator('input[name="inspect-region"]').inputValue()).toBe('8,8,112,112');
+    expect(await page.locator('select[name="inspect-detail"]').inputValue()).toBe('fine');
     // The region can be dragged on one of its inspected images, over the one it keeps now.
     await page.locator('button[name="draw-region"]').click();
     const drawer = page.getByTestId('inspect-region-panel');
@@ -405,7 +409,6 @@ describe.skipIf(!hasChromium)(title, () => {
       expect(Math.abs(value - [32, 32, 64, 64][i]!)).toBeLessThanOrEqual(2),
     );
     await shot('inspect-draw-region');
-    expect(await page.locator('select[name="inspect-detail"]').count()).toBe(1);
     await page.locator('select[name="inspect-type"]').selectOption('nut');
     expect(await page.locator('input[name="inspect-region"]').count()).toBe(0);
     // Its dataset is empty until a review: the Datasets view says how images come to it.

@@ -6,8 +6,13 @@ import { openServices, type AppServices } from '../../src-main/api/services.js';
 import { runCli } from '../../src-main/cli/main.js';
 import { importDataset } from '../../src-main/data/importers/import.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
+import { zeroShotFolder } from '../../src-main/inspection/inspect.js';
 import type { TypeScoring } from '../../src-main/inspection/scoring.js';
-import type { InspectSummary, RetrainSummary } from '../../src-main/shared/dto.js';
+import {
+  DETAIL_LEVELS,
+  type InspectSummary,
+  type RetrainSummary,
+} from '../../src-main/shared/dto.js';
 import { tempDir } from '../fixtures/images.js';
 
 const SIZE = 64;
@@ -225,18 +230,35 @@ describe("a type's region of interest", () => {
     const first = (await services.router.invoke('datasets/types', {})).find(
       (t) => t.name === 'new-part',
     )!;
-    expect(first).toMatchObject({ activeModelId: null, zeroShotRegion: { roi: ROI } });
-    // The next folder of the type, inspected without a region, keeps to the same one.
+    expect(first).toMatchObject({
+      activeModelId: null,
+      zeroShotRegion: { roi: ROI },
+      zeroShotDetail: { inputSize: SIZE, layers: DETAIL_LEVELS.standard.zeroShot.layers },
+    });
+    // The next folder of the type, inspected without a region or a size, keeps to the same
+    // region at the same size.
     const folder = services.ctx.store.inspections.get(first.zeroShotRegion!.inspectionId)!.folder;
     const again = await services.router.invoke('inspect/start', {
       folder,
       objectType: 'new-part',
-      inputSize: SIZE,
       heatmaps: 'none',
     });
     const settled = await services.ctx.jobs.settled(again.jobId);
     expect(settled.status).toBe('done');
     expect((settled.result as InspectSummary).roi).toEqual(ROI);
+    const kept = JSON.parse(
+      readFileSync(
+        join(
+          zeroShotFolder(services.ctx.store, (settled.result as InspectSummary).inspectionId),
+          'detector.json',
+        ),
+        'utf8',
+      ),
+    ) as { config: { inputSize: number } };
+    expect(kept.config.inputSize).toBe(SIZE);
+    expect(services.ctx.jobs.getWithLog(again.jobId)!.log).toContain(
+      `keeping the detail zero-shot inspection ${first.zeroShotDetail!.inspectionId} of new-part was scored at: ${SIZE} px, stride8 + stride16mid`,
+    );
     expect(services.ctx.jobs.getWithLog(again.jobId)!.log).toMatch(
       new RegExp(
         `keeping the region of interest 0,0,128,64 that zero-shot inspection ${first.zeroShotRegion!.inspectionId} of new-part kept to[^]*within the region of interest 0,0,128,64`,

@@ -3,7 +3,10 @@ import type { Database } from 'better-sqlite3';
 import type { ObjectTypeSummary, Split } from '../../shared/dto.js';
 
 /** A type's images as this table counts them (inspect.ts typeSummaries adds the rest). */
-export type ObjectTypeCounts = Omit<ObjectTypeSummary, 'activeModelId' | 'zeroShotRegion'>;
+export type ObjectTypeCounts = Omit<
+  ObjectTypeSummary,
+  'activeModelId' | 'zeroShotRegion' | 'zeroShotDetail'
+>;
 
 interface CountRow {
   id: number;

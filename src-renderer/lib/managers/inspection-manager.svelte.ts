@@ -5,6 +5,7 @@ import {
   type DetailLevel,
   type InspectionResultDto,
   type ObjectTypeSummary,
+  zeroShotDetailLevel,
 } from '../../../src-main/shared/dto.js';
 import { modelExpectation, mostlyFlaggedWarning } from '../../../src-main/shared/model-quality.js';
 import { errorMessage } from '../../../src-main/shared/errors.js';
@@ -31,8 +32,8 @@ export class InspectionManager {
   newType = $state(false);
   newTypeName = $state('');
   watch = $state(false);
-  /** Zero-shot's input size and feature maps. */
-  detail = $state<DetailLevel>('standard');
+  /** Zero-shot's input size and feature maps as chosen; null until chosen (`detail`). */
+  private chosenDetail = $state<DetailLevel | null>(null);
   /**
    * The zero-shot region of interest as typed, x,y,w,h in image pixels, empty for the whole
    * image; null until typed, when the type's own shows (`region`) and the main side keeps it.
@@ -94,6 +95,16 @@ export class InspectionManager {
     this.typedRegion = text;
   }
 
+  /** The Detail field: as chosen, else the level the type's latest zero-shot inspection kept. */
+  get detail(): DetailLevel {
+    const kept = this.zeroShot ? this.type?.zeroShotDetail : null;
+    return this.chosenDetail ?? (kept && zeroShotDetailLevel(kept)) ?? 'standard';
+  }
+
+  set detail(level: DetailLevel) {
+    this.chosenDetail = level;
+  }
+
   /** The Region field as a rectangle, for drawing over the sample; null unless it reads as one. */
   get regionRoi(): Roi | null {
     try {
@@ -123,11 +134,12 @@ export class InspectionManager {
     this.regionSample = { objectType, image };
   }
 
-  /** Picks an object type from the list, or a new one; each starts from its own region. */
+  /** Picks a listed object type, or a new one; each starts from its own region and detail. */
   chooseType(name: string | null): void {
     this.newType = name === null;
     if (name !== null) this.objectType = name;
     this.typedRegion = null;
+    this.chosenDetail = null;
     this.drawing = false;
   }
 
