@@ -422,7 +422,13 @@ describe.skipIf(!hasChromium)(title, () => {
     const confirm = page.locator('button[name="confirm-ok"]');
     const ok = Number(/Confirm (\d+) OK as good/.exec((await confirm.textContent())!)![1]);
     expect(ok).toBeGreaterThan(0);
+    // It asks once more, since a defect confirmed good teaches the model to pass its like.
     await confirm.click();
+    expect(await page.getByTestId('confirm-ok-ask').textContent()).toContain(
+      `Looked at all ${ok}?`,
+    );
+    await shot('inspect-confirm-ok');
+    await page.locator('button[name="confirm-ok-yes"]').click();
     await poll(() => page.getByTestId('result-grid').getByText('✓ good').count()).toBe(ok);
     expect(await confirm.count()).toBe(0);
     await nav('Datasets');
