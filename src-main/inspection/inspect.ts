@@ -145,38 +145,38 @@ export function keptRegionLine(kept: ZeroShotRegion, objectType: string): string
  */
 export function zeroShotDetail(store: Store, objectType: string): ZeroShotDetail | null {
   const inspection = store.inspections.latestZeroShot(objectType);
-  if (!inspection?.modelPath) return null;
-  try {
-    const { config } = JSON.parse(
-      readFileSync(join(inspection.modelPath, 'detector.json'), 'utf8'),
-    ) as { config?: { inputSize?: unknown; features?: { layers?: unknown } } };
-    const inputSize = config?.inputSize;
-    const layers = config?.features?.layers;
-    const names: readonly unknown[] = FEATURE_NAMES;
-    if (
-      !Number.isInteger(inputSize) ||
-      !Array.isArray(layers) ||
-      !layers.every((l) => names.includes(l))
-    )
-      return null;
-    return {
-      inputSize: inputSize as number,
-      layers: layers as FeatureName[],
-      inspectionId: inspection.id,
-    };
-  } catch {
-    return null; // gone with the cache, or never written: nothing to keep
-  }
+  const detector = inspection?.modelPath
+    ? readModelFile(inspection.modelPath, 'detector.json')
+    : null;
+  const config = detector?.config as
+    { inputSize?: unknown; features?: { layers?: unknown } } | undefined;
+  const inputSize = config?.inputSize;
+  const layers = config?.features?.layers;
+  const names: readonly unknown[] = FEATURE_NAMES;
+  if (
+    !Number.isInteger(inputSize) ||
+    !Array.isArray(layers) ||
+    !layers.every((l) => names.includes(l))
+  )
+    return null;
+  return {
+    inputSize: inputSize as number,
+    layers: layers as FeatureName[],
+    inspectionId: inspection!.id,
+  };
 }
 
 /** The region a model folder (a type's model, or a zero-shot inspection's references) keeps to. */
 function manifestRoi(modelPath: string): Roi | null {
+  return modelRoi(readModelFile(modelPath, 'manifest.json') ?? undefined);
+}
+
+/** A JSON file of a model folder, or null: gone with the cache, or never written. */
+function readModelFile(modelPath: string, name: string): Record<string, unknown> | null {
   try {
-    return modelRoi(
-      JSON.parse(readFileSync(join(modelPath, 'manifest.json'), 'utf8')) as Record<string, unknown>,
-    );
+    return JSON.parse(readFileSync(join(modelPath, name), 'utf8')) as Record<string, unknown>;
   } catch {
-    return null; // gone with the cache, or never written: nothing to keep to
+    return null;
   }
 }
 

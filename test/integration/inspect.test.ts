@@ -22,6 +22,7 @@ import {
 import { zeroShotFolder } from '../../src-main/inspection/inspect.js';
 import { generateDataset } from '../../src-main/data/synthetic/generate.js';
 import { gradient, tempDir } from '../fixtures/images.js';
+import type { NewResult } from '../../src-main/store/repos/results.repo.js';
 import type { Store } from '../../src-main/store/store.js';
 
 /** A camera folder: the test split of a generated type, flattened (`copies` times over). */
@@ -53,6 +54,27 @@ function activeModel(store: Store, type: string): { typeId: number; modelId: num
     status: 'active',
   });
   return { typeId, modelId };
+}
+
+/** A result row a model decided, written directly (no image record, no heatmap). */
+function decided(
+  inspectionId: number,
+  modelId: number,
+  path: string,
+  decision: 'DEFECT' | 'OK',
+): NewResult {
+  return {
+    inspectionId,
+    path,
+    imageId: null,
+    sha256: null,
+    modelId,
+    rawScore: decision === 'DEFECT' ? 2 : 0.5,
+    score: decision === 'DEFECT' ? 0.9 : 0.2,
+    decision,
+    heatmapPath: null,
+    error: null,
+  };
 }
 
 /** Writes a PNG in pieces, as a slow camera would; the first piece lands before it returns. */
@@ -465,18 +487,9 @@ describe('inspecting a camera folder', () => {
     const gone = join(tempDir(), 'gone.png');
     const decisions = ['OK', 'OK', 'OK', 'OK', 'DEFECT', 'OK'] as const;
     const ids = store.results.insertMany(
-      decisions.map((decision, i) => ({
-        inspectionId,
-        path: i === 5 ? gone : files[i]!,
-        imageId: null,
-        sha256: null,
-        modelId,
-        rawScore: decision === 'DEFECT' ? 2 : 0.5,
-        score: decision === 'DEFECT' ? 0.9 : 0.2,
-        decision,
-        heatmapPath: null,
-        error: null,
-      })),
+      decisions.map((decision, i) =>
+        decided(inspectionId, modelId, i === 5 ? gone : files[i]!, decision),
+      ),
     );
     // One OK result already has a verdict: the inspector's own word stays.
     store.reviews.add({ resultId: ids[3]!, verdict: 'defect', who: 'bo', note: null });
@@ -546,18 +559,9 @@ describe('inspecting a camera folder', () => {
         unsureBand: 0.05,
       });
       store.results.insertMany(
-        decisions.map((decision, i) => ({
-          inspectionId,
-          path: `/camera/valve/${inspectionId}-${i}.png`,
-          imageId: null,
-          sha256: null,
-          modelId,
-          rawScore: decision === 'DEFECT' ? 2 : 0.5,
-          score: decision === 'DEFECT' ? 0.9 : 0.2,
-          decision,
-          heatmapPath: null,
-          error: null,
-        })),
+        decisions.map((decision, i) =>
+          decided(inspectionId, modelId, `/camera/valve/${inspectionId}-${i}.png`, decision),
+        ),
       );
       const html = join(tempDir(), 'report.html');
       const cli = { out: () => undefined, err: () => undefined, interactive: false };

@@ -74,10 +74,14 @@ export class InspectionManager {
     });
   }
 
+  /** The type's name: the one picked, or the new type's as typed. */
+  private get typeName(): string {
+    return (this.newType ? this.newTypeName : this.objectType).trim();
+  }
+
   /** The chosen type as the datasets list it; undefined for a type not there yet. */
   private get type(): ObjectTypeSummary | undefined {
-    const name = (this.newType ? this.newTypeName : this.objectType).trim();
-    return this.datasets.types.find((t) => t.name === name);
+    return this.datasets.types.find((t) => t.name === this.typeName);
   }
 
   /** Whether the folder is scored zero-shot (a new type, or one without a model yet). */
@@ -219,7 +223,7 @@ export class InspectionManager {
 
   async start(): Promise<void> {
     const folder = this.folder.trim();
-    const objectType = (this.newType ? this.newTypeName : this.objectType).trim();
+    const objectType = this.typeName;
     if (!folder) return this.app.notify('Type the folder to inspect.');
     if (!objectType) return this.app.notify('Pick an object type, or name the new one.');
     const zeroShot = this.zeroShot;
